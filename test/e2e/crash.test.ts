@@ -1,0 +1,183 @@
+// End-to-end: the registry is SIGKILLed in the middle of a large push. After a restart nothing
+// half-written is visible (no tag, no manifest, no partial blob) and the push can simply be retried.
+//
+// skopeo pushes through a small TCP proxy that counts the bytes going to the registry; once
+// BIG_MIB/3 have passed, the proxy stops forwarding and the registry is killed — so the kill
+// always lands mid-upload, however fast the machine is.
+//
+// Run: node --import tsx --test test/e2e/crash.test.ts
+// Needs: skopeo, DATABASE_URL. BERTH_E2E_BIG_MIB overrides the big layer's size (default 200).
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { getBlob, headBlob, headManifest, listTags, registryRequest, startRegistry, targetTools, type RegistryInstance } from '../helpers/berth-process.js';
+import { fileDigest, readOciLayout, sha256, writeLargeOciImage, type Descriptor, type OciLayout } from '../helpers/images.js';
+import { assertTools, describeRun, run, suiteSkip, type RunResult } from '../helpers/system-tools.js';
+
+const TOOLS = ['skopeo', ...targetTools()];
+const BIG_MIB = Number(process.env.BERTH_E2E_BIG_MIB ?? 200);
+
+interface CountingProxy {
+  host: string;
+  /** bytes forwarded client → registry so far */
+  forwarded(): number;
+  /** resolves once `bytes` have been forwarded; forwarding then stops (the client hangs) */
+  holdAfter(bytes: number): Promise<void>;
+  /** drops every connection */
+  cut(): void;
+  close(): Promise<void>;
+}
+
+async function startCountingProxy(upstreamPort: number): Promise<CountingProxy> {
+  let forwarded = 0;
+  let limit = Number.POSITIVE_INFINITY;
+  let held = false;
+  let onHold: (() => void) | null = null;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(upstreamPort, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', drop);
+    upstream.on('error', drop);
+    client.on('close', drop);
+    upstream.on('close', drop);
+    client.on('data', (chunk: Buffer) => {
+      if (held) return;
+      forwarded += chunk.length;
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once('drain', () => {
+          if (!held) client.resume();
+        });
+      }
+      if (forwarded >= limit && !held) {
+        held = true;
+        for (const s of sockets) s.pause();
+        onHold?.();
+      }
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!held) client.write(chunk);
+    });
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    host: `127.0.0.1:${port}`,
+    forwarded: () => forwarded,
+    holdAfter: (bytes) =>
+      new Promise<void>((res) => {
+        limit = bytes;
+        onHold = res;
+      }),
+    cut: () => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    close: () =>
+      new Promise<void>((res) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => res());
+      }),
+  };
+}
+
+describe('crash (SIGKILL) during a large push', { skip: suiteSkip(TOOLS) }, () => {
+  let reg: RegistryInstance;
+  let work: string;
+  let image: OciLayout & { bigLayer: Descriptor };
+
+  before(async () => {
+    assertTools(TOOLS);
+    work = await mkdtemp(join(tmpdir(), 'berth-e2e-crash-'));
+    [reg, image] = await Promise.all([
+      startRegistry(),
+      writeLargeOciImage(join(work, 'src'), { tag: 'big', bigBytes: BIG_MIB * 1024 * 1024 }),
+    ]);
+  });
+
+  after(async () => {
+    await reg?.destroy();
+    if (work && process.env.BERTH_E2E_KEEP !== '1') await rm(work, { recursive: true, force: true });
+  });
+
+  function explain(r: RunResult): string {
+    return `${describeRun(r)}\n--- registry output (tail) ---\n${reg.output().slice(-4000)}`;
+  }
+
+  it('shows no tag and no partial blob after the crash, and the retried push pulls back intact', async (t) => {
+    const repo = 'crash/big';
+    const manifestDigest = image.images[0]!.manifest.digest;
+    const big = image.bigLayer;
+
+    // 1. push through the proxy; kill the registry a third of the way into the big layer
+    const proxy = await startCountingProxy(reg.port);
+    const held = proxy.holdAfter(Math.floor(big.size / 3));
+    const push = run('skopeo', ['copy', '--retry-times=0', '--dest-tls-verify=false', `oci:${image.dir}:big`, `docker://${proxy.host}/${repo}:1`], {
+      timeoutMs: 300_000,
+    });
+    const first = await Promise.race([held.then(() => 'held' as const), push.then(() => 'push ended' as const)]);
+    if (first !== 'held') {
+      await proxy.close();
+      assert.fail(`the push ended before ${Math.floor(big.size / 3)} bytes went through (forwarded ${proxy.forwarded()})\n${explain(await push)}`);
+    }
+    const killed = await reg.kill();
+    assert.equal(killed.signal, 'SIGKILL');
+    proxy.cut();
+    const failed = await push;
+    await proxy.close();
+    assert.notEqual(failed.code, 0, `skopeo should fail when the registry dies under it\n${explain(failed)}`);
+    t.diagnostic(`registry SIGKILLed after ${proxy.forwarded()} of ~${big.size} bytes; skopeo: ${failed.stderr.trim().split('\n').pop()}`);
+
+    // 2. restart on the same data dir and database
+    await reg.restart();
+
+    // 3. nothing half-pushed is visible
+    const byTag = await headManifest(reg, repo, '1');
+    assert.equal(byTag.status, 404, `half-pushed tag is visible: ${byTag.describe}`);
+    const byDigest = await headManifest(reg, repo, manifestDigest);
+    assert.equal(byDigest.status, 404, `half-pushed manifest is visible: ${byDigest.describe}`);
+    const tags = await listTags(reg, repo);
+    assert.ok(tags === null || !tags.includes('1'), `tag list shows the half-pushed tag: ${JSON.stringify(tags)}`);
+    const headBig = await headBlob(reg, repo, big.digest);
+    assert.equal(headBig.status, 404, `partial blob is visible: ${headBig.describe}`);
+    const getBig = await getBlob(reg, repo, big.digest);
+    assert.equal(getBig.status, 404, `partial blob is served: GET → ${getBig.status}, ${getBig.body.length} bytes`);
+    // and no other repository serves it either (content is deduplicated across repositories)
+    const mount = await registryRequest(reg, 'POST', `/v2/other/repo/blobs/uploads/?mount=${big.digest}&from=${repo}`);
+    assert.notEqual(mount.status, 201, `partial blob could be mounted: ${mount.describe}`);
+
+    // 4. the retried push (straight to the registry) succeeds and pulls back intact
+    const retry = await run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${image.dir}:big`, `docker://${reg.host}/${repo}:1`], {
+      timeoutMs: 300_000,
+    });
+    assert.equal(retry.code, 0, `retried push failed\n${explain(retry)}`);
+    const raw = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/${repo}:1`]);
+    assert.equal(raw.code, 0, explain(raw));
+    assert.equal(sha256(raw.stdoutBytes), manifestDigest);
+    const headAfter = await headBlob(reg, repo, big.digest);
+    assert.equal(headAfter.status, 200, headAfter.describe);
+    assert.equal(Number(headAfter.headers.get('content-length')), big.size);
+
+    const outDir = join(work, 'out');
+    const pull = await run('skopeo', ['copy', '--src-tls-verify=false', `docker://${reg.host}/${repo}:1`, `oci:${outDir}:1`], {
+      timeoutMs: 300_000,
+    });
+    assert.equal(pull.code, 0, explain(pull));
+    const out = await readOciLayout(outDir);
+    assert.equal(out.blobs.get(big.digest), big.size, 'big layer size after pull');
+    assert.equal(await fileDigest(out.blobPath(big.digest)), big.digest, 'big layer content after pull');
+    for (const [digest, size] of image.blobs) assert.equal(out.blobs.get(digest), size, `${digest} after pull`);
+  });
+});
