@@ -83,7 +83,12 @@ export async function pushImage(request: Agent, repo: string, reference: string,
 }
 
 export function putManifest(request: Agent, repo: string, reference: string, bytes: Buffer, mediaType = OCI_MANIFEST) {
-  return request.put(`/v2/${repo}/manifests/${reference}`).set('Content-Type', mediaType).send(bytes);
+  // superagent would JSON-encode a Buffer sent with a +json type; the bytes must go out verbatim.
+  return request
+    .put(`/v2/${repo}/manifests/${reference}`)
+    .set('Content-Type', mediaType)
+    .serialize((b: Buffer) => b as unknown as string)
+    .send(bytes);
 }
 
 /** Asserts the spec's error envelope with this code. */
@@ -91,4 +96,11 @@ export function assertErrorCode(res: { body: unknown; status: number }, code: st
   const body = res.body as { errors?: { code: string }[] };
   assert.ok(Array.isArray(body.errors), `expected an error envelope, got ${JSON.stringify(res.body)}`);
   assert.equal(body.errors[0]?.code, code, JSON.stringify(res.body));
+}
+
+/** Makes supertest hand back the raw body bytes whatever the content type. */
+export function rawBody(res: NodeJS.ReadableStream, done: (err: Error | null, body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => done(null, Buffer.concat(chunks)));
 }

@@ -1,0 +1,39 @@
+// buildApp(deps): the Koa application, pure wiring. Tests call it directly with supertest.
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import { errorEnvelope } from './http/middleware/error-envelope.js';
+import { requestLog } from './http/middleware/request-log.js';
+import { createRegistryRouter } from './http/routes/index.js';
+import { UrlBuilder } from './http/urls.js';
+import { BlobService } from './services/blobs.js';
+import { ListingService } from './services/listing.js';
+import { ManifestService } from './services/manifests.js';
+import { UploadService } from './services/uploads.js';
+import type { BlobStore } from './storage/blob-store.js';
+
+export interface AppDeps {
+  pool: pg.Pool;
+  store: BlobStore;
+  logger: Logger;
+  publicUrl?: string | undefined;
+  /** Honour X-Forwarded-* (only behind a proxy that sets them). */
+  trustProxy?: boolean;
+}
+
+export function buildApp(deps: AppDeps): Koa {
+  const app = new Koa({ proxy: deps.trustProxy ?? false });
+  const router = createRegistryRouter({
+    blobs: new BlobService(deps.pool, deps.store),
+    uploads: new UploadService(deps.pool, deps.store),
+    manifests: new ManifestService(deps.pool),
+    listing: new ListingService(deps.pool),
+    urls: new UrlBuilder(deps.publicUrl),
+  });
+  app.use(requestLog(deps.logger));
+  app.use(errorEnvelope);
+  app.use(router.routes());
+  // Koa's default handler prints errors to stderr; the request log already has them.
+  app.silent = true;
+  return app;
+}

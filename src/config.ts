@@ -1,0 +1,77 @@
+// All settings, read from the environment once at start-up and validated (DESIGN.md's contract).
+// The only module that reads process.env.
+import path from 'node:path';
+import { z } from 'zod';
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const envSchema = z.object({
+  BERTH_ADDR: z.string().default('127.0.0.1:5000'),
+  BERTH_DATA_DIR: z.string().default('./data'),
+  DATABASE_URL: z.string().url().optional(),
+  BERTH_STORAGE: z.enum(['fs']).default('fs'),
+  BERTH_AUTH: z.enum(['none']).optional(),
+  // Listening beyond loopback with no authentication must be asked for by name.
+  BERTH_ALLOW_ANONYMOUS_PUBLIC: booleanString.default(false),
+  BERTH_PUBLIC_URL: z.string().url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  BERTH_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(5433),
+});
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  embeddedPostgresPort: number;
+  storage: { driver: 'fs'; root: string };
+  auth: 'none';
+  publicUrl: string | undefined;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Splits `host:port`, including a bracketed IPv6 host. */
+export function parseAddr(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new ConfigError(`BERTH_ADDR must be host:port, got "${addr}"`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const { host, port } = parseAddr(e.BERTH_ADDR);
+  if (!isLoopback(host) && !e.BERTH_ALLOW_ANONYMOUS_PUBLIC) {
+    throw new ConfigError(
+      `refusing to listen on ${e.BERTH_ADDR} without authentication: anyone who can reach it could push and delete. ` +
+        'Listen on a loopback address, or set BERTH_ALLOW_ANONYMOUS_PUBLIC=true if that is intended.',
+    );
+  }
+  const dataDir = path.resolve(e.BERTH_DATA_DIR);
+  return Object.freeze({
+    host,
+    port,
+    dataDir,
+    databaseUrl: e.DATABASE_URL,
+    embeddedPostgresPort: e.BERTH_EMBEDDED_PG_PORT,
+    storage: { driver: e.BERTH_STORAGE, root: path.join(dataDir, 'blobs') },
+    auth: 'none' as const,
+    publicUrl: e.BERTH_PUBLIC_URL?.replace(/\/+$/, ''),
+    logLevel: e.LOG_LEVEL,
+  });
+}

@@ -1,0 +1,101 @@
+// Manifest rows (verbatim bytes) and what they reference.
+import type { ReferenceKind } from '../registry/manifest.js';
+import type { Db } from './pool.js';
+
+export interface StoredManifest {
+  digest: string;
+  mediaType: string;
+  size: number;
+  payload: Buffer;
+}
+
+export interface NewManifest {
+  repositoryId: number;
+  digest: string;
+  mediaType: string;
+  artifactType: string | null;
+  subjectDigest: string | null;
+  annotations: Record<string, string> | null;
+  payload: Buffer;
+  references: { kind: ReferenceKind; digest: string }[];
+}
+
+/** Inserts a manifest and its references; pushing the same bytes again changes nothing. */
+export async function insertManifest(db: Db, m: NewManifest): Promise<void> {
+  const { rowCount } = await db.query(
+    `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, payload)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (repository_id, digest) DO NOTHING`,
+    [m.repositoryId, m.digest, m.mediaType, m.artifactType, m.subjectDigest, m.annotations, m.payload.length, m.payload],
+  );
+  if (rowCount === 0 || m.references.length === 0) return;
+  await db.query(
+    `INSERT INTO manifest_references (repository_id, manifest_digest, kind, child_digest)
+     SELECT $1, $2, kind, child FROM unnest($3::text[], $4::text[]) AS r(kind, child) ON CONFLICT DO NOTHING`,
+    [m.repositoryId, m.digest, m.references.map((r) => r.kind), m.references.map((r) => r.digest)],
+  );
+}
+
+export async function findManifestByDigest(db: Db, repository: string, digest: string): Promise<StoredManifest | undefined> {
+  const { rows } = await db.query<StoredManifest>({
+    name: 'find-manifest-by-digest',
+    text: `SELECT m.digest, m.media_type AS "mediaType", m.size, m.payload FROM repositories r
+           JOIN manifests m ON m.repository_id = r.id AND m.digest = $2 WHERE r.name = $1`,
+    values: [repository, digest],
+  });
+  return rows[0];
+}
+
+export async function findManifestByTag(db: Db, repository: string, tag: string): Promise<StoredManifest | undefined> {
+  const { rows } = await db.query<StoredManifest>({
+    name: 'find-manifest-by-tag',
+    text: `SELECT m.digest, m.media_type AS "mediaType", m.size, m.payload FROM repositories r
+           JOIN tags t ON t.repository_id = r.id AND t.name = $2
+           JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest
+           WHERE r.name = $1`,
+    values: [repository, tag],
+  });
+  return rows[0];
+}
+
+/** Which of these digests are manifests of the repository (index validation). */
+export async function findExistingManifestDigests(db: Db, repositoryId: number, digests: string[]): Promise<Set<string>> {
+  if (digests.length === 0) return new Set();
+  const { rows } = await db.query<{ digest: string }>(
+    'SELECT digest FROM manifests WHERE repository_id = $1 AND digest = ANY($2::text[])',
+    [repositoryId, digests],
+  );
+  return new Set(rows.map((r) => r.digest));
+}
+
+export async function deleteManifest(db: Db, repositoryId: number, digest: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM manifests WHERE repository_id = $1 AND digest = $2', [
+    repositoryId,
+    digest,
+  ]);
+  return rowCount === 1;
+}
+
+export interface ReferrerRow {
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType: string | null;
+  annotations: Record<string, string> | null;
+}
+
+/** Manifests of the repository whose subject is `subject`, optionally of one artifact type. */
+export async function listReferrers(
+  db: Db,
+  repository: string,
+  subject: string,
+  artifactType: string | undefined,
+): Promise<ReferrerRow[]> {
+  const { rows } = await db.query<ReferrerRow>(
+    `SELECT m.digest, m.media_type AS "mediaType", m.size, m.artifact_type AS "artifactType", m.annotations
+     FROM repositories r JOIN manifests m ON m.repository_id = r.id AND m.subject_digest = $2
+     WHERE r.name = $1 AND ($3::text IS NULL OR m.artifact_type = $3)
+     ORDER BY m.created_at, m.digest`,
+    [repository, subject, artifactType ?? null],
+  );
+  return rows;
+}

@@ -1,0 +1,30 @@
+// Repository rows: created on first push, looked up by name on every request.
+import type { Db } from './pool.js';
+
+export async function ensureRepository(db: Db, name: string): Promise<number> {
+  // The no-op update makes RETURNING yield the id of an existing row too.
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO repositories (name) VALUES ($1)
+     ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`,
+    [name],
+  );
+  return rows[0]!.id;
+}
+
+export async function findRepositoryId(db: Db, name: string): Promise<number | undefined> {
+  const { rows } = await db.query<{ id: number }>({
+    name: 'find-repository-id',
+    text: 'SELECT id FROM repositories WHERE name = $1',
+    values: [name],
+  });
+  return rows[0]?.id;
+}
+
+/** Catalog page in lexical order after `last` (exclusive); `limit` rows at most. */
+export async function listRepositoryNames(db: Db, options: { last?: string; limit: number }): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT name FROM repositories WHERE ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`,
+    [options.last ?? null, options.limit],
+  );
+  return rows.map((r) => r.name);
+}

@@ -1,0 +1,73 @@
+// Upload sessions: which repository, how many bytes are staged, and the store's state.
+import type { UploadBackendState } from '../storage/blob-store.js';
+import type { Db } from './pool.js';
+
+export interface UploadRow {
+  id: string;
+  repositoryId: number;
+  repository: string;
+  offset: number;
+  hashAlgorithm: string;
+  backendState: UploadBackendState;
+  createdAt: Date;
+}
+
+export async function insertUpload(
+  db: Db,
+  upload: { id: string; repositoryId: number; hashAlgorithm: string; backendState: UploadBackendState },
+): Promise<void> {
+  await db.query('INSERT INTO uploads (id, repository_id, hash_algorithm, backend_state) VALUES ($1, $2, $3, $4)', [
+    upload.id,
+    upload.repositoryId,
+    upload.hashAlgorithm,
+    upload.backendState,
+  ]);
+}
+
+/** The upload, when it exists and belongs to the named repository. */
+export async function findUpload(db: Db, repository: string, id: string): Promise<UploadRow | undefined> {
+  const { rows } = await db.query<{
+    id: string;
+    repository_id: number;
+    name: string;
+    offset: number;
+    hash_algorithm: string;
+    backend_state: UploadBackendState;
+    created_at: Date;
+  }>(
+    `SELECT u.id, u.repository_id, r.name, u."offset", u.hash_algorithm, u.backend_state, u.created_at
+     FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE u.id = $1 AND r.name = $2`,
+    [id, repository],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    repositoryId: row.repository_id,
+    repository: row.name,
+    offset: row.offset,
+    hashAlgorithm: row.hash_algorithm,
+    backendState: row.backend_state,
+    createdAt: row.created_at,
+  };
+}
+
+/** Moves the offset forward only if nobody else did meanwhile; false when the upload moved or vanished. */
+export async function advanceUpload(
+  db: Db,
+  id: string,
+  from: number,
+  to: number,
+  backendState: UploadBackendState,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE uploads SET "offset" = $3, backend_state = $4, updated_at = now() WHERE id = $1 AND "offset" = $2`,
+    [id, from, to, backendState],
+  );
+  return rowCount === 1;
+}
+
+export async function deleteUpload(db: Db, id: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM uploads WHERE id = $1', [id]);
+  return rowCount === 1;
+}

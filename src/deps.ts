@@ -1,0 +1,51 @@
+// createDeps(config): the one place that builds the process's resources: database (external or
+// embedded), migrations, blob store, logger. Everything else receives them.
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
+import { migrate } from './db/migrate.js';
+import { createPool } from './db/pool.js';
+import { createLogger } from './logger.js';
+import type { BlobStore } from './storage/blob-store.js';
+import { FsBlobStore } from './storage/fs-blob-store.js';
+
+export interface Deps {
+  config: Config;
+  logger: Logger;
+  pool: pg.Pool;
+  store: BlobStore;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(config: Config, logger: Logger): Promise<{ pool: pg.Pool; embedded?: EmbeddedDatabase }> {
+  if (config.databaseUrl) return { pool: createPool(config.databaseUrl) };
+  const started = Date.now();
+  const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort);
+  logger.info({ ms: Date.now() - started, port: config.embeddedPostgresPort }, 'embedded PostgreSQL started');
+  return { pool: createPool(embedded.url), embedded };
+}
+
+export async function createDeps(config: Config): Promise<Deps> {
+  const logger = createLogger(config.logLevel);
+  const { pool, embedded } = await openDatabase(config, logger);
+  try {
+    const applied = await migrate(pool);
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  } catch (err) {
+    await pool.end();
+    await embedded?.stop();
+    throw err;
+  }
+  const store = new FsBlobStore(config.storage.root);
+  return {
+    config,
+    logger,
+    pool,
+    store,
+    async close() {
+      await pool.end();
+      await embedded?.stop();
+    },
+  };
+}

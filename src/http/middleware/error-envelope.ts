@@ -1,0 +1,35 @@
+// The only place an error becomes a response: status from the catalog, the spec's JSON envelope,
+// extra headers the error carries. 5xx are logged with their cause; 4xx are the client's business.
+import type { Context, Next } from 'koa';
+import { ERROR_CATALOG, type ErrorCode } from '../../errors/catalog.js';
+import { RegistryError } from '../../errors/registry-error.js';
+
+function fromHttpError(err: { status?: number; expose?: boolean; message?: string }): RegistryError | undefined {
+  const status = err.status;
+  if (typeof status !== 'number' || status < 400 || status >= 500) return undefined;
+  const code = (Object.keys(ERROR_CATALOG) as ErrorCode[]).find((c) => ERROR_CATALOG[c].status === status);
+  return code ? new RegistryError(code, err.expose ? { message: err.message } : {}) : undefined;
+}
+
+export async function errorEnvelope(ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+  } catch (caught) {
+    const err = caught instanceof RegistryError ? caught : fromHttpError(caught as object);
+    if (!err) {
+      ctx.state.error = caught;
+      const unknown = new RegistryError('UNKNOWN', { cause: caught });
+      render(ctx, unknown);
+      return;
+    }
+    if (err.status >= 500) ctx.state.error = err.cause ?? err;
+    render(ctx, err);
+  }
+}
+
+function render(ctx: Context, err: RegistryError): void {
+  ctx.status = err.status;
+  for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
+  ctx.set('Content-Type', 'application/json');
+  ctx.body = JSON.stringify(err.toBody());
+}

@@ -1,0 +1,47 @@
+// end-2 GET/HEAD /v2/<name>/blobs/<digest> and end-10 DELETE: reads are one PostgreSQL lookup,
+// then bytes streamed from the store (Range → 206; unsatisfiable → 416 with `bytes */<size>`).
+import type { Context } from 'koa';
+import { RegistryError } from '../../errors/registry-error.js';
+import { CONTENT_DIGEST } from '../headers.js';
+import { parseRangeHeader } from '../request.js';
+import { sendEmpty } from '../respond.js';
+import type { RouteDeps } from './context.js';
+
+export function blobRoutes({ blobs }: RouteDeps) {
+  return {
+    async get(ctx: Context, name: string, digestParam: string): Promise<void> {
+      const { digest, size } = await blobs.stat(name, digestParam);
+      ctx.set(CONTENT_DIGEST, digest);
+      ctx.set('Accept-Ranges', 'bytes');
+      ctx.set('ETag', `"${digest}"`);
+      ctx.set('Cache-Control', 'max-age=31536000');
+      const range = parseRangeHeader(ctx.get('Range') || undefined, size);
+      if (range.kind === 'unsatisfiable') {
+        throw new RegistryError('RANGE_INVALID', {
+          message: 'requested range not satisfiable',
+          detail: { size },
+          headers: { 'Content-Range': `bytes */${size}` },
+        });
+      }
+      ctx.set('Content-Type', 'application/octet-stream');
+      if (range.kind === 'partial') {
+        ctx.status = 206;
+        ctx.set('Content-Range', `bytes ${range.range.start}-${range.range.end}/${size}`);
+      } else {
+        ctx.status = 200;
+      }
+      const length = range.kind === 'partial' ? range.range.end - range.range.start + 1 : size;
+      if (ctx.method === 'HEAD') {
+        ctx.set('Content-Length', String(length));
+        return;
+      }
+      ctx.body = await blobs.open(digest, range.kind === 'partial' ? range.range : undefined);
+      ctx.length = length;
+    },
+
+    async delete(ctx: Context, name: string, digestParam: string): Promise<void> {
+      await blobs.delete(name, digestParam);
+      sendEmpty(ctx, 202);
+    },
+  };
+}

@@ -1,0 +1,14 @@
+// What route handlers receive besides Koa's context: the services and URL builder, wired once.
+import type { BlobService } from '../../services/blobs.js';
+import type { ListingService } from '../../services/listing.js';
+import type { ManifestService } from '../../services/manifests.js';
+import type { UploadService } from '../../services/uploads.js';
+import type { UrlBuilder } from '../urls.js';
+
+export interface RouteDeps {
+  blobs: BlobService;
+  uploads: UploadService;
+  manifests: ManifestService;
+  listing: ListingService;
+  urls: UrlBuilder;
+}

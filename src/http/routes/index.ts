@@ -1,0 +1,71 @@
+// The /v2 route table, one line per endpoint with its spec id. Repository names contain slashes,
+// so routes are regular expressions; the name is validated before any handler runs.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { RegistryError } from '../../errors/registry-error.js';
+import { assertValidName } from '../../registry/names.js';
+import { API_VERSION } from '../headers.js';
+import { blobRoutes } from './blobs.js';
+import type { RouteDeps } from './context.js';
+import { listingRoutes } from './listings.js';
+import { manifestRoutes } from './manifests.js';
+import { uploadRoutes } from './uploads.js';
+
+type Handler = (ctx: Context, ...params: string[]) => Promise<void>;
+
+/** Decodes the captures (clients may escape the `:` of a digest) and validates the repository name. */
+function withParams(handler: Handler, hasName = true) {
+  return async (ctx: Context) => {
+    let params: string[];
+    try {
+      params = (ctx.captures ?? []).map((p: string) => decodeURIComponent(p));
+    } catch {
+      throw new RegistryError('NAME_INVALID', { message: 'malformed percent-encoding in the path' });
+    }
+    if (hasName) assertValidName(params[0] ?? '');
+    await handler(ctx, ...params);
+  };
+}
+
+export function createRegistryRouter(deps: RouteDeps): Router {
+  const blobs = blobRoutes(deps);
+  const uploads = uploadRoutes(deps);
+  const manifests = manifestRoutes(deps);
+  const listings = listingRoutes(deps);
+  const router = new Router();
+
+  router.use(async (ctx, next) => {
+    ctx.set(API_VERSION, 'registry/2.0');
+    await next();
+  });
+
+  const UPLOADS = /^\/v2\/(.+)\/blobs\/uploads\/?$/;
+  const UPLOAD = /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/;
+  const BLOB = /^\/v2\/(.+)\/blobs\/([^/]+)$/;
+  const MANIFEST = /^\/v2\/(.+)\/manifests\/([^/]+)$/;
+  const TAGS = /^\/v2\/(.+)\/tags\/list$/;
+  const REFERRERS = /^\/v2\/(.+)\/referrers\/([^/]+)$/;
+
+  router.get(/^\/v2\/?$/, async (ctx) => { ctx.body = {}; });                          // end-1
+  router.get(/^\/v2\/_catalog$/, withParams(listings.catalog, false));                  // catalog
+  router.post(UPLOADS, withParams(uploads.start));                                      // end-4a, end-4b, end-11
+  router.patch(UPLOAD, withParams(uploads.patch));                                      // end-5
+  router.put(UPLOAD, withParams(uploads.put));                                          // end-6
+  router.get(UPLOAD, withParams(uploads.status));                                       // end-13
+  router.delete(UPLOAD, withParams(uploads.cancel));                                    // upload cancel (spec main)
+  router.get(BLOB, withParams(blobs.get));                                              // end-2 (GET and HEAD)
+  router.delete(BLOB, withParams(blobs.delete));                                        // end-10
+  router.get(MANIFEST, withParams(manifests.get));                                      // end-3 (GET and HEAD)
+  router.put(MANIFEST, withParams(manifests.put));                                      // end-7
+  router.delete(MANIFEST, withParams(manifests.delete));                                // end-9
+  router.get(TAGS, withParams(listings.tags));                                          // end-8a, end-8b
+  router.get(REFERRERS, withParams(listings.referrers));                                // end-12a, end-12b
+
+  // A known path with another method is UNSUPPORTED (405); an unknown path is NOT_FOUND.
+  const known = [UPLOADS, UPLOAD, BLOB, MANIFEST, TAGS, REFERRERS, /^\/v2\/?$/, /^\/v2\/_catalog$/];
+  router.all(/^\/v2(\/.*)?$/, async (ctx) => {
+    const detail = { method: ctx.method, path: ctx.path.slice(0, 300) };
+    throw new RegistryError(known.some((r) => r.test(ctx.path)) ? 'UNSUPPORTED' : 'NOT_FOUND', { detail });
+  });
+  return router;
+}

@@ -1,0 +1,53 @@
+// end-3 GET/HEAD, end-7 PUT, end-9 DELETE /v2/<name>/manifests/<reference>. Reads are one
+// PostgreSQL round trip and never touch the blob store; the stored bytes go out as pushed.
+import type { Context } from 'koa';
+import type { TagChangeContext } from '../../db/tags.js';
+import { bareMediaType } from '../../registry/media-types.js';
+import { MAX_MANIFEST_BYTES } from '../../services/manifests.js';
+import { CONTENT_DIGEST, OCI_SUBJECT, OCI_TAG } from '../headers.js';
+import { queryList, readBody } from '../request.js';
+import { sendEmpty } from '../respond.js';
+import type { RouteDeps } from './context.js';
+
+/** Who changed a tag, for its history; the actor becomes the token subject once auth exists. */
+export function tagChangeContext(ctx: Context): TagChangeContext {
+  return { actor: 'anonymous', clientAddr: ctx.ip, userAgent: ctx.get('User-Agent').slice(0, 512) || undefined };
+}
+
+export function manifestRoutes({ manifests, urls }: RouteDeps) {
+  return {
+    async get(ctx: Context, name: string, reference: string): Promise<void> {
+      const manifest = await manifests.get(name, reference);
+      ctx.status = 200;
+      ctx.set('Content-Type', manifest.mediaType);
+      ctx.set(CONTENT_DIGEST, manifest.digest);
+      ctx.set('ETag', `"${manifest.digest}"`);
+      if (ctx.method === 'HEAD') ctx.set('Content-Length', String(manifest.size));
+      else ctx.body = manifest.payload;
+    },
+
+    async put(ctx: Context, name: string, reference: string): Promise<void> {
+      const payload = await readBody(ctx, MAX_MANIFEST_BYTES);
+      const result = await manifests.put(
+        name,
+        reference,
+        payload,
+        bareMediaType(ctx.get('Content-Type')),
+        queryList(ctx, 'tag'),
+        tagChangeContext(ctx),
+      );
+      const headers: Record<string, string> = {
+        Location: urls.manifest(name, result.digest),
+        [CONTENT_DIGEST]: result.digest,
+      };
+      if (result.subject) headers[OCI_SUBJECT] = result.subject;
+      sendEmpty(ctx, 201, headers);
+      if (queryList(ctx, 'tag').length > 0) ctx.append(OCI_TAG, result.tags);
+    },
+
+    async delete(ctx: Context, name: string, reference: string): Promise<void> {
+      await manifests.delete(name, reference, tagChangeContext(ctx));
+      sendEmpty(ctx, 202);
+    },
+  };
+}

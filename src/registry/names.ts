@@ -1,0 +1,23 @@
+// Repository names and tags, validated exactly by the distribution-spec grammar.
+import { RegistryError } from '../errors/registry-error.js';
+
+const NAME_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
+const NAME = new RegExp(`^${NAME_COMPONENT}(?:/${NAME_COMPONENT})*$`);
+const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+/** Clients cap `<host>/<name>` at 255 characters; the name alone can be no longer. */
+export const MAX_NAME_LENGTH = 255;
+
+export function isValidName(name: string): boolean {
+  return name.length <= MAX_NAME_LENGTH && NAME.test(name);
+}
+
+export function assertValidName(name: string): string {
+  if (!isValidName(name)) {
+    throw new RegistryError('NAME_INVALID', { detail: { name: name.slice(0, 300) } });
+  }
+  return name;
+}
+
+export function isValidTag(tag: string): boolean {
+  return TAG.test(tag);
+}

@@ -1,0 +1,39 @@
+// `berth serve`: listen, and on SIGTERM/SIGINT stop accepting, let requests in flight finish (up
+// to a deadline), then close the pool and the embedded PostgreSQL.
+import http from 'node:http';
+import { buildApp } from './app.js';
+import type { Config } from './config.js';
+import { createDeps } from './deps.js';
+
+const SHUTDOWN_DEADLINE_MS = 30_000;
+
+export async function serve(config: Config): Promise<void> {
+  const deps = await createDeps(config);
+  const app = buildApp({ pool: deps.pool, store: deps.store, logger: deps.logger, publicUrl: config.publicUrl });
+  const server = http.createServer(app.callback());
+  // Layer uploads can take minutes: no whole-request deadline, only an idle one.
+  server.requestTimeout = 0;
+  server.timeout = 10 * 60_000;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  deps.logger.info({ addr: `${config.host}:${config.port}`, storage: config.storage.driver }, 'berth listening');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    deps.logger.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_DEADLINE_MS).unref();
+    server.closeIdleConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    clearTimeout(deadline);
+    await deps.close();
+    deps.logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}

@@ -1,0 +1,133 @@
+// Manifests (end-3, end-7, end-9): validated on push, stored verbatim, tagged in the same
+// transaction that records the tag's history.
+import type pg from 'pg';
+import { findLinkedDigests } from '../db/blobs.js';
+import {
+  deleteManifest,
+  findExistingManifestDigests,
+  findManifestByDigest,
+  findManifestByTag,
+  insertManifest,
+  type StoredManifest,
+} from '../db/manifests.js';
+import { withTransaction } from '../db/pool.js';
+import { ensureRepository, findRepositoryId } from '../db/repositories.js';
+import { listTagsOfManifest, removeTag, setTag, type TagChangeContext } from '../db/tags.js';
+import { RegistryError } from '../errors/registry-error.js';
+import { digestOf, looksLikeDigest, parseDigest, type DigestAlgorithm } from '../registry/digest.js';
+import { parseManifest } from '../registry/manifest.js';
+import { isValidTag } from '../registry/names.js';
+
+/** The spec asks registries to accept manifests of at least 4 MiB; larger ones get 413. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+export type Reference = { kind: 'digest'; digest: string; algorithm: DigestAlgorithm } | { kind: 'tag'; tag: string };
+
+/** A reference is a digest when it has a colon (tags cannot), a tag otherwise. */
+export function parseReference(reference: string): Reference {
+  if (looksLikeDigest(reference)) {
+    const { digest, algorithm } = parseDigest(reference);
+    return { kind: 'digest', digest, algorithm };
+  }
+  if (!isValidTag(reference)) {
+    throw new RegistryError('MANIFEST_INVALID', { message: 'invalid tag', detail: { tag: reference.slice(0, 200) } });
+  }
+  return { kind: 'tag', tag: reference };
+}
+
+export interface PutManifestResult {
+  digest: string;
+  subject: string | null;
+  tags: string[];
+}
+
+export class ManifestService {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async get(repository: string, reference: string): Promise<StoredManifest> {
+    const ref = parseReference(reference);
+    const found =
+      ref.kind === 'digest'
+        ? await findManifestByDigest(this.pool, repository, ref.digest)
+        : await findManifestByTag(this.pool, repository, ref.tag);
+    if (found) return found;
+    // Only on a miss: tell an unknown repository apart from an unknown manifest.
+    if ((await findRepositoryId(this.pool, repository)) === undefined) {
+      throw new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
+    }
+    throw new RegistryError('MANIFEST_UNKNOWN', { detail: { reference } });
+  }
+
+  /** end-7 (and multi-tag push): `extraTags` are the `?tag=` parameters of a push by digest. */
+  async put(
+    repository: string,
+    reference: string,
+    payload: Buffer,
+    contentType: string | undefined,
+    extraTags: string[],
+    change: TagChangeContext,
+  ): Promise<PutManifestResult> {
+    const ref = parseReference(reference);
+    const tags = [...new Set([...(ref.kind === 'tag' ? [ref.tag] : []), ...extraTags])];
+    for (const tag of tags) parseReference(tag);
+    if (extraTags.some(looksLikeDigest)) throw new RegistryError('MANIFEST_INVALID', { message: 'a tag parameter cannot be a digest' });
+    const digest = digestOf(payload, ref.kind === 'digest' ? ref.algorithm : 'sha256');
+    if (ref.kind === 'digest' && digest !== ref.digest) {
+      throw new RegistryError('DIGEST_INVALID', { detail: { expected: ref.digest, actual: digest } });
+    }
+    const manifest = parseManifest(payload, contentType);
+
+    await withTransaction(this.pool, async (tx) => {
+      const repositoryId = await ensureRepository(tx, repository);
+      await assertReferencesExist(tx, repositoryId, manifest.references);
+      await insertManifest(tx, {
+        repositoryId,
+        digest,
+        mediaType: manifest.mediaType,
+        artifactType: manifest.artifactType,
+        subjectDigest: manifest.subject?.digest ?? null,
+        annotations: manifest.annotations,
+        payload,
+        references: manifest.references.map((r) => ({ kind: r.kind, digest: r.descriptor.digest })),
+      });
+      for (const tag of tags) await setTag(tx, repositoryId, tag, digest, change);
+    });
+    return { digest, subject: manifest.subject?.digest ?? null, tags };
+  }
+
+  /** end-9: by digest removes the manifest and untags it; by tag removes only the tag. */
+  async delete(repository: string, reference: string, change: TagChangeContext): Promise<void> {
+    const ref = parseReference(reference);
+    const repositoryId = await findRepositoryId(this.pool, repository);
+    if (repositoryId === undefined) throw new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
+    const deleted = await withTransaction(this.pool, async (tx) => {
+      if (ref.kind === 'tag') return removeTag(tx, repositoryId, ref.tag, change);
+      for (const tag of await listTagsOfManifest(tx, repositoryId, ref.digest)) {
+        await removeTag(tx, repositoryId, tag, change);
+      }
+      return deleteManifest(tx, repositoryId, ref.digest);
+    });
+    if (!deleted) throw new RegistryError('MANIFEST_UNKNOWN', { detail: { reference } });
+  }
+}
+
+async function assertReferencesExist(
+  tx: pg.PoolClient,
+  repositoryId: number,
+  references: ReturnType<typeof parseManifest>['references'],
+): Promise<void> {
+  const required = references.filter((r) => r.mustExist);
+  const blobDigests = required.filter((r) => r.kind !== 'manifest').map((r) => r.descriptor.digest);
+  const manifestDigests = required.filter((r) => r.kind === 'manifest').map((r) => r.descriptor.digest);
+  const [blobs, manifests] = await Promise.all([
+    findLinkedDigests(tx, repositoryId, blobDigests),
+    findExistingManifestDigests(tx, repositoryId, manifestDigests),
+  ]);
+  const missing = [
+    ...blobDigests.filter((d) => !blobs.has(d)),
+    ...manifestDigests.filter((d) => !manifests.has(d)),
+  ];
+  if (missing.length > 0) {
+    throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { detail: { missing: [...new Set(missing)] } });
+  }
+}

@@ -1,0 +1,192 @@
+// Blob uploads (end-4a/4b, end-5, end-6, end-11, end-13, DELETE upload): bytes are streamed
+// through the digest into the store's staging area, and become a blob of the repository only after
+// the digest matched and the bytes sit under their content address.
+import { randomUUID, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type pg from 'pg';
+import { upsertBlob, linkBlob, findLinkedBlob } from '../db/blobs.js';
+import { withTransaction } from '../db/pool.js';
+import { ensureRepository } from '../db/repositories.js';
+import { advanceUpload, deleteUpload, findUpload, insertUpload, type UploadRow } from '../db/uploads.js';
+import { RegistryError } from '../errors/registry-error.js';
+import { createDigestHash, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../registry/digest.js';
+import { isValidName } from '../registry/names.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { UploadHashCache } from './hash-cache.js';
+import { KeyedMutex } from './keyed-mutex.js';
+
+/** An inclusive byte range as sent in the (non-RFC) `Content-Range: <start>-<end>` header. */
+export interface ChunkRange {
+  start: number;
+  end: number;
+}
+
+export interface ChunkBody {
+  stream: Readable;
+  /** From `Content-Range`, when the client sent one. */
+  range?: ChunkRange | undefined;
+  /** From `Content-Length`, when the client sent one. */
+  length?: number | undefined;
+}
+
+export interface UploadStatus {
+  id: string;
+  /** Bytes received so far. */
+  offset: number;
+}
+
+export class UploadService {
+  private readonly hashes = new UploadHashCache();
+  private readonly locks = new KeyedMutex();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly store: BlobStore,
+  ) {}
+
+  async start(repository: string, hashAlgorithm: DigestAlgorithm = 'sha256'): Promise<UploadStatus> {
+    const repositoryId = await ensureRepository(this.pool, repository);
+    const id = randomUUID();
+    const backendState = await this.store.createUpload(id);
+    await insertUpload(this.pool, { id, repositoryId, hashAlgorithm, backendState });
+    return { id, offset: 0 };
+  }
+
+  /** end-11: links a blob the source repository has; false means "start a normal upload instead". */
+  async mount(repository: string, digest: string, from: string | undefined): Promise<boolean> {
+    if (!from || !isValidName(from)) return false;
+    const blob = await findLinkedBlob(this.pool, from, digest);
+    if (!blob) return false;
+    const repositoryId = await ensureRepository(this.pool, repository);
+    await linkBlob(this.pool, repositoryId, digest);
+    return true;
+  }
+
+  async status(repository: string, id: string): Promise<UploadStatus> {
+    const upload = await this.load(repository, id);
+    return { id, offset: upload.offset };
+  }
+
+  /** end-5: appends one chunk (or, without Content-Range, a streamed body) at the current offset. */
+  async append(repository: string, id: string, body: ChunkBody): Promise<UploadStatus> {
+    return this.locks.run(id, async () => {
+      const upload = await this.load(repository, id);
+      const { offset } = await this.appendChunk(upload, body, upload.hashAlgorithm as DigestAlgorithm);
+      return { id, offset };
+    });
+  }
+
+  /** end-6: takes an optional last chunk, verifies the digest and commits the blob. */
+  async complete(repository: string, id: string, digestParam: string | undefined, body?: ChunkBody): Promise<string> {
+    const expected = parseDigest(digestParam);
+    return this.locks.run(id, async () => {
+      const upload = await this.load(repository, id);
+      let size = upload.offset;
+      let hash: Hash | undefined;
+      if (body) ({ offset: size, hash } = await this.appendChunk(upload, body, expected.algorithm));
+      else hash = this.hashes.take(id, expected.algorithm, size);
+      this.hashes.forget(id);
+      const actual = hash ? hash.digest('hex') : await this.hashStaged(upload, size, expected.algorithm);
+      if (actual !== expected.hex) {
+        await this.discard(upload);
+        throw new RegistryError('DIGEST_INVALID', { detail: { expected: expected.digest, actual: `${expected.algorithm}:${actual}` } });
+      }
+      await this.commit(upload, expected, size);
+      return expected.digest;
+    });
+  }
+
+  /** end-4b: POST ?digest= with the whole blob as body. */
+  async uploadWhole(repository: string, digestParam: string, body: ChunkBody): Promise<string> {
+    const expected = parseDigest(digestParam);
+    const { id } = await this.start(repository, expected.algorithm);
+    try {
+      return await this.complete(repository, id, digestParam, body);
+    } catch (err) {
+      await this.cancel(repository, id).catch(() => {});
+      throw err;
+    }
+  }
+
+  async cancel(repository: string, id: string): Promise<void> {
+    await this.locks.run(id, async () => this.discard(await this.load(repository, id)));
+  }
+
+  private async load(repository: string, id: string): Promise<UploadRow> {
+    const upload = /^[0-9a-f-]{36}$/.test(id) ? await findUpload(this.pool, repository, id) : undefined;
+    if (!upload) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { detail: { uuid: id.slice(0, 100) } });
+    return upload;
+  }
+
+  private async appendChunk(
+    upload: UploadRow,
+    body: ChunkBody,
+    algorithm: DigestAlgorithm,
+  ): Promise<{ offset: number; hash: Hash | undefined }> {
+    const { range, length } = body;
+    if (range) {
+      const rangeLength = range.end - range.start + 1;
+      if (range.start !== upload.offset || (length !== undefined && length !== rangeLength)) {
+        throw new RegistryError('RANGE_INVALID', {
+          detail: { offset: upload.offset, contentRange: `${range.start}-${range.end}`, contentLength: length ?? null },
+          headers: { Range: rangeHeader(upload.offset), 'Docker-Upload-UUID': upload.id },
+        });
+      }
+    }
+    let hash = this.hashes.take(upload.id, algorithm, upload.offset);
+    if (!hash && upload.offset === 0) hash = createDigestHash(algorithm);
+    const { written, state } = await this.store.appendUpload(upload.id, hashing(body.stream, hash), {
+      offset: upload.offset,
+      state: upload.backendState,
+    });
+    const expectedLength = range ? range.end - range.start + 1 : length;
+    if (expectedLength !== undefined && written !== expectedLength) {
+      throw new RegistryError('SIZE_INVALID', { detail: { expected: expectedLength, received: written } });
+    }
+    const offset = upload.offset + written;
+    if (!(await advanceUpload(this.pool, upload.id, upload.offset, offset, state))) {
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { message: 'upload was changed or cancelled by another request' });
+    }
+    upload.offset = offset;
+    upload.backendState = state;
+    if (hash) this.hashes.put(upload.id, algorithm, offset, hash);
+    return { offset, hash };
+  }
+
+  private async hashStaged(upload: UploadRow, size: number, algorithm: DigestAlgorithm): Promise<string> {
+    const hash = createDigestHash(algorithm);
+    for await (const chunk of await this.store.readUpload(upload.id, { length: size, state: upload.backendState })) {
+      hash.update(chunk as Buffer);
+    }
+    return hash.digest('hex');
+  }
+
+  private async commit(upload: UploadRow, digest: ParsedDigest, size: number): Promise<void> {
+    // Bytes first, rows second: a crash in between leaves an unreferenced file, never a row
+    // pointing at missing or partial content.
+    await this.store.commitUpload(upload.id, digest.digest, { size, state: upload.backendState });
+    await withTransaction(this.pool, async (tx) => {
+      await upsertBlob(tx, digest.digest, size);
+      await linkBlob(tx, upload.repositoryId, digest.digest);
+      await deleteUpload(tx, upload.id);
+    });
+  }
+
+  private async discard(upload: UploadRow): Promise<void> {
+    this.hashes.forget(upload.id);
+    await this.store.abortUpload(upload.id, upload.backendState);
+    await deleteUpload(this.pool, upload.id);
+  }
+}
+
+/** `Range: 0-<last byte>`; an empty upload is reported as `0-0`, as Distribution does. */
+export function rangeHeader(offset: number): string {
+  return `0-${Math.max(offset - 1, 0)}`;
+}
+
+async function* hashing(stream: Readable, hash: Hash | undefined): AsyncIterable<Buffer> {
+  for await (const chunk of stream) {
+    hash?.update(chunk as Buffer);
+    yield chunk as Buffer;
+  }
+}

@@ -1,0 +1,44 @@
+// The one storage interface: bytes by digest, plus staging areas for uploads in progress. It knows
+// nothing of repositories, tags or HTTP; the services decide what is visible.
+import type { Readable } from 'node:stream';
+
+/** Backend-specific state of an upload, saved in the uploads row so any replica can continue it. */
+export type UploadBackendState = Record<string, unknown> | null;
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+export interface BlobStore {
+  /** Size of a committed blob, or undefined when the store has no such blob. */
+  stat(digest: string): Promise<{ size: number } | undefined>;
+  /** Streams a committed blob (or part of it); throws BlobNotFoundError when it is missing. */
+  open(digest: string, options?: { range?: ByteRange; signal?: AbortSignal }): Promise<Readable>;
+  delete(digest: string): Promise<void>;
+
+  createUpload(uploadId: string): Promise<UploadBackendState>;
+  /**
+   * Appends bytes at `offset`; anything staged beyond `offset` (left by an interrupted request) is
+   * discarded first. Resolves once the bytes are durable in the staging area.
+   */
+  appendUpload(
+    uploadId: string,
+    chunks: AsyncIterable<Buffer>,
+    options: { offset: number; state: UploadBackendState; signal?: AbortSignal },
+  ): Promise<{ written: number; state: UploadBackendState }>;
+  /** Streams the first `length` staged bytes of an upload (to hash them when no saved state fits). */
+  readUpload(uploadId: string, options: { length: number; state: UploadBackendState }): Promise<Readable>;
+  /** Moves a finished upload under its content address atomically; an existing copy is kept. */
+  commitUpload(uploadId: string, digest: string, options: { size: number; state: UploadBackendState }): Promise<void>;
+  abortUpload(uploadId: string, state: UploadBackendState): Promise<void>;
+}
+
+export class BlobNotFoundError extends Error {
+  override name = 'BlobNotFoundError';
+  constructor(readonly digest: string) {
+    super(`blob ${digest} not found in the blob store`);
+  }
+}
