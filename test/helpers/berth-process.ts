@@ -179,6 +179,7 @@ class Instance implements RegistryInstance {
   dataDir: string;
   databaseUrl: string | undefined;
   private dbName: string | undefined;
+  private embeddedPgPort: number | undefined;
   private child: ChildProcess | null = null;
   private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | null = null;
   private out = '';
@@ -234,7 +235,12 @@ class Instance implements RegistryInstance {
       env.BERTH_DATA_DIR = this.dataDir;
       env.LOG_LEVEL = this.extraEnv.LOG_LEVEL ?? 'warn';
       if (this.databaseUrl) env.DATABASE_URL = this.databaseUrl;
-      else delete env.DATABASE_URL;
+      else {
+        delete env.DATABASE_URL;
+        // embedded PostgreSQL: its own port, kept across restarts of this instance
+        this.embeddedPgPort ??= await freePort();
+        env.BERTH_EMBEDDED_PG_PORT = String(this.embeddedPgPort);
+      }
       // the test runner's own flags must not leak into the server
       delete env.NODE_TEST_CONTEXT;
       delete env.NODE_OPTIONS;

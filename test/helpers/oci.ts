@@ -99,7 +99,7 @@ export function assertErrorCode(res: { body: unknown; status: number }, code: st
 }
 
 /** Makes supertest hand back the raw body bytes whatever the content type. */
-export function rawBody(res: NodeJS.ReadableStream, done: (err: Error | null, body: Buffer) => void): void {
+export function rawBody(res: supertest.Response, done: (err: Error | null, body: Buffer) => void): void {
   const chunks: Buffer[] = [];
   res.on('data', (c: Buffer) => chunks.push(c));
   res.on('end', () => done(null, Buffer.concat(chunks)));
