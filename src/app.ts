@@ -17,6 +17,8 @@ export interface AppDeps {
   store: BlobStore;
   logger: Logger;
   publicUrl?: string | undefined;
+  /** Accept manifests that reference content the repository lacks (BERTH_SPARSE_MANIFESTS). */
+  sparseManifests?: boolean;
   /** Honour X-Forwarded-* (only behind a proxy that sets them). */
   trustProxy?: boolean;
 }
@@ -26,7 +28,7 @@ export function buildApp(deps: AppDeps): Koa {
   const router = createRegistryRouter({
     blobs: new BlobService(deps.pool, deps.store),
     uploads: new UploadService(deps.pool, deps.store),
-    manifests: new ManifestService(deps.pool),
+    manifests: new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false }),
     listing: new ListingService(deps.pool),
     urls: new UrlBuilder(deps.publicUrl),
   });

@@ -17,6 +17,7 @@ const envSchema = z.object({
   BERTH_ALLOW_ANONYMOUS_PUBLIC: booleanString.default(false),
   BERTH_PUBLIC_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  BERTH_SPARSE_MANIFESTS: booleanString.default(false),
   BERTH_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(5433),
 });
 
@@ -29,6 +30,7 @@ export interface Config {
   storage: { driver: 'fs'; root: string };
   auth: 'none';
   publicUrl: string | undefined;
+  sparseManifests: boolean;
   logLevel: string;
 }
 
@@ -72,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     storage: { driver: e.BERTH_STORAGE, root: path.join(dataDir, 'blobs') },
     auth: 'none' as const,
     publicUrl: e.BERTH_PUBLIC_URL?.replace(/\/+$/, ''),
+    sparseManifests: e.BERTH_SPARSE_MANIFESTS,
     logLevel: e.LOG_LEVEL,
   });
 }

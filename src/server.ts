@@ -9,7 +9,13 @@ const SHUTDOWN_DEADLINE_MS = 30_000;
 
 export async function serve(config: Config): Promise<void> {
   const deps = await createDeps(config);
-  const app = buildApp({ pool: deps.pool, store: deps.store, logger: deps.logger, publicUrl: config.publicUrl });
+  const app = buildApp({
+    pool: deps.pool,
+    store: deps.store,
+    logger: deps.logger,
+    publicUrl: config.publicUrl,
+    sparseManifests: config.sparseManifests,
+  });
   const server = http.createServer(app.callback());
   // Layer uploads can take minutes: no whole-request deadline, only an idle one.
   server.requestTimeout = 0;

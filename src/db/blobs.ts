@@ -33,6 +33,15 @@ export async function findLinkedBlob(db: Db, repository: string, digest: string)
   return rows[0];
 }
 
+/** A blob some repository links, whichever (anonymous mount). */
+export async function findBlob(db: Db, digest: string): Promise<{ size: number } | undefined> {
+  const { rows } = await db.query<{ size: number }>(
+    'SELECT b.size FROM blobs b WHERE b.digest = $1 AND EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)',
+    [digest],
+  );
+  return rows[0];
+}
+
 /** Which of these digests the repository may serve (manifest validation). */
 export async function findLinkedDigests(db: Db, repositoryId: number, digests: string[]): Promise<Set<string>> {
   if (digests.length === 0) return new Set();

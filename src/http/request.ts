@@ -41,7 +41,10 @@ export function chunkBody(ctx: Context): ChunkBody {
 
 export type RangeRequest = { kind: 'whole' } | { kind: 'partial'; range: ByteRange } | { kind: 'unsatisfiable' };
 
-/** RFC 9110 `Range: bytes=a-b | a- | -n` for blob reads; anything else is served whole. */
+/**
+ * RFC 9110 `Range: bytes=a-b | a- | -n` for blob reads. An end before the start is answered 416,
+ * as the conformance suite expects; other forms (multiple ranges, other units) get the whole blob.
+ */
 export function parseRangeHeader(header: string | undefined, size: number): RangeRequest {
   const m = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
   if (!m || (m[1] === '' && m[2] === '')) return { kind: 'whole' };
@@ -55,7 +58,7 @@ export function parseRangeHeader(header: string | undefined, size: number): Rang
   } else {
     start = Number(m[1]);
     end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-    if (m[2] !== '' && Number(m[2]) < start) return { kind: 'whole' };
+    if (m[2] !== '' && Number(m[2]) < start) return { kind: 'unsatisfiable' };
   }
   if (start >= size) return { kind: 'unsatisfiable' };
   return { kind: 'partial', range: { start, end } };

@@ -41,8 +41,19 @@ export interface PutManifestResult {
   tags: string[];
 }
 
+export interface ManifestPolicy {
+  /**
+   * Accept manifests whose layers, config or index children are not in the repository (the
+   * spec's MAY; e.g. a platform-filtered copy of an index). Off: MANIFEST_BLOB_UNKNOWN.
+   */
+  sparse: boolean;
+}
+
 export class ManifestService {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly policy: ManifestPolicy = { sparse: false },
+  ) {}
 
   async get(repository: string, reference: string): Promise<StoredManifest> {
     const ref = parseReference(reference);
@@ -79,7 +90,7 @@ export class ManifestService {
 
     await withTransaction(this.pool, async (tx) => {
       const repositoryId = await ensureRepository(tx, repository);
-      await assertReferencesExist(tx, repositoryId, manifest.references);
+      if (!this.policy.sparse) await assertReferencesExist(tx, repositoryId, manifest.references);
       await insertManifest(tx, {
         repositoryId,
         digest,

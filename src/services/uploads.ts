@@ -4,7 +4,7 @@
 import { randomUUID, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
-import { upsertBlob, linkBlob, findLinkedBlob } from '../db/blobs.js';
+import { findBlob, findLinkedBlob, linkBlob, upsertBlob } from '../db/blobs.js';
 import { withTransaction } from '../db/pool.js';
 import { ensureRepository } from '../db/repositories.js';
 import { advanceUpload, deleteUpload, findUpload, insertUpload, type UploadRow } from '../db/uploads.js';
@@ -52,10 +52,13 @@ export class UploadService {
     return { id, offset: 0 };
   }
 
-  /** end-11: links a blob the source repository has; false means "start a normal upload instead". */
+  /**
+   * end-11: links a blob the source repository has; false means "start a normal upload instead".
+   * Without `from`, any repository holding the blob will do (the spec's anonymous mount).
+   */
   async mount(repository: string, digest: string, from: string | undefined): Promise<boolean> {
-    if (!from || !isValidName(from)) return false;
-    const blob = await findLinkedBlob(this.pool, from, digest);
+    if (from !== undefined && !isValidName(from)) return false;
+    const blob = from === undefined ? await findBlob(this.pool, digest) : await findLinkedBlob(this.pool, from, digest);
     if (!blob) return false;
     const repositoryId = await ensureRepository(this.pool, repository);
     await linkBlob(this.pool, repositoryId, digest);
