@@ -91,8 +91,8 @@ describe('restart loses nothing', { skip: suiteSkip(TOOLS) }, () => {
     await pullAndCheck(refB, b, dB);
     await pullAndCheck(`${reg.host}/keep/a@${dA1}`, a1, dA1);
 
-    // the blobs are known after the restart: a new image on the same base uploads only its own layer
-    const c = await buildDockerImage(dockerd, { tag: `local/rc-${run}:1`, from: base, layers: [randomFiles('c', 1, 1000)] });
+    // the blobs are known after the restart: a new image on the pulled one uploads only its own layer
+    const c = await buildDockerImage(dockerd, { tag: `local/rc-${run}:1`, from: { ...b, id: refB }, layers: [randomFiles('c', 1, 1000)] });
     const refC = `${reg.host}/keep/b:2.0`;
     await dockerd.dockerOk(['tag', c.tag, refC]);
     const pc = await push(refC);

@@ -253,6 +253,7 @@ class Instance implements RegistryInstance {
     this.exit = new Promise((res) => {
       child.on('exit', (code, signal) => {
         liveChildren.delete(child);
+        this.record(Buffer.from(`\n[berth-process] ${this.target} pid ${child.pid} exited: code=${code} signal=${signal}\n`));
         res({ code, signal });
       });
     });
