@@ -116,7 +116,7 @@ describe('crash (SIGKILL) during a large push', { skip: suiteSkip(TOOLS) }, () =
     return `${describeRun(r)}\n--- registry output (tail) ---\n${reg.output().slice(-4000)}`;
   }
 
-  it('shows no tag and no partial blob after the crash, and the retried push pulls back intact', async (t) => {
+  it('shows no tag and no partial blob after the crash, and the retried push pulls back intact', { timeout: 300_000 }, async (t) => {
     const repo = 'crash/big';
     const manifestDigest = image.images[0]!.manifest.digest;
     const big = image.bigLayer;

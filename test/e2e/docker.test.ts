@@ -64,7 +64,7 @@ describe('docker push / pull', { skip: suiteSkip(TOOLS) }, () => {
     assert.notEqual(r.code, 0, `${ref} still present locally after rmi + prune`);
   }
 
-  it('pushes a multi-layer image and pulls back the same image id and identical file bytes', async () => {
+  it('pushes a multi-layer image and pulls back the same image id and identical file bytes', { timeout: 180_000 }, async () => {
     const image = await buildDockerImage(dockerd, {
       tag: `local/app-${run}:1.0`,
       layers: [randomFiles('opt/one', 3, 100_000), randomFiles('opt/two', 2, 300_000), randomFiles('etc/three', 4, 1000)],
@@ -90,7 +90,7 @@ describe('docker push / pull', { skip: suiteSkip(TOOLS) }, () => {
     await assertFilesEqual(ref, image);
   });
 
-  it('shares a base image between two repositories: the second push re-uses its layers, both pull', async () => {
+  it('shares a base image between two repositories: the second push re-uses its layers, both pull', { timeout: 180_000 }, async () => {
     const base = await buildDockerImage(dockerd, {
       tag: `local/base-${run}:1`,
       layers: [randomFiles('base/a', 3, 200_000), randomFiles('base/b', 2, 50_000)],
@@ -130,7 +130,7 @@ describe('docker push / pull', { skip: suiteSkip(TOOLS) }, () => {
     await assertFilesEqual(ref2, two);
   });
 
-  it('pushing the same tag again with new content moves the tag; the old image stays pullable by digest', async () => {
+  it('pushing the same tag again with new content moves the tag; the old image stays pullable by digest', { timeout: 180_000 }, async () => {
     const ref = `${reg.host}/team/moving:latest`;
     const v1 = await buildDockerImage(dockerd, { tag: `local/moving-${run}:v1`, layers: [randomFiles('srv', 2, 5000)] });
     await dockerd.dockerOk(['tag', v1.tag, ref]);
@@ -152,7 +152,7 @@ describe('docker push / pull', { skip: suiteSkip(TOOLS) }, () => {
     await assertFilesEqual(byDigest, v1);
   });
 
-  it('pulling a tag or repository that does not exist fails with "not found" / "manifest unknown"', async () => {
+  it('pulling a tag or repository that does not exist fails with "not found" / "manifest unknown"', { timeout: 180_000 }, async () => {
     for (const ref of [`${reg.host}/team/app:no-such-tag`, `${reg.host}/nobody/nothing:1.0`]) {
       const r = await dockerd.docker(['pull', ref]);
       assert.notEqual(r.code, 0, `pull of ${ref} should fail\n${explain(r)}`);

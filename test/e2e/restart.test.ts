@@ -4,10 +4,11 @@
 // Run: node --import tsx --test test/e2e/restart.test.ts
 // Needs: dockerd + docker (scripts/install-test-deps.sh), DATABASE_URL.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { headBlob, headManifest, listTags, startRegistry, targetTools, type RegistryInstance } from '../helpers/berth-process.js';
+import { getBlob, headBlob, headManifest, listTags, registryRequest, startRegistry, targetTools, type RegistryInstance } from '../helpers/berth-process.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
-import { buildDockerImage, randomFiles, randomId, readFilesFromImage, removeLocalImages, type BuiltImage } from '../helpers/images.js';
+import { buildDockerImage, randomFiles, randomId, readFilesFromImage, removeLocalImages, sha256, type BuiltImage } from '../helpers/images.js';
 import { assertTools, describeRun, suiteSkip, type RunResult } from '../helpers/system-tools.js';
 
 const TOOLS = ['dockerd', 'docker', ...targetTools()];
@@ -48,7 +49,7 @@ describe('restart loses nothing', { skip: suiteSkip(TOOLS) }, () => {
     for (const f of image.files) assert.ok(files.get(f.path)?.equals(f.content), `${f.path} differs after restart`);
   }
 
-  it('serves every image, tag and blob pushed before a SIGTERM restart', async () => {
+  it('serves every image, tag and blob pushed before a SIGTERM restart', { timeout: 240_000 }, async () => {
     const base = await buildDockerImage(dockerd, { tag: `local/rbase-${run}:1`, layers: [randomFiles('base', 3, 150_000)] });
     const a1 = await buildDockerImage(dockerd, { tag: `local/ra-${run}:1`, from: base, layers: [randomFiles('a', 2, 20_000)] });
     const a2 = await buildDockerImage(dockerd, { tag: `local/ra-${run}:2`, from: base, layers: [randomFiles('a', 2, 20_000)] });
@@ -101,5 +102,48 @@ describe('restart loses nothing', { skip: suiteSkip(TOOLS) }, () => {
       headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
     })).text())) as { layers: { digest: string }[] };
     for (const l of m.layers) assert.equal((await headBlob(reg, 'keep/b', l.digest)).status, 200);
+  });
+
+  it('keeps a chunked upload session across a restart: the client resumes where it was', { timeout: 120_000 }, async () => {
+    const blob = randomBytes(3 * 1024 * 1024 + 123);
+    const digest = sha256(blob);
+    const repo = 'keep/uploads';
+    const cut = 2 * 1024 * 1024;
+
+    const post = await registryRequest(reg, 'POST', `/v2/${repo}/blobs/uploads/`);
+    assert.equal(post.status, 202, post.describe);
+    let location = new URL(post.headers.get('location') ?? '', reg.url);
+    const path = () => location.pathname + location.search;
+
+    const p1 = await registryRequest(reg, 'PATCH', path(), {
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `0-${cut - 1}` },
+      body: blob.subarray(0, cut),
+    });
+    assert.equal(p1.status, 202, p1.describe);
+    assert.equal(p1.headers.get('range'), `0-${cut - 1}`);
+    location = new URL(p1.headers.get('location') ?? path(), reg.url);
+
+    await reg.stop('SIGTERM');
+    await reg.restart();
+
+    const status = await registryRequest(reg, 'GET', path());
+    assert.equal(status.status, 204, `upload session lost across restart: ${status.describe}`);
+    assert.equal(status.headers.get('range'), `0-${cut - 1}`, 'upload offset after restart');
+    location = new URL(status.headers.get('location') ?? path(), reg.url);
+
+    const p2 = await registryRequest(reg, 'PATCH', path(), {
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${cut}-${blob.length - 1}` },
+      body: blob.subarray(cut),
+    });
+    assert.equal(p2.status, 202, p2.describe);
+    location = new URL(p2.headers.get('location') ?? path(), reg.url);
+    location.searchParams.set('digest', digest);
+    const put = await registryRequest(reg, 'PUT', path(), { headers: { 'Content-Length': '0' } });
+    assert.equal(put.status, 201, put.describe);
+    assert.equal(put.headers.get('docker-content-digest'), digest);
+
+    const got = await getBlob(reg, repo, digest);
+    assert.equal(got.status, 200, got.describe);
+    assert.ok(got.body.equals(blob), 'blob bytes differ after a resumed upload');
   });
 });

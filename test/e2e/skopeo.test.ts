@@ -40,7 +40,7 @@ describe('skopeo copy / inspect / list-tags / delete', { skip: suiteSkip(TOOLS) 
   }
 
   async function skopeo(args: string[]): Promise<RunResult> {
-    return await run('skopeo', args, { timeoutMs: 300_000 });
+    return await run('skopeo', args, { timeoutMs: 120_000 });
   }
 
   async function skopeoOk(args: string[]): Promise<RunResult> {
@@ -51,7 +51,7 @@ describe('skopeo copy / inspect / list-tags / delete', { skip: suiteSkip(TOOLS) 
 
   const docker = (ref: string) => `docker://${reg.host}/${ref}`;
 
-  it('copies a multi-platform index (--all) in, and inspect --raw returns the same bytes', async () => {
+  it('copies a multi-platform index (--all) in, and inspect --raw returns the same bytes', { timeout: 120_000 }, async () => {
     await skopeoOk(['copy', '--all', '--dest-tls-verify=false', `oci:${layout.dir}:v1`, docker('multi/app:v1')]);
 
     const raw = await skopeoOk(['inspect', '--raw', '--tls-verify=false', docker('multi/app:v1')]);
@@ -70,7 +70,7 @@ describe('skopeo copy / inspect / list-tags / delete', { skip: suiteSkip(TOOLS) 
     }
   });
 
-  it('inspects each platform of the index (--override-arch)', async () => {
+  it('inspects each platform of the index (--override-arch)', { timeout: 120_000 }, async () => {
     for (const img of layout.images) {
       const r = await skopeoOk([
         'inspect', '--tls-verify=false', '--override-os', 'linux', '--override-arch', img.platform.architecture, docker('multi/app:v1'),
@@ -90,7 +90,7 @@ describe('skopeo copy / inspect / list-tags / delete', { skip: suiteSkip(TOOLS) 
     assert.equal(sha256(single.stdoutBytes), arm.manifest.digest);
   });
 
-  it('lists tags', async () => {
+  it('lists tags', { timeout: 120_000 }, async () => {
     await skopeoOk(['copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', docker('multi/app:v1'), docker('multi/app:v2')]);
     await skopeoOk(['copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', docker('multi/app:v1'), docker('multi/app:latest')]);
     const r = await skopeoOk(['list-tags', '--tls-verify=false', `docker://${reg.host}/multi/app`]);
@@ -103,7 +103,7 @@ describe('skopeo copy / inspect / list-tags / delete', { skip: suiteSkip(TOOLS) 
     assert.notEqual(missing.code, 0, explain(missing));
   });
 
-  it('copies the index back out to a fresh OCI layout with identical blobs', async () => {
+  it('copies the index back out to a fresh OCI layout with identical blobs', { timeout: 120_000 }, async () => {
     const outDir = join(work, 'out');
     await skopeoOk(['copy', '--all', '--src-tls-verify=false', docker('multi/app:v1'), `oci:${outDir}:v1`]);
     const out = await readOciLayout(outDir);
@@ -116,7 +116,7 @@ describe('skopeo copy / inspect / list-tags / delete', { skip: suiteSkip(TOOLS) 
     }
   });
 
-  it('deletes an image: inspect then fails with "manifest unknown"', async () => {
+  it('deletes an image: inspect then fails with "manifest unknown"', { timeout: 120_000 }, async () => {
     await skopeoOk(['copy', '--all', '--dest-tls-verify=false', `oci:${layout.dir}:v1`, docker('multi/doomed:v1')]);
     await skopeoOk(['inspect', '--raw', '--tls-verify=false', docker('multi/doomed:v1')]);
     await skopeoOk(['delete', '--tls-verify=false', docker('multi/doomed:v1')]);

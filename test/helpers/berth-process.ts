@@ -11,7 +11,7 @@
 // An instance can be stopped (SIGTERM) or killed (SIGKILL) and started again on the same port,
 // data dir and database: restart and crash tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -167,6 +167,8 @@ function distributionConfig(dataDir: string, port: number): string {
       '      enabled: false',
       'http:',
       `  addr: 127.0.0.1:${port}`,
+      // upload state is HMAC-signed with this; fixed per data dir so uploads survive a restart
+      `  secret: ${createHash('sha256').update(dataDir).digest('hex')}`,
       '',
     ].join('\n'),
   );
