@@ -2,7 +2,9 @@
 // PostgreSQL round trip and never touch the blob store; the stored bytes go out as pushed.
 import type { Context } from 'koa';
 import type { TagChangeContext } from '../../db/tags.js';
+import { RegistryError } from '../../errors/registry-error.js';
 import { bareMediaType } from '../../registry/media-types.js';
+import { acceptsManifest } from '../accept.js';
 import { MAX_MANIFEST_BYTES } from '../../services/manifests.js';
 import { CONTENT_DIGEST, OCI_SUBJECT, OCI_TAG } from '../headers.js';
 import { queryList, readBody } from '../request.js';
@@ -18,6 +20,12 @@ export function manifestRoutes({ manifests, urls }: RouteDeps) {
   return {
     async get(ctx: Context, name: string, reference: string): Promise<void> {
       const manifest = await manifests.get(name, reference);
+      if (!acceptsManifest(ctx.get('Accept'), manifest.mediaType)) {
+        throw new RegistryError('MANIFEST_UNKNOWN', {
+          message: `manifest is ${manifest.mediaType}, which the Accept header does not allow`,
+          detail: { reference, mediaType: manifest.mediaType },
+        });
+      }
       ctx.status = 200;
       ctx.set('Content-Type', manifest.mediaType);
       ctx.set(CONTENT_DIGEST, manifest.digest);
