@@ -1,14 +1,16 @@
 // End-to-end: the docker CLI (a private dockerd) pushing to and pulling from the registry.
 //
 // Run: node --import tsx --test test/e2e/docker.test.ts
-// Needs: dockerd + docker (scripts/install-test-deps.sh), DATABASE_URL (a PostgreSQL the test
+// Needs: dockerd + docker, and skopeo for one test (scripts/install-test-deps.sh), DATABASE_URL (a PostgreSQL the test
 // may CREATE DATABASE on). BERTH_E2E_TARGET=distribution runs it against CNCF Distribution.
 import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getManifest, headBlob, headManifest, listTags, startRegistry, targetTools, type RegistryInstance } from '../helpers/berth-process.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
-import { buildDockerImage, randomFiles, randomId, readFilesFromImage, removeLocalImages, type BuiltImage } from '../helpers/images.js';
-import { assertTools, describeRun, suiteSkip, type RunResult } from '../helpers/system-tools.js';
+import { buildDockerImage, randomFiles, randomId, readFilesFromImage, removeLocalImages, writeOciLayout, type BuiltImage } from '../helpers/images.js';
+import { assertTools, describeRun, requireTool, run as runTool, suiteSkip, type RunResult } from '../helpers/system-tools.js';
 
 const TOOLS = ['dockerd', 'docker', ...targetTools()];
 
@@ -162,5 +164,45 @@ describe('docker push / pull', { skip: suiteSkip(TOOLS) }, () => {
     const r = await dockerd.docker(['pull', `${reg.host}/team/app@${digest}`]);
     assert.notEqual(r.code, 0, explain(r));
     assert.match(r.stderr, /not found|manifest unknown/i, explain(r));
+  });
+
+  it('takes concurrent pushes of three images sharing their base layers', { timeout: 180_000 }, async () => {
+    const base = await buildDockerImage(dockerd, { tag: `local/cbase-${run}:1`, layers: [randomFiles('cbase/a', 4, 500_000), randomFiles('cbase/b', 2, 80_000)] });
+    const images = await Promise.all(
+      ['x', 'y', 'z'].map((n) => buildDockerImage(dockerd, { tag: `local/c${n}-${run}:1`, from: base, layers: [randomFiles(`app/${n}`, 2, 30_000)] })),
+    );
+    const refs = images.map((_, i) => `${reg.host}/concurrent/app${i}:1`);
+    for (const [i, img] of images.entries()) await dockerd.dockerOk(['tag', img.tag, refs[i]!]);
+    const pushes = await Promise.all(refs.map((ref) => push(ref)));
+    assert.equal(new Set(pushes.map((p) => p.digest)).size, 3);
+
+    await removeLocalImages(dockerd, [...refs, ...images.map((i) => i.tag), base.tag]);
+    for (const [i, ref] of refs.entries()) {
+      await pull(ref);
+      assert.equal((await inspect(ref)).Id, images[i]!.id);
+      await assertFilesEqual(ref, images[i]!);
+    }
+  });
+
+  it('pulls the right platform of a multi-platform index pushed by skopeo', { timeout: 180_000 }, async (t) => {
+    if (!requireTool(t, 'skopeo')) return;
+    const dir = await mkdtemp(join(dockerd.workDir, 'oci-'));
+    const layout = await writeOciLayout(dir, { tag: 'v1' });
+    const copy = await runTool('skopeo', ['copy', '--all', '--dest-tls-verify=false', `oci:${dir}:v1`, `docker://${reg.host}/multi/docker:v1`]);
+    assert.equal(copy.code, 0, explain(copy));
+    const ref = `${reg.host}/multi/docker:v1`;
+    for (const img of layout.images) {
+      const arch = img.platform.architecture;
+      const p = await dockerd.docker(['pull', '--platform', `linux/${arch}`, ref], { timeoutMs: 120_000 });
+      assert.equal(p.code, 0, explain(p));
+      assert.match(p.stdout, new RegExp(`Digest: ${layout.root.digest}`), explain(p));
+      const info = JSON.parse((await dockerd.dockerOk(['image', 'inspect', ref])).stdout) as { Id: string; Architecture: string }[];
+      assert.equal(info[0]!.Architecture, arch);
+      assert.equal(info[0]!.Id, img.config.digest);
+      const files = img.layerFiles.flat();
+      const got = await readFilesFromImage(dockerd, ref, files.map((f) => f.path));
+      for (const f of files) assert.ok(got.get(f.path)?.equals(f.content), `${arch}: ${f.path} differs`);
+      await removeLocalImages(dockerd, [ref]);
+    }
   });
 });
