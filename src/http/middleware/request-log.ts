@@ -14,6 +14,8 @@ export function requestLog(logger: Logger) {
     const reqId = REQUEST_ID_FORMAT.test(offered) ? offered : randomUUID();
     ctx.state.reqId = reqId;
     ctx.set(REQUEST_ID, reqId);
+    // Read now: when a client's socket is torn down mid-body, `ctx.ip` at 'close' would throw.
+    const remote = ctx.ip;
     try {
       await next();
     } finally {
@@ -27,7 +29,7 @@ export function requestLog(logger: Logger) {
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           bytesIn: Number(ctx.get('Content-Length')) || 0,
           bytesOut: ctx.response.length ?? 0,
-          remote: ctx.ip,
+          remote,
           userAgent: ctx.get('User-Agent') || undefined,
           err: ctx.state.error as unknown,
         };
