@@ -8,6 +8,9 @@
 // Run: node --import tsx --test test/e2e/crash.test.ts
 // Needs: skopeo, DATABASE_URL. BERTH_E2E_BIG_MIB overrides the big layer's size (default 200).
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -179,5 +182,74 @@ describe('crash (SIGKILL) during a large push', { skip: suiteSkip(TOOLS) }, () =
     assert.equal(out.blobs.get(big.digest), big.size, 'big layer size after pull');
     assert.equal(await fileDigest(out.blobPath(big.digest)), big.digest, 'big layer content after pull');
     for (const [digest, size] of image.blobs) assert.equal(out.blobs.get(digest), size, `${digest} after pull`);
+  });
+
+  it('an upload session interrupted by a crash mid-chunk resumes at the offset the registry reports', { timeout: 120_000 }, async (t) => {
+    const blob = randomBytes(6 * 1024 * 1024 + 7);
+    const digest = sha256(blob);
+    const repo = 'crash/resume';
+    const cut = 2 * 1024 * 1024;
+    const at = (u: URL) => u.pathname + u.search;
+
+    const post = await registryRequest(reg, 'POST', `/v2/${repo}/blobs/uploads/`);
+    assert.equal(post.status, 202, post.describe);
+    let loc = new URL(post.headers.get('location') ?? '', reg.url);
+    const p1 = await registryRequest(reg, 'PATCH', at(loc), {
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `0-${cut - 1}` },
+      body: blob.subarray(0, cut),
+    });
+    assert.equal(p1.status, 202, p1.describe);
+    loc = new URL(p1.headers.get('location') ?? at(loc), reg.url);
+
+    // the second chunk: half of it is sent, then the registry is killed
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port: reg.port,
+      method: 'PATCH',
+      path: at(loc),
+      headers: {
+        'Content-Type': 'application/octet-stream',
+        'Content-Range': `${cut}-${blob.length - 1}`,
+        'Content-Length': String(blob.length - cut),
+      },
+    });
+    req.on('error', () => {});
+    const half = cut + Math.floor((blob.length - cut) / 2);
+    await new Promise<void>((res) => req.write(blob.subarray(cut, half), () => res()));
+    await sleep(500);
+    await reg.kill();
+    req.destroy();
+    await reg.restart();
+
+    const status = await registryRequest(reg, 'GET', at(loc));
+    if (status.status !== 204) {
+      // refusing the interrupted session is safe (the client starts over) — but Berth keeps
+      // upload sessions in PostgreSQL and promises they survive
+      assert.notEqual(reg.target, 'berth', `Berth lost the upload session after a crash: ${status.describe}`);
+      assert.ok(status.status === 404 || status.status === 400, status.describe);
+      t.diagnostic(`${reg.target} refused the interrupted session: ${status.describe}`);
+      return;
+    }
+    const range = status.headers.get('range') ?? '';
+    const m = /^0-(\d+)$/.exec(range);
+    assert.ok(m, `bad Range after restart: "${range}" (${status.describe})`);
+    const offset = Number(m[1]) + 1;
+    assert.ok(offset >= cut && offset <= half, `reported offset ${offset} outside [${cut}, ${half}]`);
+    t.diagnostic(`resuming at ${offset} (first chunk ended at ${cut}, ${half} sent before the kill)`);
+    loc = new URL(status.headers.get('location') ?? at(loc), reg.url);
+
+    const p2 = await registryRequest(reg, 'PATCH', at(loc), {
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${blob.length - 1}` },
+      body: blob.subarray(offset),
+    });
+    assert.equal(p2.status, 202, p2.describe);
+    assert.equal(p2.headers.get('range'), `0-${blob.length - 1}`);
+    loc = new URL(p2.headers.get('location') ?? at(loc), reg.url);
+    loc.searchParams.set('digest', digest);
+    const put = await registryRequest(reg, 'PUT', at(loc));
+    assert.equal(put.status, 201, `completing the resumed upload failed: ${put.describe}`);
+    const got = await getBlob(reg, repo, digest);
+    assert.equal(got.status, 200, got.describe);
+    assert.ok(got.body.equals(blob), 'resumed blob bytes differ');
   });
 });
