@@ -15,6 +15,9 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { UploadHashCache } from './hash-cache.js';
 import { KeyedMutex } from './keyed-mutex.js';
 
+/** A canonical lower-case UUID; anything else never reaches PostgreSQL's uuid column (it would be a 500). */
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** An inclusive byte range as sent in the (non-RFC) `Content-Range: <start>-<end>` header. */
 export interface ChunkRange {
   start: number;
@@ -116,7 +119,7 @@ export class UploadService {
   }
 
   private async load(repository: string, id: string): Promise<UploadRow> {
-    const upload = /^[0-9a-f-]{36}$/.test(id) ? await findUpload(this.pool, repository, id) : undefined;
+    const upload = UPLOAD_ID.test(id) ? await findUpload(this.pool, repository, id) : undefined;
     if (!upload) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { detail: { uuid: id.slice(0, 100) } });
     return upload;
   }
