@@ -92,7 +92,7 @@ describe('docker push / pull', { skip: suiteSkip(TOOLS) }, () => {
     await assertFilesEqual(ref, image);
   });
 
-  it('shares a base image between two repositories: the second push re-uses its layers, both pull', { timeout: 180_000 }, async () => {
+  it('shares a base image between two repositories: the second push re-uses its layers, both pull', { timeout: 180_000 }, async (t) => {
     const base = await buildDockerImage(dockerd, {
       tag: `local/base-${run}:1`,
       layers: [randomFiles('base/a', 3, 200_000), randomFiles('base/b', 2, 50_000)],
@@ -111,6 +111,7 @@ describe('docker push / pull', { skip: suiteSkip(TOOLS) }, () => {
     const reused = (p2.out.stdout.match(/: (Mounted from shared\/one|Layer already exists)/g) ?? []).length;
     assert.equal(pushed, 1, `second push should upload only its own layer\n${explain(p2.out)}`);
     assert.equal(reused, 2, `second push should mount/skip the 2 base layers\n${explain(p2.out)}`);
+    t.diagnostic(`second push: ${(p2.out.stdout.match(/: (Mounted from \S+|Layer already exists|Pushed)/g) ?? []).join('; ')}`);
 
     // The registry agrees: same base layer digests in both manifests, and both repos serve them.
     const m1 = JSON.parse((await getManifest(reg, 'shared/one', '1')).body.toString()) as { layers: { digest: string }[] };

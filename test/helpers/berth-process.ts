@@ -65,7 +65,12 @@ export interface RegistryInstance {
   kill(): Promise<ExitInfo>;
   /** starts again on the same port, data dir and database; stops the current process first if running */
   restart(): Promise<void>;
-  /** stops the process, drops the database and removes the data dir */
+  /**
+   * Starts another process of the same registry (same data dir and database, its own port): a
+   * second replica behind a load balancer. Its destroy() only stops it.
+   */
+  replica(): Promise<RegistryInstance>;
+  /** stops the process; for the first instance also drops the database and removes the data dir */
   destroy(): Promise<void>;
 }
 
@@ -148,7 +153,7 @@ async function dropDatabase(name: string): Promise<void> {
 }
 
 function distributionConfig(dataDir: string, port: number): string {
-  const cfg = join(dataDir, 'config.yml');
+  const cfg = join(dataDir, `config-${port}.yml`);
   writeFileSync(
     cfg,
     [
@@ -188,7 +193,10 @@ class Instance implements RegistryInstance {
   private extraEnv: Record<string, string>;
   private timeoutMs: number;
 
-  constructor(o: { target: Target; port: number; dataDir: string; db: { name: string; url: string } | null; env: Record<string, string>; timeoutMs: number }) {
+  private owner: boolean;
+
+  constructor(o: { target: Target; port: number; dataDir: string; db: { name: string; url: string } | null; env: Record<string, string>; timeoutMs: number; owner?: boolean }) {
+    this.owner = o.owner ?? true;
     this.target = o.target;
     this.port = o.port;
     this.dataDir = o.dataDir;
@@ -314,8 +322,26 @@ class Instance implements RegistryInstance {
     await this.start();
   }
 
+  async replica(): Promise<RegistryInstance> {
+    if (this.target === 'berth' && !this.databaseUrl) {
+      throw new Error('replicas need a shared external PostgreSQL: set DATABASE_URL');
+    }
+    const r = new Instance({
+      target: this.target,
+      port: await freePort(),
+      dataDir: this.dataDir,
+      db: this.dbName && this.databaseUrl ? { name: this.dbName, url: this.databaseUrl } : null,
+      env: this.extraEnv,
+      timeoutMs: this.timeoutMs,
+      owner: false,
+    });
+    await r.start();
+    return r;
+  }
+
   async destroy(): Promise<void> {
     if (this.running()) await this.stop('SIGTERM', 10_000);
+    if (!this.owner) return;
     if (this.dbName) await dropDatabase(this.dbName);
     if (process.env.BERTH_E2E_KEEP !== '1') rmSync(this.dataDir, { recursive: true, force: true });
   }
