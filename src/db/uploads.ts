@@ -52,17 +52,42 @@ export async function findUpload(db: Db, repository: string, id: string): Promis
   };
 }
 
-/** Moves the offset forward only if nobody else did meanwhile; false when the upload moved or vanished. */
+/**
+ * Takes the upload's write lease for `owner` if nobody holds a live one and the offset is still
+ * `offset`; false otherwise (another request is appending, or the upload moved on or vanished).
+ */
+export async function acquireUploadLease(db: Db, id: string, offset: number, owner: string, seconds: number): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE uploads SET lease_owner = $3, lease_until = now() + make_interval(secs => $4)
+     WHERE id = $1 AND "offset" = $2 AND (lease_until IS NULL OR lease_until < now())`,
+    [id, offset, owner, seconds],
+  );
+  return rowCount === 1;
+}
+
+export async function renewUploadLease(db: Db, id: string, owner: string, seconds: number): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'UPDATE uploads SET lease_until = now() + make_interval(secs => $3) WHERE id = $1 AND lease_owner = $2',
+    [id, owner, seconds],
+  );
+  return rowCount === 1;
+}
+
+export async function releaseUploadLease(db: Db, id: string, owner: string): Promise<void> {
+  await db.query('UPDATE uploads SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2', [id, owner]);
+}
+
+/** Records bytes appended under the lease; false when the lease was lost. */
 export async function advanceUpload(
   db: Db,
   id: string,
-  from: number,
+  owner: string,
   to: number,
   backendState: UploadBackendState,
 ): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE uploads SET "offset" = $3, backend_state = $4, updated_at = now() WHERE id = $1 AND "offset" = $2`,
-    [id, from, to, backendState],
+    `UPDATE uploads SET "offset" = $3, backend_state = $4, updated_at = now() WHERE id = $1 AND lease_owner = $2`,
+    [id, owner, to, backendState],
   );
   return rowCount === 1;
 }

@@ -7,13 +7,21 @@ import type pg from 'pg';
 import { findBlob, findLinkedBlob, linkBlob, upsertBlob } from '../db/blobs.js';
 import { withTransaction } from '../db/pool.js';
 import { ensureRepository } from '../db/repositories.js';
-import { advanceUpload, deleteUpload, findUpload, insertUpload, type UploadRow } from '../db/uploads.js';
+import {
+  acquireUploadLease,
+  advanceUpload,
+  deleteUpload,
+  findUpload,
+  insertUpload,
+  releaseUploadLease,
+  renewUploadLease,
+  type UploadRow,
+} from '../db/uploads.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { createDigestHash, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../registry/digest.js';
 import { isValidName } from '../registry/names.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { UploadHashCache } from './hash-cache.js';
-import { KeyedMutex } from './keyed-mutex.js';
 
 /** A canonical lower-case UUID; anything else never reaches PostgreSQL's uuid column (it would be a 500). */
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -38,9 +46,11 @@ export interface UploadStatus {
   offset: number;
 }
 
+/** How long a write lease lasts unless renewed; renewed every third of it while bytes flow. */
+const LEASE_SECONDS = 30;
+
 export class UploadService {
   private readonly hashes = new UploadHashCache();
-  private readonly locks = new KeyedMutex();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -75,9 +85,8 @@ export class UploadService {
 
   /** end-5: appends one chunk (or, without Content-Range, a streamed body) at the current offset. */
   async append(repository: string, id: string, body: ChunkBody): Promise<UploadStatus> {
-    return this.locks.run(id, async () => {
-      const upload = await this.load(repository, id);
-      const { offset } = await this.appendChunk(upload, body, upload.hashAlgorithm as DigestAlgorithm);
+    return this.underLease(repository, id, async (upload, lease) => {
+      const { offset } = await this.appendChunk(upload, lease, body, upload.hashAlgorithm as DigestAlgorithm);
       return { id, offset };
     });
   }
@@ -85,11 +94,10 @@ export class UploadService {
   /** end-6: takes an optional last chunk, verifies the digest and commits the blob. */
   async complete(repository: string, id: string, digestParam: string | undefined, body?: ChunkBody): Promise<string> {
     const expected = parseDigest(digestParam);
-    return this.locks.run(id, async () => {
-      const upload = await this.load(repository, id);
+    return this.underLease(repository, id, async (upload, lease) => {
       let size = upload.offset;
       let hash: Hash | undefined;
-      if (body) ({ offset: size, hash } = await this.appendChunk(upload, body, expected.algorithm));
+      if (body) ({ offset: size, hash } = await this.appendChunk(upload, lease, body, expected.algorithm));
       else hash = this.hashes.take(id, expected.algorithm, size);
       this.hashes.forget(id);
       const actual = hash ? hash.digest('hex') : await this.hashStaged(upload, size, expected.algorithm);
@@ -114,8 +122,35 @@ export class UploadService {
     }
   }
 
+  /** Cancels at once, even under another request's lease: that request then fails to record. */
   async cancel(repository: string, id: string): Promise<void> {
-    await this.locks.run(id, async () => this.discard(await this.load(repository, id)));
+    await this.discard(await this.load(repository, id));
+  }
+
+  /**
+   * Runs `task` holding the upload's write lease, renewed while it runs. Whoever comes second,
+   * in this process or on another replica, gets 416 with the current Range: its chunk does not
+   * start where the upload will be once the first one is done.
+   */
+  private async underLease<T>(repository: string, id: string, task: (upload: UploadRow, lease: string) => Promise<T>): Promise<T> {
+    const upload = await this.load(repository, id);
+    const lease = randomUUID();
+    if (!(await acquireUploadLease(this.pool, id, upload.offset, lease, LEASE_SECONDS))) {
+      const current = await this.load(repository, id);
+      throw new RegistryError('RANGE_INVALID', {
+        message: 'another request is writing to this upload',
+        detail: { offset: current.offset },
+        headers: { Range: rangeHeader(current.offset), 'Docker-Upload-UUID': id },
+      });
+    }
+    const renewal = setInterval(() => void renewUploadLease(this.pool, id, lease, LEASE_SECONDS).catch(() => {}), (LEASE_SECONDS * 1000) / 3);
+    renewal.unref();
+    try {
+      return await task(upload, lease);
+    } finally {
+      clearInterval(renewal);
+      await releaseUploadLease(this.pool, id, lease).catch(() => {});
+    }
   }
 
   private async load(repository: string, id: string): Promise<UploadRow> {
@@ -126,6 +161,7 @@ export class UploadService {
 
   private async appendChunk(
     upload: UploadRow,
+    lease: string,
     body: ChunkBody,
     algorithm: DigestAlgorithm,
   ): Promise<{ offset: number; hash: Hash | undefined }> {
@@ -150,8 +186,8 @@ export class UploadService {
       throw new RegistryError('SIZE_INVALID', { detail: { expected: expectedLength, received: written } });
     }
     const offset = upload.offset + written;
-    if (!(await advanceUpload(this.pool, upload.id, upload.offset, offset, state))) {
-      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { message: 'upload was changed or cancelled by another request' });
+    if (!(await advanceUpload(this.pool, upload.id, lease, offset, state))) {
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { message: 'upload was cancelled while this chunk was written' });
     }
     upload.offset = offset;
     upload.backendState = state;
