@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, isLoopback, loadConfig, parseAddr } from '../../src/config.js';
+
+/** Asserts loadConfig refuses `env` with a ConfigError whose message names `variable`. */
+function assertRefused(env: NodeJS.ProcessEnv, variable: string): void {
+  assert.throws(
+    () => loadConfig(env),
+    (err: unknown) => err instanceof ConfigError && err.name === 'ConfigError' && err.message.includes(variable),
+    `expected a ConfigError naming ${variable} for ${JSON.stringify(env)}`,
+  );
+}
+
+describe('loadConfig (config): defaults', () => {
+  it('listens on 127.0.0.1:5000 with ./data, fs storage, no auth and the embedded database', () => {
+    const config = loadConfig({});
+    assert.deepEqual(config, {
+      host: '127.0.0.1',
+      port: 5000,
+      dataDir: path.resolve('./data'),
+      databaseUrl: undefined,
+      embeddedPostgresPort: 5433,
+      storage: { driver: 'fs', root: path.join(path.resolve('./data'), 'blobs') },
+      auth: 'none',
+      publicUrl: undefined,
+      sparseManifests: false,
+      logLevel: 'info',
+    });
+    assert.ok(Object.isFrozen(config));
+  });
+
+  it('reads only the environment it is given, ignoring unrelated variables', () => {
+    const config = loadConfig({ PATH: '/usr/bin', HOME: '/root', BERTH_UNKNOWN: 'x' });
+    assert.equal(config.port, 5000);
+  });
+
+  it('takes every documented variable', () => {
+    const config = loadConfig({
+      BERTH_ADDR: 'localhost:8080',
+      BERTH_DATA_DIR: '/var/lib/berth',
+      DATABASE_URL: 'postgres://berth:secret@db.internal:5432/berth',
+      BERTH_STORAGE: 'fs',
+      BERTH_AUTH: 'none',
+      BERTH_PUBLIC_URL: 'https://registry.example.com//',
+      LOG_LEVEL: 'debug',
+      BERTH_SPARSE_MANIFESTS: 'true',
+      BERTH_EMBEDDED_PG_PORT: '6543',
+    });
+    assert.equal(config.host, 'localhost');
+    assert.equal(config.port, 8080);
+    assert.equal(config.dataDir, '/var/lib/berth');
+    assert.equal(config.storage.root, '/var/lib/berth/blobs');
+    assert.equal(config.databaseUrl, 'postgres://berth:secret@db.internal:5432/berth');
+    assert.equal(config.publicUrl, 'https://registry.example.com');
+    assert.equal(config.logLevel, 'debug');
+    assert.equal(config.sparseManifests, true);
+    assert.equal(config.embeddedPostgresPort, 6543);
+  });
+
+  for (const [value, expected] of [['true', true], ['1', true], ['yes', true], ['false', false], ['0', false], ['no', false]] as const) {
+    it(`reads BERTH_SPARSE_MANIFESTS=${value} as ${expected}`, () => {
+      assert.equal(loadConfig({ BERTH_SPARSE_MANIFESTS: value }).sparseManifests, expected);
+    });
+  }
+});
+
+describe('loadConfig (config): BERTH_ADDR', () => {
+  const addrs: [string, string, number][] = [
+    ['127.0.0.1:5000', '127.0.0.1', 5000],
+    ['127.0.0.2:1', '127.0.0.2', 1],
+    ['localhost:65535', 'localhost', 65535],
+    ['[::1]:5000', '::1', 5000],
+  ];
+  for (const [addr, host, port] of addrs) {
+    it(`parses ${addr} as host ${host}, port ${port}`, () => {
+      assert.deepEqual(parseAddr(addr), { host, port });
+      const config = loadConfig({ BERTH_ADDR: addr });
+      assert.equal(config.host, host);
+      assert.equal(config.port, port);
+    });
+  }
+
+  it('reads an empty host as every interface', () => {
+    assert.deepEqual(parseAddr(':5000'), { host: '0.0.0.0', port: 5000 });
+  });
+
+  for (const addr of ['127.0.0.1', '127.0.0.1:', '127.0.0.1:99999', '127.0.0.1:abc', '::1:5000', '[::1]', '[::1]5000', 'host:5000:1', '']) {
+    it(`refuses BERTH_ADDR=${JSON.stringify(addr)} with a ConfigError naming BERTH_ADDR`, () => {
+      assertRefused({ BERTH_ADDR: addr }, 'BERTH_ADDR');
+    });
+  }
+
+  it('knows loopback hosts', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) assert.ok(isLoopback(host), host);
+    for (const host of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.1', 'registry.example.com', '128.0.0.1']) assert.equal(isLoopback(host), false, host);
+  });
+});
+
+describe('loadConfig (config): safe by default beyond loopback', () => {
+  for (const addr of ['0.0.0.0:5000', ':5000', '[::]:5000', '10.1.2.3:5000', 'registry.example.com:443']) {
+    it(`refuses ${addr} without BERTH_ALLOW_ANONYMOUS_PUBLIC=true, naming that variable`, () => {
+      assertRefused({ BERTH_ADDR: addr }, 'BERTH_ALLOW_ANONYMOUS_PUBLIC');
+      assertRefused({ BERTH_ADDR: addr, BERTH_ALLOW_ANONYMOUS_PUBLIC: 'false' }, 'BERTH_ALLOW_ANONYMOUS_PUBLIC');
+    });
+  }
+
+  it('listens on 0.0.0.0 when BERTH_ALLOW_ANONYMOUS_PUBLIC=true', () => {
+    const config = loadConfig({ BERTH_ADDR: '0.0.0.0:5000', BERTH_ALLOW_ANONYMOUS_PUBLIC: 'true' });
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.port, 5000);
+  });
+});
+
+describe('loadConfig (config): invalid values are refused with the variable named', () => {
+  const cases: [string, string][] = [
+    ['BERTH_ALLOW_ANONYMOUS_PUBLIC', 'maybe'],
+    ['BERTH_SPARSE_MANIFESTS', 'TRUE!'],
+    ['BERTH_STORAGE', 'ftp'],
+    ['BERTH_AUTH', 'bogus'],
+    ['LOG_LEVEL', 'verbose'],
+    ['DATABASE_URL', 'not a url'],
+    ['BERTH_PUBLIC_URL', 'registry.example.com'],
+    ['BERTH_EMBEDDED_PG_PORT', '0'],
+    ['BERTH_EMBEDDED_PG_PORT', '70000'],
+    ['BERTH_EMBEDDED_PG_PORT', 'abc'],
+    ['BERTH_EMBEDDED_PG_PORT', '5432.5'],
+  ];
+  for (const [variable, value] of cases) {
+    it(`refuses ${variable}=${JSON.stringify(value)}`, () => {
+      assertRefused({ [variable]: value }, variable);
+    });
+  }
+});
