@@ -1,14 +1,20 @@
 // Repository rows: created on first push, looked up by name on every request.
 import type { Db } from './pool.js';
 
+/**
+ * The repository's id, creating it on first push. Looks first and inserts only when missing: an
+ * upsert would lock the row and write a new version of it on every push, making all pushes to
+ * one repository wait for each other.
+ */
 export async function ensureRepository(db: Db, name: string): Promise<number> {
-  // The no-op update makes RETURNING yield the id of an existing row too.
+  const existing = await findRepositoryId(db, name);
+  if (existing !== undefined) return existing;
   const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO repositories (name) VALUES ($1)
-     ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`,
+    'INSERT INTO repositories (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id',
     [name],
   );
-  return rows[0]!.id;
+  // Nothing returned: a concurrent push created it first, and it is committed and visible now.
+  return rows[0]?.id ?? (await findRepositoryId(db, name))!;
 }
 
 export async function findRepositoryId(db: Db, name: string): Promise<number | undefined> {
