@@ -27,8 +27,11 @@ interface CountingProxy {
   host: string;
   /** bytes forwarded client → registry so far */
   forwarded(): number;
-  /** resolves once `bytes` have been forwarded; forwarding then stops (the client hangs) */
-  holdAfter(bytes: number): Promise<void>;
+  /**
+   * Resolves once `bytes` have been forwarded (in the same tick). With hold (the default),
+   * forwarding then stops: the client hangs mid-request.
+   */
+  holdAfter(bytes: number, opts?: { hold?: boolean }): Promise<void>;
   /** drops every connection */
   cut(): void;
   close(): Promise<void>;
@@ -38,6 +41,8 @@ async function startCountingProxy(upstreamPort: number): Promise<CountingProxy> 
   let forwarded = 0;
   let limit = Number.POSITIVE_INFINITY;
   let held = false;
+  let hold = true;
+  let fired = false;
   let onHold: (() => void) | null = null;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
@@ -63,9 +68,12 @@ async function startCountingProxy(upstreamPort: number): Promise<CountingProxy> 
           if (!held) client.resume();
         });
       }
-      if (forwarded >= limit && !held) {
-        held = true;
-        for (const s of sockets) s.pause();
+      if (forwarded >= limit && !fired) {
+        fired = true;
+        if (hold) {
+          held = true;
+          for (const s of sockets) s.pause();
+        }
         onHold?.();
       }
     });
@@ -79,9 +87,10 @@ async function startCountingProxy(upstreamPort: number): Promise<CountingProxy> 
   return {
     host: `127.0.0.1:${port}`,
     forwarded: () => forwarded,
-    holdAfter: (bytes) =>
+    holdAfter: (bytes, opts) =>
       new Promise<void>((res) => {
         limit = bytes;
+        hold = opts?.hold ?? true;
         onHold = res;
       }),
     cut: () => {
@@ -251,5 +260,52 @@ describe('crash (SIGKILL) during a large push', { skip: suiteSkip(TOOLS) }, () =
     const got = await getBlob(reg, repo, digest);
     assert.equal(got.status, 200, got.describe);
     assert.ok(got.body.equals(blob), 'resumed blob bytes differ');
+  });
+
+  it('SIGTERM during a large push: the request in flight finishes, the process exits 0, nothing half-pushed shows', { timeout: 300_000 }, async (t) => {
+    const repo = 'crash/term';
+    const big = image.bigLayer;
+    const proxy = await startCountingProxy(reg.port);
+    // no hold this time: bytes keep flowing while the registry shuts down
+    const third = proxy.holdAfter(Math.floor(big.size / 3), { hold: false });
+    const push = run('skopeo', ['copy', '--retry-times=0', '--dest-tls-verify=false', `oci:${image.dir}:big`, `docker://${proxy.host}/${repo}:1`], {
+      timeoutMs: 300_000,
+    });
+    const first = await Promise.race([third.then(() => 'third' as const), push.then(() => 'push ended' as const)]);
+    if (first !== 'third') {
+      await proxy.close();
+      assert.fail(`the push ended before a third of the big layer went through (forwarded ${proxy.forwarded()})\n${explain(await push)}`);
+    }
+    const atSignal = proxy.forwarded();
+    const exit = await reg.stop('SIGTERM', 60_000);
+    const pushed = await push;
+    await proxy.close();
+    t.diagnostic(`SIGTERM after ${atSignal} bytes forwarded (${proxy.forwarded()} in all); exit after ${exit.ms} ms; skopeo exit ${pushed.code}: ${pushed.stderr.trim().split('\n').pop()}`);
+    if (reg.target === 'berth') {
+      assert.equal(exit.signal, null, `Berth died by ${exit.signal} on SIGTERM\n${reg.output().slice(-3000)}`);
+      assert.equal(exit.code, 0, `Berth exit code on SIGTERM\n${reg.output().slice(-3000)}`);
+      assert.ok(exit.ms < 35_000, `shutdown took ${exit.ms} ms`);
+      // graceful: the PATCH carrying the big layer was let finish before the process exited
+      assert.ok(proxy.forwarded() >= big.size, `the upload in flight was cut at ${proxy.forwarded()} of ${big.size} bytes\n${explain(pushed)}`);
+    }
+
+    await reg.restart();
+    const manifestDigest = image.images[0]!.manifest.digest;
+    if (pushed.code === 0) {
+      // the whole push made it before the shutdown: then all of it must be there
+      const h = await headManifest(reg, repo, '1');
+      assert.equal(h.status, 200, h.describe);
+      assert.equal(h.headers.get('docker-content-digest'), manifestDigest);
+    } else {
+      const h = await headManifest(reg, repo, '1');
+      assert.equal(h.status, 404, `half-pushed tag is visible: ${h.describe}`);
+    }
+    const retry = await run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${image.dir}:big`, `docker://${reg.host}/${repo}:1`], { timeoutMs: 300_000 });
+    assert.equal(retry.code, 0, explain(retry));
+    const raw = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/${repo}:1`]);
+    assert.equal(sha256(raw.stdoutBytes), manifestDigest, explain(raw));
+    const hb = await headBlob(reg, repo, big.digest);
+    assert.equal(hb.status, 200, hb.describe);
+    assert.equal(Number(hb.headers.get('content-length')), big.size);
   });
 });
