@@ -105,7 +105,7 @@ async function startCountingProxy(upstreamPort: number): Promise<CountingProxy> 
   };
 }
 
-describe('crash (SIGKILL) during a large push', { skip: suiteSkip(TOOLS) }, () => {
+describe('crash (SIGKILL) and shutdown (SIGTERM) during a large push', { skip: suiteSkip(TOOLS) }, () => {
   let reg: RegistryInstance;
   let work: string;
   let image: OciLayout & { bigLayer: Descriptor };
