@@ -85,10 +85,6 @@ CREATE TABLE uploads (
   hash_algorithm text NOT NULL DEFAULT 'sha256',
   hash_state     bytea,
   backend_state  jsonb,
-  -- The request appending to this upload right now, on whichever replica: bytes are written
-  -- only under a lease, so two replicas never write at the same offset.
-  lease_owner    uuid,
-  lease_until    timestamptz,
   created_at     timestamptz NOT NULL DEFAULT now(),
   updated_at     timestamptz NOT NULL DEFAULT now()
 );

@@ -14,6 +14,8 @@ import type { BlobStore } from './storage/blob-store.js';
 
 export interface AppDeps {
   pool: pg.Pool;
+  /** Connections that hold upload write locks while a chunk streams; defaults to `pool`. */
+  lockPool?: pg.Pool;
   store: BlobStore;
   logger: Logger;
   publicUrl?: string | undefined;
@@ -27,7 +29,7 @@ export function buildApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: deps.trustProxy ?? false });
   const router = createRegistryRouter({
     blobs: new BlobService(deps.pool, deps.store),
-    uploads: new UploadService(deps.pool, deps.store),
+    uploads: new UploadService(deps.pool, deps.store, deps.lockPool),
     manifests: new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false }),
     listing: new ListingService(deps.pool),
     urls: new UrlBuilder(deps.publicUrl),

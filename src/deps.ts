@@ -10,25 +10,32 @@ import { createLogger } from './logger.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { FsBlobStore } from './storage/fs-blob-store.js';
 
+/** Chunks written at once per process; more wait for a connection. */
+const UPLOAD_LOCK_CONNECTIONS = 32;
+
 export interface Deps {
   config: Config;
   logger: Logger;
   pool: pg.Pool;
+  lockPool: pg.Pool;
   store: BlobStore;
   close(): Promise<void>;
 }
 
-export async function openDatabase(config: Config, logger: Logger): Promise<{ pool: pg.Pool; embedded?: EmbeddedDatabase }> {
-  if (config.databaseUrl) return { pool: createPool(config.databaseUrl) };
+export async function openDatabase(
+  config: Config,
+  logger: Logger,
+): Promise<{ url: string; pool: pg.Pool; embedded?: EmbeddedDatabase }> {
+  if (config.databaseUrl) return { url: config.databaseUrl, pool: createPool(config.databaseUrl) };
   const started = Date.now();
   const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort);
   logger.info({ ms: Date.now() - started, port: config.embeddedPostgresPort }, 'embedded PostgreSQL started');
-  return { pool: createPool(embedded.url), embedded };
+  return { url: embedded.url, pool: createPool(embedded.url), embedded };
 }
 
 export async function createDeps(config: Config): Promise<Deps> {
   const logger = createLogger(config.logLevel);
-  const { pool, embedded } = await openDatabase(config, logger);
+  const { url, pool, embedded } = await openDatabase(config, logger);
   try {
     const applied = await migrate(pool);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
@@ -38,12 +45,17 @@ export async function createDeps(config: Config): Promise<Deps> {
     throw err;
   }
   const store = new FsBlobStore(config.storage.root);
+  // One connection per chunk being written, held while it streams; apart from the query pool so
+  // slow uploads never starve pulls.
+  const lockPool = createPool(url, UPLOAD_LOCK_CONNECTIONS);
   return {
     config,
     logger,
     pool,
+    lockPool,
     store,
     async close() {
+      await lockPool.end();
       await pool.end();
       await embedded?.stop();
     },

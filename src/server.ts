@@ -11,6 +11,7 @@ export async function serve(config: Config): Promise<void> {
   const deps = await createDeps(config);
   const app = buildApp({
     pool: deps.pool,
+    lockPool: deps.lockPool,
     store: deps.store,
     logger: deps.logger,
     publicUrl: config.publicUrl,

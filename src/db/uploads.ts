@@ -53,41 +53,33 @@ export async function findUpload(db: Db, repository: string, id: string): Promis
 }
 
 /**
- * Takes the upload's write lease for `owner` if nobody holds a live one and the offset is still
- * `offset`; false otherwise (another request is appending, or the upload moved on or vanished).
+ * Takes the upload's write lock on `client` if nobody holds it: a session-level advisory lock,
+ * so it is released when the holder unlocks, and also the moment its process dies (the
+ * connection closes), so a crashed replica never blocks the upload's resume.
  */
-export async function acquireUploadLease(db: Db, id: string, offset: number, owner: string, seconds: number): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE uploads SET lease_owner = $3, lease_until = now() + make_interval(secs => $4)
-     WHERE id = $1 AND "offset" = $2 AND (lease_until IS NULL OR lease_until < now())`,
-    [id, offset, owner, seconds],
+export async function tryLockUpload(client: Db, id: string): Promise<boolean> {
+  const { rows } = await client.query<{ locked: boolean }>(
+    "SELECT pg_try_advisory_lock(hashtextextended('upload:' || $1, 0)) AS locked",
+    [id],
   );
-  return rowCount === 1;
+  return rows[0]?.locked === true;
 }
 
-export async function renewUploadLease(db: Db, id: string, owner: string, seconds: number): Promise<boolean> {
-  const { rowCount } = await db.query(
-    'UPDATE uploads SET lease_until = now() + make_interval(secs => $3) WHERE id = $1 AND lease_owner = $2',
-    [id, owner, seconds],
-  );
-  return rowCount === 1;
+export async function unlockUpload(client: Db, id: string): Promise<void> {
+  await client.query("SELECT pg_advisory_unlock(hashtextextended('upload:' || $1, 0))", [id]);
 }
 
-export async function releaseUploadLease(db: Db, id: string, owner: string): Promise<void> {
-  await db.query('UPDATE uploads SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2', [id, owner]);
-}
-
-/** Records bytes appended under the lease; false when the lease was lost. */
+/** Records bytes appended at `from`; false when the upload vanished (cancelled) or moved meanwhile. */
 export async function advanceUpload(
   db: Db,
   id: string,
-  owner: string,
+  from: number,
   to: number,
   backendState: UploadBackendState,
 ): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE uploads SET "offset" = $3, backend_state = $4, updated_at = now() WHERE id = $1 AND lease_owner = $2`,
-    [id, owner, to, backendState],
+    `UPDATE uploads SET "offset" = $3, backend_state = $4, updated_at = now() WHERE id = $1 AND "offset" = $2`,
+    [id, from, to, backendState],
   );
   return rowCount === 1;
 }

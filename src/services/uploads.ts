@@ -8,13 +8,12 @@ import { findBlob, findLinkedBlob, linkBlob, upsertBlob } from '../db/blobs.js';
 import { withTransaction } from '../db/pool.js';
 import { ensureRepository } from '../db/repositories.js';
 import {
-  acquireUploadLease,
   advanceUpload,
   deleteUpload,
   findUpload,
   insertUpload,
-  releaseUploadLease,
-  renewUploadLease,
+  tryLockUpload,
+  unlockUpload,
   type UploadRow,
 } from '../db/uploads.js';
 import { RegistryError } from '../errors/registry-error.js';
@@ -46,15 +45,14 @@ export interface UploadStatus {
   offset: number;
 }
 
-/** How long a write lease lasts unless renewed; renewed every third of it while bytes flow. */
-const LEASE_SECONDS = 30;
-
 export class UploadService {
   private readonly hashes = new UploadHashCache();
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly store: BlobStore,
+    /** Connections that hold upload write locks while bytes stream (kept apart from the query pool). */
+    private readonly lockPool: pg.Pool = pool,
   ) {}
 
   async start(repository: string, hashAlgorithm: DigestAlgorithm = 'sha256'): Promise<UploadStatus> {
@@ -85,8 +83,8 @@ export class UploadService {
 
   /** end-5: appends one chunk (or, without Content-Range, a streamed body) at the current offset. */
   async append(repository: string, id: string, body: ChunkBody): Promise<UploadStatus> {
-    return this.underLease(repository, id, async (upload, lease) => {
-      const { offset } = await this.appendChunk(upload, lease, body, upload.hashAlgorithm as DigestAlgorithm);
+    return this.underLock(repository, id, async (upload) => {
+      const { offset } = await this.appendChunk(upload, body, upload.hashAlgorithm as DigestAlgorithm);
       return { id, offset };
     });
   }
@@ -94,10 +92,10 @@ export class UploadService {
   /** end-6: takes an optional last chunk, verifies the digest and commits the blob. */
   async complete(repository: string, id: string, digestParam: string | undefined, body?: ChunkBody): Promise<string> {
     const expected = parseDigest(digestParam);
-    return this.underLease(repository, id, async (upload, lease) => {
+    return this.underLock(repository, id, async (upload) => {
       let size = upload.offset;
       let hash: Hash | undefined;
-      if (body) ({ offset: size, hash } = await this.appendChunk(upload, lease, body, expected.algorithm));
+      if (body) ({ offset: size, hash } = await this.appendChunk(upload, body, expected.algorithm));
       else hash = this.hashes.take(id, expected.algorithm, size);
       this.hashes.forget(id);
       const actual = hash ? hash.digest('hex') : await this.hashStaged(upload, size, expected.algorithm);
@@ -122,46 +120,51 @@ export class UploadService {
     }
   }
 
-  /** Cancels at once, even under another request's lease: that request then fails to record. */
+  /** Cancels at once, even while another request writes: that request then fails to record. */
   async cancel(repository: string, id: string): Promise<void> {
     await this.discard(await this.load(repository, id));
   }
 
   /**
-   * Runs `task` holding the upload's write lease, renewed while it runs. Whoever comes second,
-   * in this process or on another replica, gets 416 with the current Range: its chunk does not
-   * start where the upload will be once the first one is done.
+   * Runs `task` holding the upload's write lock. Whoever comes second, in this process or on
+   * another replica, gets 416 with the current Range: its chunk does not start where the upload
+   * will be once the first one is done.
    */
-  private async underLease<T>(repository: string, id: string, task: (upload: UploadRow, lease: string) => Promise<T>): Promise<T> {
-    const upload = await this.load(repository, id);
-    const lease = randomUUID();
-    if (!(await acquireUploadLease(this.pool, id, upload.offset, lease, LEASE_SECONDS))) {
-      const current = await this.load(repository, id);
-      throw new RegistryError('RANGE_INVALID', {
-        message: 'another request is writing to this upload',
-        detail: { offset: current.offset },
-        headers: { Range: rangeHeader(current.offset), 'Docker-Upload-UUID': id },
-      });
-    }
-    const renewal = setInterval(() => void renewUploadLease(this.pool, id, lease, LEASE_SECONDS).catch(() => {}), (LEASE_SECONDS * 1000) / 3);
-    renewal.unref();
+  private async underLock<T>(repository: string, id: string, task: (upload: UploadRow) => Promise<T>): Promise<T> {
+    if (!UPLOAD_ID.test(id)) throw uploadUnknown(id);
+    const client = await this.lockPool.connect();
+    let broken: Error | undefined;
     try {
-      return await task(upload, lease);
+      if (!(await tryLockUpload(client, id))) {
+        const upload = await this.load(repository, id);
+        throw new RegistryError('RANGE_INVALID', {
+          message: 'another request is writing to this upload',
+          detail: { offset: upload.offset },
+          headers: { Range: rangeHeader(upload.offset), 'Docker-Upload-UUID': id },
+        });
+      }
+      try {
+        // Re-read under the lock: the previous holder may have moved the offset meanwhile.
+        return await task(await this.load(repository, id));
+      } finally {
+        await unlockUpload(client, id).catch((err: Error) => {
+          broken = err;
+        });
+      }
     } finally {
-      clearInterval(renewal);
-      await releaseUploadLease(this.pool, id, lease).catch(() => {});
+      // A connection whose unlock failed may still hold the lock: destroy it rather than reuse it.
+      client.release(broken);
     }
   }
 
   private async load(repository: string, id: string): Promise<UploadRow> {
     const upload = UPLOAD_ID.test(id) ? await findUpload(this.pool, repository, id) : undefined;
-    if (!upload) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { detail: { uuid: id.slice(0, 100) } });
+    if (!upload) throw uploadUnknown(id);
     return upload;
   }
 
   private async appendChunk(
     upload: UploadRow,
-    lease: string,
     body: ChunkBody,
     algorithm: DigestAlgorithm,
   ): Promise<{ offset: number; hash: Hash | undefined }> {
@@ -186,7 +189,7 @@ export class UploadService {
       throw new RegistryError('SIZE_INVALID', { detail: { expected: expectedLength, received: written } });
     }
     const offset = upload.offset + written;
-    if (!(await advanceUpload(this.pool, upload.id, lease, offset, state))) {
+    if (!(await advanceUpload(this.pool, upload.id, upload.offset, offset, state))) {
       throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { message: 'upload was cancelled while this chunk was written' });
     }
     upload.offset = offset;
@@ -219,6 +222,10 @@ export class UploadService {
     await this.store.abortUpload(upload.id, upload.backendState);
     await deleteUpload(this.pool, upload.id);
   }
+}
+
+function uploadUnknown(id: string): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_UNKNOWN', { detail: { uuid: id.slice(0, 100) } });
 }
 
 /** `Range: 0-<last byte>`; an empty upload is reported as `0-0`, as Distribution does. */
