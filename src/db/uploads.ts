@@ -8,6 +8,8 @@ export interface UploadRow {
   repository: string;
   offset: number;
   hashAlgorithm: string;
+  /** Saved running digest of the first `offset` bytes, when the last writer could save one. */
+  hashState: Buffer | null;
   backendState: UploadBackendState;
   createdAt: Date;
 }
@@ -32,10 +34,11 @@ export async function findUpload(db: Db, repository: string, id: string): Promis
     name: string;
     offset: number;
     hash_algorithm: string;
+    hash_state: Buffer | null;
     backend_state: UploadBackendState;
     created_at: Date;
   }>(
-    `SELECT u.id, u.repository_id, r.name, u."offset", u.hash_algorithm, u.backend_state, u.created_at
+    `SELECT u.id, u.repository_id, r.name, u."offset", u.hash_algorithm, u.hash_state, u.backend_state, u.created_at
      FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE u.id = $1 AND r.name = $2`,
     [id, repository],
   );
@@ -47,6 +50,7 @@ export async function findUpload(db: Db, repository: string, id: string): Promis
     repository: row.name,
     offset: row.offset,
     hashAlgorithm: row.hash_algorithm,
+    hashState: row.hash_state,
     backendState: row.backend_state,
     createdAt: row.created_at,
   };
@@ -69,17 +73,19 @@ export async function unlockUpload(client: Db, id: string): Promise<void> {
   await client.query("SELECT pg_advisory_unlock(hashtextextended('upload:' || $1, 0))", [id]);
 }
 
-/** Records bytes appended at `from`; false when the upload vanished (cancelled) or moved meanwhile. */
+/**
+ * Records bytes appended at `from`, with the running digest state that covers them (null when
+ * none could be saved); false when the upload vanished (cancelled) or moved meanwhile.
+ */
 export async function advanceUpload(
   db: Db,
   id: string,
-  from: number,
-  to: number,
-  backendState: UploadBackendState,
+  progress: { from: number; to: number; backendState: UploadBackendState; hashAlgorithm: string; hashState: Buffer | null },
 ): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE uploads SET "offset" = $3, backend_state = $4, updated_at = now() WHERE id = $1 AND "offset" = $2`,
-    [id, from, to, backendState],
+    `UPDATE uploads SET "offset" = $3, backend_state = $4, hash_algorithm = $5, hash_state = $6, updated_at = now()
+     WHERE id = $1 AND "offset" = $2`,
+    [id, progress.from, progress.to, progress.backendState, progress.hashAlgorithm, progress.hashState],
   );
   return rowCount === 1;
 }

@@ -1,7 +1,7 @@
 // Blob uploads (end-4a/4b, end-5, end-6, end-11, end-13, DELETE upload): bytes are streamed
 // through the digest into the store's staging area, and become a blob of the repository only after
 // the digest matched and the bytes sit under their content address.
-import { randomUUID, type Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { findBlob, findLinkedBlob, linkBlob, upsertBlob } from '../db/blobs.js';
@@ -20,7 +20,7 @@ import { RegistryError } from '../errors/registry-error.js';
 import { createDigestHash, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../registry/digest.js';
 import { isValidName } from '../registry/names.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { UploadHashCache } from './hash-cache.js';
+import { DigestCache, fastDigest, resumableDigest, type RunningDigest } from './upload-digest.js';
 
 /** A canonical lower-case UUID; anything else never reaches PostgreSQL's uuid column (it would be a 500). */
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -46,7 +46,7 @@ export interface UploadStatus {
 }
 
 export class UploadService {
-  private readonly hashes = new UploadHashCache();
+  private readonly digests = new DigestCache();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -94,11 +94,11 @@ export class UploadService {
     const expected = parseDigest(digestParam);
     return this.underLock(repository, id, async (upload) => {
       let size = upload.offset;
-      let hash: Hash | undefined;
-      if (body) ({ offset: size, hash } = await this.appendChunk(upload, body, expected.algorithm));
-      else hash = this.hashes.take(id, expected.algorithm, size);
-      this.hashes.forget(id);
-      const actual = hash ? hash.digest('hex') : await this.hashStaged(upload, size, expected.algorithm);
+      let digest: RunningDigest | undefined;
+      if (body) ({ offset: size, digest } = await this.appendChunk(upload, body, expected.algorithm, true));
+      else digest = await this.continueDigest(upload, expected.algorithm, true);
+      this.digests.forget(id);
+      const actual = digest ? digest.finish() : await this.hashStaged(upload, size, expected.algorithm);
       if (actual !== expected.hex) {
         await this.discard(upload);
         throw new RegistryError('DIGEST_INVALID', { detail: { expected: expected.digest, actual: `${expected.algorithm}:${actual}` } });
@@ -163,11 +163,26 @@ export class UploadService {
     return upload;
   }
 
+  /**
+   * The running digest of the upload's first `offset` bytes, if one can be had without reading
+   * them back: from this process's cache, from the state saved in the row, or fresh at offset 0.
+   * `completesNow`: this request finishes the upload, so nothing needs saving.
+   */
+  private async continueDigest(upload: UploadRow, algorithm: DigestAlgorithm, completesNow: boolean): Promise<RunningDigest | undefined> {
+    const cached = this.digests.take(upload.id, algorithm, upload.offset);
+    if (cached) return cached;
+    const saveable = !this.store.stagedReadsAreCheap && !completesNow;
+    if (upload.offset === 0) return saveable ? resumableDigest(algorithm) : fastDigest(algorithm);
+    if (upload.hashState && upload.hashAlgorithm === algorithm) return resumableDigest(algorithm, upload.hashState);
+    return undefined;
+  }
+
   private async appendChunk(
     upload: UploadRow,
     body: ChunkBody,
     algorithm: DigestAlgorithm,
-  ): Promise<{ offset: number; hash: Hash | undefined }> {
+    completesNow = false,
+  ): Promise<{ offset: number; digest: RunningDigest | undefined }> {
     const { range, length } = body;
     if (range) {
       const rangeLength = range.end - range.start + 1;
@@ -178,9 +193,8 @@ export class UploadService {
         });
       }
     }
-    let hash = this.hashes.take(upload.id, algorithm, upload.offset);
-    if (!hash && upload.offset === 0) hash = createDigestHash(algorithm);
-    const { written, state } = await this.store.appendUpload(upload.id, hashing(body.stream, hash), {
+    const digest = await this.continueDigest(upload, algorithm, completesNow);
+    const { written, state } = await this.store.appendUpload(upload.id, hashing(body.stream, digest), {
       offset: upload.offset,
       state: upload.backendState,
     });
@@ -189,13 +203,14 @@ export class UploadService {
       throw new RegistryError('SIZE_INVALID', { detail: { expected: expectedLength, received: written } });
     }
     const offset = upload.offset + written;
-    if (!(await advanceUpload(this.pool, upload.id, upload.offset, offset, state))) {
+    const hashState = digest && !completesNow ? digest.save() : null;
+    const progress = { from: upload.offset, to: offset, backendState: state, hashAlgorithm: algorithm, hashState };
+    if (!(await advanceUpload(this.pool, upload.id, progress))) {
       throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { message: 'upload was cancelled while this chunk was written' });
     }
-    upload.offset = offset;
-    upload.backendState = state;
-    if (hash) this.hashes.put(upload.id, algorithm, offset, hash);
-    return { offset, hash };
+    Object.assign(upload, { offset, backendState: state, hashAlgorithm: algorithm, hashState });
+    if (digest && !completesNow) this.digests.put(upload.id, algorithm, offset, digest);
+    return { offset, digest };
   }
 
   private async hashStaged(upload: UploadRow, size: number, algorithm: DigestAlgorithm): Promise<string> {
@@ -218,7 +233,7 @@ export class UploadService {
   }
 
   private async discard(upload: UploadRow): Promise<void> {
-    this.hashes.forget(upload.id);
+    this.digests.forget(upload.id);
     await this.store.abortUpload(upload.id, upload.backendState);
     await deleteUpload(this.pool, upload.id);
   }
@@ -233,9 +248,9 @@ export function rangeHeader(offset: number): string {
   return `0-${Math.max(offset - 1, 0)}`;
 }
 
-async function* hashing(stream: Readable, hash: Hash | undefined): AsyncIterable<Buffer> {
+async function* hashing(stream: Readable, digest: RunningDigest | undefined): AsyncIterable<Buffer> {
   for await (const chunk of stream) {
-    hash?.update(chunk as Buffer);
+    digest?.update(chunk as Buffer);
     yield chunk as Buffer;
   }
 }

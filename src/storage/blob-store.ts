@@ -13,6 +13,11 @@ export interface ByteRange {
 }
 
 export interface BlobStore {
+  /**
+   * Whether reading an upload's staged bytes back is cheap (a local file) or not (S3). When it is
+   * not, running digests are saved in the database after every chunk so no replica re-reads.
+   */
+  readonly stagedReadsAreCheap: boolean;
   /** Size of a committed blob, or undefined when the store has no such blob. */
   stat(digest: string): Promise<{ size: number } | undefined>;
   /** Streams a committed blob (or part of it); throws BlobNotFoundError when it is missing. */

@@ -13,6 +13,8 @@ const READ_CHUNK = 1024 * 1024;
 const UPLOAD_ID = /^[0-9a-f-]{36}$/;
 
 export class FsBlobStore implements BlobStore {
+  readonly stagedReadsAreCheap = true;
+
   constructor(private readonly root: string) {}
 
   /** Only digests this registry verifies ever become paths, so no name can escape the root. */
