@@ -13,7 +13,7 @@ const READ_CHUNK = 1024 * 1024;
 const UPLOAD_ID = /^[0-9a-f-]{36}$/;
 
 export class FsBlobStore implements BlobStore {
-  readonly stagedReadsAreCheap = true;
+  readonly stagedReadsAreCheap: boolean = true;
 
   constructor(private readonly root: string) {}
 
