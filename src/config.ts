@@ -7,6 +7,23 @@ const booleanString = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Durations are written `0s`, `90m`, `24h`, `7d`. */
+export function parseDuration(value: string): number | undefined {
+  const m = /^(\d{1,9})([smhd])$/.exec(value.trim());
+  return m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : undefined;
+}
+
+const duration = (fallback: string) => z.string().default(fallback).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration like 0s, 90m, 24h or 7d` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 const envSchema = z.object({
   BERTH_ADDR: z.string().default('127.0.0.1:5000'),
   BERTH_DATA_DIR: z.string().default('./data'),
@@ -18,6 +35,8 @@ const envSchema = z.object({
   BERTH_PUBLIC_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BERTH_SPARSE_MANIFESTS: booleanString.default(false),
+  // Upload sessions untouched this long are aborted (S3 multipart parts included).
+  BERTH_UPLOAD_TTL: duration('24h'),
   BERTH_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(5433),
 });
 
@@ -31,6 +50,7 @@ export interface Config {
   auth: 'none';
   publicUrl: string | undefined;
   sparseManifests: boolean;
+  uploadTtlMs: number;
   logLevel: string;
 }
 
@@ -75,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auth: 'none' as const,
     publicUrl: e.BERTH_PUBLIC_URL?.replace(/\/+$/, ''),
     sparseManifests: e.BERTH_SPARSE_MANIFESTS,
+    uploadTtlMs: e.BERTH_UPLOAD_TTL,
     logLevel: e.LOG_LEVEL,
   });
 }

@@ -4,8 +4,11 @@ import http from 'node:http';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { createDeps } from './deps.js';
+import { schedulePurge } from './jobs/purge-uploads.js';
 
 const SHUTDOWN_DEADLINE_MS = 30_000;
+/** How often abandoned uploads are looked for (more often when the TTL itself is shorter). */
+const PURGE_EVERY_MS = 10 * 60_000;
 
 export async function serve(config: Config): Promise<void> {
   const deps = await createDeps(config);
@@ -27,11 +30,13 @@ export async function serve(config: Config): Promise<void> {
     server.listen(config.port, config.host, () => resolve());
   });
   deps.logger.info({ addr: `${config.host}:${config.port}`, storage: config.storage.driver }, 'berth listening');
+  const stopPurge = schedulePurge(deps.pool, deps.store, config.uploadTtlMs, deps.logger, Math.max(1000, Math.min(config.uploadTtlMs, PURGE_EVERY_MS)));
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    stopPurge();
     deps.logger.info({ signal }, 'shutting down');
     const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_DEADLINE_MS).unref();
     server.closeIdleConnections();

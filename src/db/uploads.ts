@@ -94,3 +94,17 @@ export async function deleteUpload(db: Db, id: string): Promise<boolean> {
   const { rowCount } = await db.query('DELETE FROM uploads WHERE id = $1', [id]);
   return rowCount === 1;
 }
+
+/** Upload sessions untouched for longer than `olderThanMs`, oldest first. */
+export async function listStaleUploads(
+  db: Db,
+  olderThanMs: number,
+  limit: number,
+): Promise<{ id: string; backendState: UploadBackendState }[]> {
+  const { rows } = await db.query<{ id: string; backend_state: UploadBackendState }>(
+    `SELECT id, backend_state FROM uploads WHERE updated_at < now() - make_interval(secs => $1)
+     ORDER BY updated_at LIMIT $2`,
+    [olderThanMs / 1000, limit],
+  );
+  return rows.map((r) => ({ id: r.id, backendState: r.backend_state }));
+}

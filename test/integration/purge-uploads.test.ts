@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { purgeStaleUploads } from '../../src/jobs/purge-uploads.js';
+import { tryLockUpload, unlockUpload } from '../../src/db/uploads.js';
+import { assertErrorCode } from '../helpers/oci.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(() => true, () => false);
+}
+
+describe('purging abandoned uploads (BERTH_UPLOAD_TTL)', () => {
+  let reg: TestRegistry;
+  before(async () => {
+    reg = await startTestRegistry();
+  });
+  after(() => reg.close());
+
+  async function startUpload(): Promise<{ location: string; id: string }> {
+    const res = await reg.request.post('/v2/team/app/blobs/uploads/').expect(202);
+    await reg.request
+      .patch(res.headers.location as string)
+      .set('Content-Type', 'application/octet-stream')
+      .send(Buffer.alloc(1000, 1))
+      .expect(202);
+    return { location: res.headers.location as string, id: res.headers['docker-upload-uuid'] as string };
+  }
+
+  async function age(id: string, hours: number): Promise<void> {
+    await reg.db.pool.query(`UPDATE uploads SET updated_at = now() - make_interval(hours => $2) WHERE id = $1`, [id, hours]);
+  }
+
+  it('aborts sessions older than the TTL, frees their staged bytes, and leaves recent ones', async () => {
+    const old = await startUpload();
+    const recent = await startUpload();
+    await age(old.id, 25);
+    const purged = await purgeStaleUploads(reg.db.pool, reg.store, 24 * 3_600_000);
+    assert.equal(purged, 1);
+    assertErrorCode(await reg.request.get(old.location).expect(404), 'BLOB_UPLOAD_UNKNOWN');
+    assert.equal(await exists(path.join(reg.storeRoot, '_uploads', old.id)), false);
+    const status = await reg.request.get(recent.location).expect(204);
+    assert.equal(status.headers.range, '0-999');
+  });
+
+  it('skips a stale session while a request is writing to it', async () => {
+    const busy = await startUpload();
+    await age(busy.id, 48);
+    const writer = await reg.db.pool.connect();
+    try {
+      assert.equal(await tryLockUpload(writer, busy.id), true);
+      assert.equal(await purgeStaleUploads(reg.db.pool, reg.store, 24 * 3_600_000), 0);
+      await unlockUpload(writer, busy.id);
+    } finally {
+      writer.release();
+    }
+    assert.equal(await purgeStaleUploads(reg.db.pool, reg.store, 24 * 3_600_000), 1);
+  });
+});
