@@ -1,10 +1,6 @@
 // Blob rows (what the store holds) and repository links (who may serve it).
 import type { Db } from './pool.js';
 
-export async function upsertBlob(db: Db, digest: string, size: number): Promise<void> {
-  await db.query('INSERT INTO blobs (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING', [digest, size]);
-}
-
 export async function linkBlob(db: Db, repositoryId: number, digest: string): Promise<void> {
   await db.query(
     'INSERT INTO repository_blobs (repository_id, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING',
@@ -50,4 +46,20 @@ export async function findLinkedDigests(db: Db, repositoryId: number, digests: s
     [repositoryId, digests],
   );
   return new Set(rows.map((r) => r.digest));
+}
+
+/**
+ * Finishes an upload in one statement (so one round trip, and atomic): the session row goes,
+ * the blob row and the repository's link appear. False when the session was gone already
+ * (cancelled meanwhile), in which case nothing changes.
+ */
+export async function recordUploadedBlob(db: Db, uploadId: string, digest: string, size: number): Promise<boolean> {
+  const { rows } = await db.query<{ finished: number }>(
+    `WITH finished AS (DELETE FROM uploads WHERE id = $1 RETURNING repository_id),
+          blob AS (INSERT INTO blobs (digest, size) SELECT $2, $3 FROM finished ON CONFLICT (digest) DO NOTHING),
+          link AS (INSERT INTO repository_blobs (repository_id, digest) SELECT repository_id, $2 FROM finished ON CONFLICT DO NOTHING)
+     SELECT count(*)::int AS finished FROM finished`,
+    [uploadId, digest, size],
+  );
+  return rows[0]?.finished === 1;
 }

@@ -4,8 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
-import { findBlob, findLinkedBlob, linkBlob, upsertBlob } from '../db/blobs.js';
-import { withTransaction } from '../db/pool.js';
+import { findBlob, findLinkedBlob, linkBlob, recordUploadedBlob } from '../db/blobs.js';
 import { ensureRepository } from '../db/repositories.js';
 import {
   advanceUpload,
@@ -204,9 +203,11 @@ export class UploadService {
     }
     const offset = upload.offset + written;
     const hashState = digest && !completesNow ? digest.save() : null;
+    // A closing chunk is not recorded: the session row goes in the commit, and if the commit
+    // fails the client's retry of the PUT finds the session as it was before.
     const progress = { from: upload.offset, to: offset, backendState: state, hashAlgorithm: algorithm, hashState };
-    if (!(await advanceUpload(this.pool, upload.id, progress))) {
-      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { message: 'upload was cancelled while this chunk was written' });
+    if (!completesNow && !(await advanceUpload(this.pool, upload.id, progress))) {
+      throw cancelledMeanwhile();
     }
     Object.assign(upload, { offset, backendState: state, hashAlgorithm: algorithm, hashState });
     if (digest && !completesNow) this.digests.put(upload.id, algorithm, offset, digest);
@@ -225,11 +226,7 @@ export class UploadService {
     // Bytes first, rows second: a crash in between leaves an unreferenced file, never a row
     // pointing at missing or partial content.
     await this.store.commitUpload(upload.id, digest.digest, { size, state: upload.backendState });
-    await withTransaction(this.pool, async (tx) => {
-      await upsertBlob(tx, digest.digest, size);
-      await linkBlob(tx, upload.repositoryId, digest.digest);
-      await deleteUpload(tx, upload.id);
-    });
+    if (!(await recordUploadedBlob(this.pool, upload.id, digest.digest, size))) throw cancelledMeanwhile();
   }
 
   private async discard(upload: UploadRow): Promise<void> {
@@ -237,6 +234,10 @@ export class UploadService {
     await this.store.abortUpload(upload.id, upload.backendState);
     await deleteUpload(this.pool, upload.id);
   }
+}
+
+function cancelledMeanwhile(): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_UNKNOWN', { message: 'upload was cancelled while this chunk was written' });
 }
 
 function uploadUnknown(id: string): RegistryError {
