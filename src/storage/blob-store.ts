@@ -39,11 +39,33 @@ export interface BlobStore {
   /** Moves a finished upload under its content address atomically; an existing copy is kept. */
   commitUpload(uploadId: string, digest: string, options: { size: number; state: UploadBackendState }): Promise<void>;
   abortUpload(uploadId: string, state: UploadBackendState): Promise<void>;
+  /**
+   * A short-lived URL that serves the committed blob straight from the backend (end-2 may answer
+   * 307 to it), for stores that have one. With `range`, the URL is valid only with exactly that
+   * `Range` header; without it, the backend honours whatever Range the client sends.
+   */
+  presignGet?(digest: string, options: { expiresIn: number; range?: ByteRange }): Promise<string>;
 }
 
 export class BlobNotFoundError extends Error {
   override name = 'BlobNotFoundError';
   constructor(readonly digest: string) {
     super(`blob ${digest} not found in the blob store`);
+  }
+}
+
+/**
+ * The backend cannot serve right now (throttled, 5xx, unreachable, bucket gone): a retryable
+ * condition, answered with 503 and `Retry-After`, never a 500 or a partial blob.
+ */
+export class StorageUnavailableError extends Error {
+  override name = 'StorageUnavailableError';
+  constructor(
+    message: string,
+    /** Seconds a client should wait before trying again. */
+    readonly retryAfterSeconds = 5,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
   }
 }

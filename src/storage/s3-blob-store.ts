@@ -1,0 +1,300 @@
+// The S3 blob store (AWS S3, MinIO, Ceph RGW, Garage, R2, s3rver). Key layout, under an optional
+// prefix (BERTH_S3_PREFIX, normalised to end in "/"):
+//   <prefix>blobs/<algorithm>/<first 2 hex>/<hex>   a committed blob, whole content only
+//   <prefix>uploads/<uploadId>/data                 the upload's multipart upload, completed here at commit
+//   <prefix>uploads/<uploadId>/tail-<end>-<random>  bytes not yet in a part (< one part in all)
+//   <prefix>uploads/<uploadId>/probe                whether the server has UploadPartCopy (once per process)
+// An upload's whole progress is in its saved state (S3UploadState), so any replica continues it.
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { tryParseDigest } from '../registry/digest.js';
+import { BlobNotFoundError, type BlobStore, type ByteRange, type UploadBackendState } from './blob-store.js';
+import { S3Copier, type CopyLimits } from './s3-copy.js';
+import { isS3NotFound } from './s3-errors.js';
+import { S3Bucket } from './s3-io.js';
+import { MAX_PARTS, PartCutter } from './s3-parts.js';
+import {
+  MAX_PART_SIZE,
+  MIN_PART_SIZE,
+  parseUploadState,
+  stagedSize,
+  toBackendState,
+  type S3TailSegment,
+  type S3UploadState,
+} from './s3-upload-state.js';
+
+export interface S3BlobStoreOptions {
+  bucket: string;
+  /** Key prefix for everything Berth stores (BERTH_S3_PREFIX); "" for the bucket root. */
+  prefix?: string | undefined;
+  /** Multipart part size: memory per writing request is at most two parts. 5–64 MiB; 8 MiB. */
+  partSize?: number | undefined;
+  /** Blobs larger than this are moved by parallel UploadPartCopy where the server has it; 32 MiB. */
+  multipartCopyThreshold?: number | undefined;
+  /** Part size of a server-side multipart copy; 32 MiB (raised to fit 10,000 parts). */
+  copyPartSize?: number | undefined;
+  /** Largest object moved with one CopyObject; 5 GiB, S3's limit (lower only to test). */
+  maxCopyObjectSize?: number | undefined;
+}
+
+const MiB = 1024 * 1024;
+const UPLOAD_ID = /^[0-9a-f-]{36}$/;
+
+export class S3BlobStore implements BlobStore {
+  /** Staged parts cannot be read before CompleteMultipartUpload: the service saves its digests. */
+  readonly stagedReadsAreCheap = false;
+  private readonly bucket: S3Bucket;
+  private readonly prefix: string;
+  private readonly limits: CopyLimits;
+  private readonly copier: S3Copier;
+
+  constructor(client: S3Client, options: S3BlobStoreOptions) {
+    this.bucket = new S3Bucket(client, options.bucket);
+    const prefix = (options.prefix ?? '').replace(/^\/+/, '');
+    this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+    const partSize = options.partSize ?? 8 * MiB;
+    if (!Number.isSafeInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
+      throw new Error(`S3 part size must be between 5 MiB and 64 MiB, got ${partSize}`);
+    }
+    this.limits = {
+      partSize,
+      multipartCopyThreshold: options.multipartCopyThreshold ?? 32 * MiB,
+      copyPartSize: options.copyPartSize ?? 32 * MiB,
+      maxCopyObjectSize: options.maxCopyObjectSize ?? 5 * 1024 * MiB,
+    };
+    this.copier = new S3Copier(this.bucket, this.limits);
+  }
+
+  /** Only digests this registry verifies ever become keys. */
+  blobKey(digest: string): string {
+    const parsed = tryParseDigest(digest);
+    if (!parsed) throw new Error(`refusing to map an invalid digest to a key: ${digest.slice(0, 200)}`);
+    return `${this.prefix}blobs/${parsed.algorithm}/${parsed.hex.slice(0, 2)}/${parsed.hex}`;
+  }
+
+  private uploadPrefix(uploadId: string): string {
+    if (!UPLOAD_ID.test(uploadId)) throw new Error(`invalid upload id: ${uploadId.slice(0, 100)}`);
+    return `${this.prefix}uploads/${uploadId}/`;
+  }
+
+  async stat(digest: string): Promise<{ size: number } | undefined> {
+    const size = await this.bucket.size(this.blobKey(digest));
+    return size === undefined ? undefined : { size };
+  }
+
+  async open(digest: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Readable> {
+    const { range, signal } = options;
+    let body: Readable;
+    try {
+      body = await this.bucket.get(this.blobKey(digest), { range: range && `bytes=${range.start}-${range.end}`, signal });
+    } catch (err) {
+      if (isS3NotFound(err)) throw new BlobNotFoundError(digest);
+      throw err;
+    }
+    if (signal) {
+      const onAbort = () => body.destroy(signal.reason instanceof Error ? signal.reason : undefined);
+      signal.addEventListener('abort', onAbort, { once: true });
+      body.once('close', () => signal.removeEventListener('abort', onAbort));
+    }
+    return body;
+  }
+
+  async delete(digest: string): Promise<void> {
+    await this.bucket.delete(this.blobKey(digest));
+  }
+
+  async presignGet(digest: string, options: { expiresIn: number; range?: ByteRange }): Promise<string> {
+    const { range } = options;
+    const command = new GetObjectCommand({
+      Bucket: this.bucket.name,
+      Key: this.blobKey(digest),
+      Range: range && `bytes=${range.start}-${range.end}`,
+    });
+    return getSignedUrl(this.bucket.client, command, { expiresIn: options.expiresIn });
+  }
+
+  /** No request to S3 yet: the multipart upload starts with the first part (small blobs never need one). */
+  async createUpload(uploadId: string): Promise<UploadBackendState> {
+    const key = `${this.uploadPrefix(uploadId)}data`;
+    const state: S3UploadState = { v: 1, key, multipartId: '', partSize: this.limits.partSize, parts: [], tail: [] };
+    return toBackendState(state);
+  }
+
+  /**
+   * Cuts the bytes into parts (uploaded as they fill, at most two in memory) behind the parts the
+   * state records; what is left, less than a part, becomes a tail object. Part numbers follow
+   * from the state, so a retry after a failed request reuses (overwrites) the same numbers, and
+   * nothing unrecorded is ever read.
+   */
+  async appendUpload(
+    uploadId: string,
+    chunks: AsyncIterable<Buffer>,
+    options: { offset: number; state: UploadBackendState; signal?: AbortSignal },
+  ): Promise<{ written: number; state: UploadBackendState }> {
+    const { signal } = options;
+    const state = parseUploadState(uploadId, options.state);
+    const staged = stagedSize(state);
+    if (options.offset !== staged) {
+      throw new Error(`upload ${uploadId}: append at offset ${options.offset}, but its state holds ${staged} bytes`);
+    }
+    const tailSize = staged - state.parts.reduce((sum, p) => sum + p.size, 0);
+    const next: S3UploadState = { ...state, parts: [...state.parts] };
+    const cutter = new PartCutter({
+      partSize: state.partSize,
+      firstPart: state.parts.length + 1,
+      lastPart: MAX_PARTS - 1, // one left for the tail at commit
+      prefix: tailSize,
+      loadPrefix: (into) => this.readTail(state.tail, into, signal),
+      upload: async (n, body) => {
+        next.multipartId ||= await this.bucket.createMultipart(state.key);
+        return this.bucket.uploadPart(state.key, next.multipartId, n, body, signal);
+      },
+    });
+    let written = 0;
+    try {
+      for await (const chunk of chunks) {
+        written += chunk.length;
+        await cutter.write(chunk);
+      }
+      await cutter.settle();
+      next.parts.push(...cutter.parts);
+      next.tail = cutter.prefixPending ? state.tail : [];
+      const fresh = cutter.remainder();
+      if (cutter.pending > 0 && fresh.length > 0) {
+        next.tail = await this.addTail(uploadId, next.tail, fresh, staged + written, signal);
+      }
+    } catch (err) {
+      await cutter.settle().catch(() => {});
+      // A multipart upload this request started is recorded nowhere: abort it now.
+      if (next.multipartId && !state.multipartId) {
+        await this.bucket.abortMultipart(state.key, next.multipartId, { completeIfUnsupported: true }).catch(() => {});
+      }
+      throw err;
+    } finally {
+      cutter.release();
+    }
+    return { written, state: toBackendState(next) };
+  }
+
+  /**
+   * Streams the first `length` staged bytes. Tail objects are read as they are; parts cannot be
+   * read before CompleteMultipartUpload, so an upload with parts is completed into its staging
+   * object first ("sealed"): afterwards it can only be committed or aborted, not appended to.
+   */
+  async readUpload(uploadId: string, options: { length: number; state: UploadBackendState }): Promise<Readable> {
+    const state = parseUploadState(uploadId, options.state);
+    const total = stagedSize(state);
+    const { length } = options;
+    if (length > total) throw new Error(`upload ${uploadId}: ${length} bytes asked, ${total} staged`);
+    if (length === 0) return Readable.from([]);
+    if (state.parts.length === 0) return Readable.from(this.streamTail(state.tail, length));
+    await this.seal(state, total);
+    return this.bucket.get(state.key, { range: `bytes=0-${length - 1}` });
+  }
+
+  /**
+   * Puts the upload under the blob's key: tail-only uploads (< one part) with one PutObject, others
+   * by completing the multipart upload and copying server-side. A blob already there with the
+   * same size is kept. Staging objects go last, so a failed commit can be retried.
+   */
+  async commitUpload(uploadId: string, digest: string, options: { size: number; state: UploadBackendState }): Promise<void> {
+    const state = parseUploadState(uploadId, options.state);
+    const total = stagedSize(state);
+    if (options.size !== total) throw new Error(`upload ${uploadId}: commit of ${options.size} bytes, but ${total} are staged`);
+    const blobKey = this.blobKey(digest);
+    let sealed = false;
+    if ((await this.bucket.size(blobKey)) !== total) {
+      if (state.parts.length === 0) {
+        const bytes = Buffer.allocUnsafe(total);
+        await this.readTail(state.tail, bytes);
+        await this.bucket.put(blobKey, bytes);
+      } else {
+        await this.seal(state, total);
+        sealed = true;
+        await this.copier.copy(state.key, blobKey, total, `${this.uploadPrefix(uploadId)}probe`);
+      }
+    }
+    await this.discardStaging(uploadId, sealed ? null : state);
+  }
+
+  async abortUpload(uploadId: string, raw: UploadBackendState): Promise<void> {
+    await this.discardStaging(uploadId, raw === null ? null : parseUploadState(uploadId, raw));
+  }
+
+  /**
+   * Aborts the multipart upload of `state` (null: none pending) and any unrecorded ones, then
+   * deletes the staging objects.
+   */
+  private async discardStaging(uploadId: string, state: S3UploadState | null): Promise<void> {
+    const prefix = this.uploadPrefix(uploadId);
+    if (state?.multipartId) await this.bucket.abortMultipart(state.key, state.multipartId, { completeIfUnsupported: true });
+    await this.bucket.abortAllMultipart(prefix);
+    await this.bucket.deletePrefix(prefix);
+  }
+
+  /** Completes the multipart upload into the staging object (the tail as last part); idempotent. */
+  private async seal(state: S3UploadState, total: number): Promise<void> {
+    if ((await this.bucket.size(state.key)) === total) return;
+    const parts = [...state.parts];
+    if (state.tail.length > 0) {
+      const bytes = Buffer.allocUnsafe(total - parts.reduce((sum, p) => sum + p.size, 0));
+      await this.readTail(state.tail, bytes);
+      const n = parts.length + 1;
+      parts.push({ n, etag: await this.bucket.uploadPart(state.key, state.multipartId, n, bytes), size: bytes.length });
+    }
+    await this.bucket.completeMultipart(state.key, state.multipartId, parts);
+  }
+
+  /**
+   * Stores `fresh` as a new tail object, merged with the last tail objects while they are at most
+   * twice its size: each object is then over twice the next, so there are at most ~23 of them,
+   * and a byte is rewritten O(log n) times however small the appends.
+   */
+  private async addTail(
+    uploadId: string,
+    tail: S3TailSegment[],
+    fresh: Buffer,
+    end: number,
+    signal?: AbortSignal,
+  ): Promise<S3TailSegment[]> {
+    let keep = tail.length;
+    let size = fresh.length;
+    while (keep > 0 && tail[keep - 1]!.size <= 2 * size) size += tail[--keep]!.size;
+    let body = fresh;
+    if (keep < tail.length) {
+      body = Buffer.allocUnsafe(size);
+      await this.readTail(tail.slice(keep), body.subarray(0, size - fresh.length), signal);
+      fresh.copy(body, size - fresh.length);
+    }
+    const key = `${this.uploadPrefix(uploadId)}tail-${end}-${randomBytes(6).toString('hex')}`;
+    await this.bucket.put(key, body, signal);
+    return [...tail.slice(0, keep), { key, size }];
+  }
+
+  /** Reads tail objects, in order, into `into` (their total size), in parallel. */
+  private async readTail(tail: S3TailSegment[], into: Buffer, signal?: AbortSignal): Promise<void> {
+    let at = 0;
+    await Promise.all(
+      tail.map((seg) => {
+        const view = into.subarray(at, (at += seg.size));
+        return this.bucket.readInto(seg.key, view, signal);
+      }),
+    );
+    if (at !== into.length) throw new Error(`tail objects hold ${at} bytes, ${into.length} expected`);
+  }
+
+  private async *streamTail(tail: S3TailSegment[], length: number): AsyncIterable<Buffer> {
+    let left = length;
+    for (const seg of tail) {
+      if (left <= 0) return;
+      for await (const chunk of await this.bucket.get(seg.key)) {
+        const bytes = (chunk as Buffer).subarray(0, left);
+        left -= bytes.length;
+        yield bytes;
+        if (left <= 0) return;
+      }
+    }
+  }
+}

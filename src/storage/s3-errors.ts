@@ -1,0 +1,168 @@
+// What an S3 error means to Berth: a missing object, a missing multipart upload, a feature the
+// server lacks, or storage that is unavailable right now (→ 503 + Retry-After). Also the start-up
+// check that the bucket exists.
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { StorageUnavailableError } from './blob-store.js';
+
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  Code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  $retryable?: unknown;
+}
+
+function shape(err: unknown): SdkErrorShape {
+  return typeof err === 'object' && err !== null ? (err as SdkErrorShape) : {};
+}
+
+function status(err: unknown): number | undefined {
+  return shape(err).$metadata?.httpStatusCode;
+}
+
+function errorName(err: unknown): string {
+  const e = shape(err);
+  return e.Code ?? e.name ?? '';
+}
+
+/** Names S3 (and MinIO, Ceph RGW, Garage, R2) give a missing bucket; never a missing blob. */
+const BUCKET_MISSING = new Set(['NoSuchBucket']);
+
+/** A missing object: GetObject says NoSuchKey, HeadObject (no body) a bare 404 / NotFound. */
+export function isS3NotFound(err: unknown): boolean {
+  const name = errorName(err);
+  if (BUCKET_MISSING.has(name) || name === 'NoSuchUpload') return false;
+  return name === 'NoSuchKey' || name === 'NotFound' || status(err) === 404;
+}
+
+/** The multipart upload is gone: aborted, completed, or expired by a lifecycle rule. */
+export function isNoSuchUpload(err: unknown): boolean {
+  return errorName(err) === 'NoSuchUpload';
+}
+
+/**
+ * The server does not implement the request (s3rver lacks UploadPartCopy and
+ * AbortMultipartUpload; some gateways lack CopyObject): the caller takes a slower path.
+ */
+export function isNotImplemented(err: unknown): boolean {
+  const name = errorName(err);
+  const code = status(err);
+  return name === 'NotImplemented' || name === 'MethodNotAllowed' || code === 501 || code === 405;
+}
+
+/** Throttling and server-side trouble: retryable by the client, so 503 rather than 500. */
+const UNAVAILABLE_NAMES = new Set([
+  'SlowDown',
+  'ServiceUnavailable',
+  'InternalError',
+  'RequestTimeout',
+  'RequestTimeTooSkewed',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'BandwidthLimitExceeded',
+  'TimeoutError',
+  'NoSuchBucket',
+]);
+
+/** Errors of the socket below the SDK: nobody listening, no route, no answer in time. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+]);
+
+/** Whether the error says "storage is unavailable now", as opposed to a bug or a bad request. */
+export function isUnavailable(err: unknown): boolean {
+  const e = shape(err);
+  const name = errorName(err);
+  if (UNAVAILABLE_NAMES.has(name) || UNAVAILABLE_NAMES.has(e.name ?? '')) return true;
+  if (e.code !== undefined && NETWORK_CODES.has(e.code)) return true;
+  const code = status(err);
+  if (code !== undefined && code >= 500 && code !== 501) return true;
+  if (code === 429 || code === 503) return true;
+  return /socket hang up|ECONNREFUSED|ETIMEDOUT|ECONNRESET/.test(e.message ?? '');
+}
+
+/**
+ * The error to throw on: StorageUnavailableError for throttling, 5xx and network failures (the
+ * SDK has already retried those), otherwise the original error.
+ */
+export function toStorageError(err: unknown, what: string): unknown {
+  if (err instanceof StorageUnavailableError) return err;
+  if (shape(err).name === 'AbortError') return err;
+  if (isUnavailable(err)) {
+    const reason = errorName(err) || shape(err).code || 'error';
+    return new StorageUnavailableError(`S3 storage unavailable during ${what}: ${reason}`, retryAfterFor(err), { cause: err });
+  }
+  return err;
+}
+
+/** Throttling asks for a longer pause than a brief outage. */
+function retryAfterFor(err: unknown): number {
+  const name = errorName(err);
+  return name === 'SlowDown' || status(err) === 429 || name.startsWith('Throttl') ? 10 : 5;
+}
+
+/**
+ * Start-up check: the bucket must exist and be reachable with these credentials. A missing
+ * bucket is created when `create` is set (BERTH_S3_CREATE_BUCKET=true), otherwise start-up stops
+ * with a message that says what to do.
+ */
+export async function checkBucket(client: S3Client, bucket: string, options: { create: boolean }): Promise<'exists' | 'created'> {
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: bucket }));
+    return 'exists';
+  } catch (err) {
+    const code = status(err);
+    const name = errorName(err);
+    if (code === 404 || name === 'NotFound' || BUCKET_MISSING.has(name)) {
+      if (!options.create) {
+        throw new Error(
+          `S3 bucket "${bucket}" does not exist; create it, or set BERTH_S3_CREATE_BUCKET=true to let Berth create it`,
+          { cause: err },
+        );
+      }
+      return createBucket(client, bucket);
+    }
+    if (code === 403 || code === 401) {
+      throw new Error(
+        `S3 bucket "${bucket}" is not accessible with the configured credentials (HTTP ${code}); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy`,
+        { cause: err },
+      );
+    }
+    if (code === 301 || code === 400) {
+      throw new Error(
+        `S3 bucket "${bucket}" rejected the request (HTTP ${code}); check BERTH_S3_REGION, BERTH_S3_ENDPOINT and BERTH_S3_FORCE_PATH_STYLE`,
+        { cause: err },
+      );
+    }
+    if (isUnavailable(err)) {
+      const reason = shape(err).code ?? (name || 'error');
+      throw new StorageUnavailableError(`S3 endpoint unreachable while checking bucket "${bucket}": ${reason}`, 5, { cause: err });
+    }
+    throw err;
+  }
+}
+
+async function createBucket(client: S3Client, bucket: string): Promise<'created'> {
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    // Another replica starting at the same moment may have created it first.
+    const name = errorName(err);
+    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') {
+      throw new Error(`could not create S3 bucket "${bucket}": ${name || String(err)}`, { cause: err });
+    }
+  }
+  return 'created';
+}

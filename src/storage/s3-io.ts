@@ -1,0 +1,164 @@
+// Small S3 operations shared by the s3 blob store's modules: one bucket, SDK errors turned into
+// StorageUnavailableError where they mean "try again later", bodies read into place.
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { isNoSuchUpload, isNotImplemented, isS3NotFound, toStorageError } from './s3-errors.js';
+import type { S3Part } from './s3-upload-state.js';
+
+export class S3Bucket {
+  constructor(
+    readonly client: S3Client,
+    readonly name: string,
+  ) {}
+
+  /** Runs one SDK call; throttling, 5xx and network failures become StorageUnavailableError. */
+  async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw toStorageError(err, what);
+    }
+  }
+
+  /** Size of an object, or undefined when there is none. */
+  async size(key: string): Promise<number | undefined> {
+    try {
+      const head = await this.call('HeadObject', () => this.client.send(new HeadObjectCommand({ Bucket: this.name, Key: key })));
+      return head.ContentLength ?? 0;
+    } catch (err) {
+      if (isS3NotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async get(key: string, options: { range?: string | undefined; signal?: AbortSignal | undefined } = {}): Promise<Readable> {
+    const out = await this.call('GetObject', () =>
+      this.client.send(new GetObjectCommand({ Bucket: this.name, Key: key, Range: options.range }), { abortSignal: options.signal }),
+    );
+    return out.Body as Readable;
+  }
+
+  /** Reads a whole object of known size into `into` (exactly), e.g. a tail segment. */
+  async readInto(key: string, into: Buffer, signal?: AbortSignal): Promise<void> {
+    let at = 0;
+    for await (const chunk of await this.get(key, { signal })) {
+      const bytes = chunk as Buffer;
+      if (at + bytes.length > into.length) throw new Error(`S3 object ${key} is longer than the ${into.length} bytes recorded`);
+      bytes.copy(into, at);
+      at += bytes.length;
+    }
+    if (at !== into.length) throw new Error(`S3 object ${key} holds ${at} bytes, ${into.length} were recorded`);
+  }
+
+  async put(key: string, body: Buffer, signal?: AbortSignal): Promise<void> {
+    await this.call('PutObject', () =>
+      this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: body, ContentLength: body.length }), { abortSignal: signal }),
+    );
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.call('DeleteObject', () => this.client.send(new DeleteObjectCommand({ Bucket: this.name, Key: key })));
+  }
+
+  /** Deletes every object under `prefix` (a handful: an upload's staging objects). */
+  async deletePrefix(prefix: string): Promise<void> {
+    let token: string | undefined;
+    do {
+      const page = await this.call('ListObjectsV2', () =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.name, Prefix: prefix, ContinuationToken: token })),
+      );
+      await Promise.all((page.Contents ?? []).map((o) => (o.Key ? this.delete(o.Key) : undefined)));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async createMultipart(key: string): Promise<string> {
+    const out = await this.call('CreateMultipartUpload', () =>
+      this.client.send(new CreateMultipartUploadCommand({ Bucket: this.name, Key: key, ContentType: 'application/octet-stream' })),
+    );
+    if (!out.UploadId) throw new Error('CreateMultipartUpload returned no upload id');
+    return out.UploadId;
+  }
+
+  async uploadPart(key: string, multipartId: string, n: number, body: Buffer, signal?: AbortSignal): Promise<string> {
+    const out = await this.call('UploadPart', () =>
+      this.client.send(
+        new UploadPartCommand({ Bucket: this.name, Key: key, UploadId: multipartId, PartNumber: n, Body: body, ContentLength: body.length }),
+        { abortSignal: signal },
+      ),
+    );
+    if (!out.ETag) throw new Error(`UploadPart ${n} returned no ETag`);
+    return out.ETag;
+  }
+
+  async completeMultipart(key: string, multipartId: string, parts: S3Part[]): Promise<void> {
+    await this.call('CompleteMultipartUpload', () =>
+      this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.name,
+          Key: key,
+          UploadId: multipartId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Aborts a multipart upload, freeing its parts. One that is already gone is fine. On a server
+   * without AbortMultipartUpload (s3rver), a staging upload (`completeIfUnsupported`) is
+   * completed into its key instead, which the caller then deletes with the other staging
+   * objects; any other is left (never complete a partial object under a blob's key).
+   */
+  async abortMultipart(key: string, multipartId: string, options: { completeIfUnsupported: boolean }): Promise<void> {
+    try {
+      await this.call('AbortMultipartUpload', () =>
+        this.client.send(new AbortMultipartUploadCommand({ Bucket: this.name, Key: key, UploadId: multipartId })),
+      );
+    } catch (err) {
+      if (isNoSuchUpload(err) || isS3NotFound(err)) return;
+      if (!isNotImplemented(err)) throw err;
+      if (!options.completeIfUnsupported || (await this.size(key)) !== undefined) return;
+      await this.uploadPart(key, multipartId, 1, Buffer.alloc(0))
+        .then((etag) => this.completeMultipart(key, multipartId, [{ n: 1, etag, size: 0 }]))
+        .catch(() => {});
+    }
+  }
+
+  /**
+   * Aborts every multipart upload under `prefix`, including ones no saved state recorded (a
+   * request that failed after starting one). Servers that cannot list them are skipped.
+   */
+  async abortAllMultipart(prefix: string): Promise<void> {
+    let keyMarker: string | undefined;
+    let idMarker: string | undefined;
+    try {
+      do {
+        const page = await this.call('ListMultipartUploads', () =>
+          this.client.send(
+            new ListMultipartUploadsCommand({ Bucket: this.name, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker }),
+          ),
+        );
+        for (const u of page.Uploads ?? []) {
+          if (u.Key && u.UploadId) await this.abortMultipart(u.Key, u.UploadId, { completeIfUnsupported: false });
+        }
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        idMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+      } while (keyMarker);
+    } catch (err) {
+      if (!isNotImplemented(err)) throw err;
+    }
+  }
+}

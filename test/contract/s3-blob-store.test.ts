@@ -1,0 +1,196 @@
+// The BlobStore contract against the S3 driver talking to s3rver, plus what only S3 has: the key
+// layout, presigned URLs, the copy paths for servers without UploadPartCopy, error mapping and
+// the start-up bucket check.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { GetObjectCommand, ListObjectsV2Command, UploadPartCommand, UploadPartCopyCommand, type S3Client } from '@aws-sdk/client-s3';
+import { StorageUnavailableError, type UploadBackendState } from '../../src/storage/blob-store.js';
+import { S3BlobStore } from '../../src/storage/s3-blob-store.js';
+import { createS3Client } from '../../src/storage/s3-client.js';
+import { checkBucket, isUnavailable, toStorageError } from '../../src/storage/s3-errors.js';
+import { startS3rver, type TestS3 } from '../helpers/s3rver.js';
+import { blobStoreContract, readAll, sha256 } from './blob-store.contract.js';
+
+const MiB = 1024 * 1024;
+
+async function* one(bytes: Buffer): AsyncIterable<Buffer> {
+  yield bytes;
+}
+
+async function listKeys(s3: TestS3, prefix = ''): Promise<string[]> {
+  const out = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key ?? '').sort();
+}
+
+function contractSubject(prefix: string, extra: { multipartCopyThreshold?: number; maxCopyObjectSize?: number } = {}) {
+  return async () => {
+    const s3 = await startS3rver();
+    return {
+      store: new S3BlobStore(s3.client, { bucket: s3.bucket, prefix, ...extra }),
+      leftovers: async () => [...(await listKeys(s3, `${prefix}uploads/`)), ...(await s3.pendingMultipartUploads())],
+      close: () => s3.stop(),
+    };
+  };
+}
+
+blobStoreContract('s3 (s3rver)', contractSubject('registry/'), { checksOffset: true });
+
+// Past the multipart-copy threshold the commit probes UploadPartCopy, which s3rver lacks; past
+// CopyObject's limit (lowered here) only the streamed copy is left.
+blobStoreContract('s3 (s3rver, no UploadPartCopy, objects too large for CopyObject: streamed copy)', contractSubject('', { multipartCopyThreshold: MiB, maxCopyObjectSize: MiB }), {
+  checksOffset: true,
+});
+
+async function pushBlob(store: S3BlobStore, bytes: Buffer, piece = 64 * 1024): Promise<string> {
+  const id = randomUUID();
+  let state: UploadBackendState = await store.createUpload(id);
+  let offset = 0;
+  for (let at = 0; at < bytes.length; at += piece) {
+    const r = await store.appendUpload(id, one(bytes.subarray(at, at + piece)), { offset, state });
+    offset += r.written;
+    state = r.state;
+  }
+  const digest = sha256(bytes);
+  await store.commitUpload(id, digest, { size: offset, state });
+  return digest;
+}
+
+describe('S3BlobStore on s3rver', { timeout: 120_000 }, () => {
+  let s3: TestS3;
+  let store: S3BlobStore;
+  before(async () => {
+    s3 = await startS3rver();
+    store = new S3BlobStore(s3.client, { bucket: s3.bucket, prefix: 'berth' });
+  });
+  after(() => s3?.stop());
+
+  it('keeps blobs at <prefix>blobs/<algorithm>/<first 2 hex>/<hex> and nothing else once committed', async () => {
+    const digest = await pushBlob(store, randomBytes(7 * MiB), MiB);
+    const hex = digest.slice('sha256:'.length);
+    assert.ok((await listKeys(s3)).includes(`berth/blobs/sha256/${hex.slice(0, 2)}/${hex}`));
+    assert.deepEqual(await listKeys(s3, 'berth/uploads/'), []);
+  });
+
+  it('keeps the tail of many tiny appends in a few objects', async () => {
+    const id = randomUUID();
+    let state: UploadBackendState = await store.createUpload(id);
+    for (let i = 0; i < 300; i++) state = (await store.appendUpload(id, one(randomBytes(1024)), { offset: i * 1024, state })).state;
+    const tail = (state as { tail: unknown[] }).tail;
+    assert.ok(tail.length <= 12, `${tail.length} tail objects`);
+    assert.equal((await listKeys(s3, `berth/uploads/${id}/`)).length >= tail.length, true);
+    await store.abortUpload(id, state);
+    assert.deepEqual(await listKeys(s3, `berth/uploads/${id}/`), []);
+  });
+
+  it('presigns GET URLs that serve the blob, and a byte range when asked', async () => {
+    const bytes = randomBytes(100_000);
+    const digest = await pushBlob(store, bytes);
+    const url = await store.presignGet(digest, { expiresIn: 60 });
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/.*X-Amz-Signature=/);
+    const whole = await fetch(url);
+    assert.equal(whole.status, 200);
+    assert.deepEqual(Buffer.from(await whole.arrayBuffer()), bytes);
+    const ranged = await fetch(await store.presignGet(digest, { expiresIn: 60, range: { start: 10, end: 19 } }), {
+      headers: { Range: 'bytes=10-19' },
+    });
+    assert.equal(ranged.status, 206);
+    assert.deepEqual(Buffer.from(await ranged.arrayBuffer()), bytes.subarray(10, 20));
+  });
+
+  it('streams an open blob that can be cancelled with an AbortSignal', async () => {
+    const digest = await pushBlob(store, randomBytes(3 * MiB), MiB);
+    const controller = new AbortController();
+    const body = await store.open(digest, { signal: controller.signal });
+    controller.abort();
+    await assert.rejects(readAll(body));
+  });
+});
+
+/**
+ * A client whose server "has" UploadPartCopy: the shim does it as GetObject(range) + UploadPart,
+ * so the multipart-copy path AWS and MinIO take runs against s3rver too. Counts the copies.
+ */
+function withPartCopy(client: S3Client): { client: S3Client; copies: () => number } {
+  let copies = 0;
+  const send = client.send.bind(client) as (command: unknown) => Promise<unknown>;
+  const shim = new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop !== 'send') return Reflect.get(target, prop, receiver) as unknown;
+      return async (command: unknown) => {
+        if (!(command instanceof UploadPartCopyCommand)) return send(command);
+        copies += 1;
+        const { CopySource, CopySourceRange, Bucket, Key, UploadId, PartNumber } = command.input;
+        const [, ...key] = (CopySource ?? '').split('/').map(decodeURIComponent);
+        const source = (await send(new GetObjectCommand({ Bucket, Key: key.join('/'), Range: CopySourceRange }))) as { Body: Readable };
+        const body = await readAll(source.Body);
+        const part = (await send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: body }))) as { ETag: string };
+        return { CopyPartResult: { ETag: part.ETag } };
+      };
+    },
+  });
+  return { client: shim, copies: () => copies };
+}
+
+describe('S3BlobStore with UploadPartCopy (AWS, MinIO)', { timeout: 120_000 }, () => {
+  let s3: TestS3;
+  after(() => s3?.stop());
+
+  it('moves a blob above the threshold by parallel UploadPartCopy, bytes intact', async () => {
+    s3 = await startS3rver();
+    const shim = withPartCopy(s3.client);
+    const store = new S3BlobStore(shim.client, { bucket: s3.bucket, multipartCopyThreshold: 8 * MiB, copyPartSize: 5 * MiB });
+    const bytes = randomBytes(23 * MiB + 17);
+    const digest = await pushBlob(store, bytes, 3 * MiB);
+    // One probe, then ceil(23 MiB / 5 MiB) = 5 parts.
+    assert.equal(shim.copies(), 6);
+    assert.deepEqual(await store.stat(digest), { size: bytes.length });
+    assert.equal(sha256(await readAll(await store.open(digest))), digest);
+    assert.deepEqual(await listKeys(s3, 'uploads/'), []);
+  });
+});
+
+describe('S3 errors and the start-up bucket check', { timeout: 60_000 }, () => {
+  let s3: TestS3;
+  before(async () => {
+    s3 = await startS3rver();
+  });
+  after(() => s3?.stop());
+
+  it('stops start-up with a clear message when the bucket is missing, or creates it when asked', async () => {
+    const bucket = `missing-${randomBytes(4).toString('hex')}`;
+    await assert.rejects(checkBucket(s3.client, bucket, { create: false }), /does not exist.*BERTH_S3_CREATE_BUCKET=true/);
+    assert.equal(await checkBucket(s3.client, bucket, { create: true }), 'created');
+    assert.equal(await checkBucket(s3.client, bucket, { create: false }), 'exists');
+  });
+
+  it('maps an unreachable endpoint to StorageUnavailableError, at start-up and on reads', async () => {
+    const client = createS3Client({ endpoint: 'http://127.0.0.1:9', forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, maxAttempts: 1 });
+    try {
+      await assert.rejects(checkBucket(client, 'any-bucket', { create: false }), StorageUnavailableError);
+      const store = new S3BlobStore(client, { bucket: 'any-bucket' });
+      await assert.rejects(store.stat(sha256(Buffer.from('x'))), StorageUnavailableError);
+      await assert.rejects(store.open(sha256(Buffer.from('x'))), StorageUnavailableError);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('classifies throttling, 5xx and socket errors as unavailable, and not-found or 4xx as not', () => {
+    const sdk = (name: string, status: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+    for (const err of [sdk('SlowDown', 503), sdk('ServiceUnavailable', 503), sdk('InternalError', 500), sdk('NoSuchBucket', 404)]) {
+      assert.ok(isUnavailable(err), err.name);
+      const mapped = toStorageError(err, 'test');
+      assert.ok(mapped instanceof StorageUnavailableError, err.name);
+      assert.equal(mapped.cause, err);
+    }
+    assert.equal((toStorageError(sdk('SlowDown', 503), 't') as StorageUnavailableError).retryAfterSeconds, 10);
+    for (const code of ['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET']) assert.ok(isUnavailable(Object.assign(new Error(code), { code })), code);
+    assert.ok(isUnavailable(new Error('socket hang up')));
+    for (const err of [sdk('NoSuchKey', 404), sdk('NotFound', 404), sdk('AccessDenied', 403), sdk('NotImplemented', 501)]) {
+      assert.equal(isUnavailable(err), false, err.name);
+      assert.equal(toStorageError(err, 'test'), err);
+    }
+  });
+});
