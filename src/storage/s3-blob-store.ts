@@ -3,16 +3,17 @@
 //   <prefix>blobs/<algorithm>/<first 2 hex>/<hex>   a committed blob, whole content only
 //   <prefix>uploads/<uploadId>/data                 the upload's multipart upload, completed here at commit
 //   <prefix>uploads/<uploadId>/tail-<end>-<random>  bytes not yet in a part (< one part in all)
+//   <prefix>uploads/<uploadId>/sealed-<fingerprint>  marks `data` as completed from exactly that state
 //   <prefix>uploads/<uploadId>/probe                whether the server has UploadPartCopy (once per process)
 // An upload's whole progress is in its saved state (S3UploadState), so any replica continues it.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { tryParseDigest } from '../registry/digest.js';
 import { BlobNotFoundError, type BlobStore, type ByteRange, type UploadBackendState } from './blob-store.js';
 import { S3Copier, type CopyLimits } from './s3-copy.js';
-import { isS3NotFound } from './s3-errors.js';
+import { isNoSuchUpload, isS3NotFound } from './s3-errors.js';
 import { S3Bucket } from './s3-io.js';
 import { MAX_PARTS, PartCutter } from './s3-parts.js';
 import {
@@ -149,7 +150,10 @@ export class S3BlobStore implements BlobStore {
       loadPrefix: (into) => this.readTail(state.tail, into, signal),
       upload: async (n, body) => {
         next.multipartId ||= await this.bucket.createMultipart(state.key);
-        return this.bucket.uploadPart(state.key, next.multipartId, n, body, signal);
+        return this.bucket.uploadPart(state.key, next.multipartId, n, body, signal).catch((err: unknown) => {
+          // Completed by an earlier commit attempt, or aborted: this session takes no more parts.
+          throw isNoSuchUpload(err) ? new BlobNotFoundError(`upload ${uploadId}`) : err;
+        });
       },
     });
     let written = 0;
@@ -190,7 +194,7 @@ export class S3BlobStore implements BlobStore {
     if (length > total) throw new Error(`upload ${uploadId}: ${length} bytes asked, ${total} staged`);
     if (length === 0) return Readable.from([]);
     if (state.parts.length === 0) return Readable.from(this.streamTail(state.tail, length));
-    await this.seal(state, total);
+    await this.seal(uploadId, state, total);
     return this.bucket.get(state.key, { range: `bytes=0-${length - 1}` });
   }
 
@@ -211,7 +215,7 @@ export class S3BlobStore implements BlobStore {
         await this.readTail(state.tail, bytes);
         await this.bucket.put(blobKey, bytes);
       } else {
-        await this.seal(state, total);
+        await this.seal(uploadId, state, total);
         sealed = true;
         await this.copier.copy(state.key, blobKey, total, `${this.uploadPrefix(uploadId)}probe`);
       }
@@ -234,9 +238,19 @@ export class S3BlobStore implements BlobStore {
     await this.bucket.deletePrefix(prefix);
   }
 
-  /** Completes the multipart upload into the staging object (the tail as last part); idempotent. */
-  private async seal(state: S3UploadState, total: number): Promise<void> {
-    if ((await this.bucket.size(state.key)) === total) return;
+  /**
+   * Completes the multipart upload into the staging object (the tail as last part), then leaves a
+   * marker named after exactly this state, so sealing the same state again is a no-op. A staging
+   * object sealed from another state (a commit that failed after completing, retried with a
+   * different last chunk) is never taken for this one: completing again fails instead.
+   */
+  private async seal(uploadId: string, state: S3UploadState, total: number): Promise<void> {
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify([state.multipartId, state.parts, state.tail]))
+      .digest('hex')
+      .slice(0, 32);
+    const marker = `${this.uploadPrefix(uploadId)}sealed-${fingerprint}`;
+    if ((await this.bucket.size(marker)) !== undefined) return;
     const parts = [...state.parts];
     if (state.tail.length > 0) {
       const bytes = Buffer.allocUnsafe(total - parts.reduce((sum, p) => sum + p.size, 0));
@@ -245,6 +259,7 @@ export class S3BlobStore implements BlobStore {
       parts.push({ n, etag: await this.bucket.uploadPart(state.key, state.multipartId, n, bytes), size: bytes.length });
     }
     await this.bucket.completeMultipart(state.key, state.multipartId, parts);
+    await this.bucket.put(marker, Buffer.alloc(0));
   }
 
   /**

@@ -84,6 +84,24 @@ describe('S3BlobStore on s3rver', { timeout: 120_000 }, () => {
     assert.deepEqual(await listKeys(s3, `berth/uploads/${id}/`), []);
   });
 
+  it('never commits a staging object completed from another state (a PUT retried with another last chunk)', async () => {
+    const id = randomUUID();
+    const head = randomBytes(9 * MiB);
+    const [a, b] = [randomBytes(100), randomBytes(100)];
+    const base = (await store.appendUpload(id, one(head), { offset: 0, state: await store.createUpload(id) })).state;
+    const withA = (await store.appendUpload(id, one(a), { offset: head.length, state: base })).state;
+    // Reading back completes the multipart upload from the state with `a`, as a commit would.
+    await readAll(await store.readUpload(id, { length: head.length + 100, state: withA }));
+    const withB = (await store.appendUpload(id, one(b), { offset: head.length, state: base })).state;
+    const digestB = sha256(Buffer.concat([head, b]));
+    await assert.rejects(store.commitUpload(id, digestB, { size: head.length + 100, state: withB }));
+    assert.equal(await store.stat(digestB), undefined);
+    // The state that was sealed still commits, without completing twice.
+    const digestA = sha256(Buffer.concat([head, a]));
+    await store.commitUpload(id, digestA, { size: head.length + 100, state: withA });
+    assert.equal(sha256(await readAll(await store.open(digestA))), digestA);
+  });
+
   it('presigns GET URLs that serve the blob, and a byte range when asked', async () => {
     const bytes = randomBytes(100_000);
     const digest = await pushBlob(store, bytes);
