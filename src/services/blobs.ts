@@ -1,5 +1,6 @@
 // Blob reads and deletes within a repository (end-2, end-10): the link in PostgreSQL decides
 // visibility, the store serves bytes.
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { findLinkedBlob, unlinkBlob } from '../db/blobs.js';
@@ -7,6 +8,9 @@ import { findRepositoryId } from '../db/repositories.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { parseDigest } from '../registry/digest.js';
 import { BlobNotFoundError, type BlobStore, type ByteRange } from '../storage/blob-store.js';
+
+/** Long enough for a client to follow the redirect, short enough not to be worth sharing. */
+const REDIRECT_SECONDS = 300;
 
 export class BlobService {
   constructor(
@@ -22,15 +26,25 @@ export class BlobService {
     return { digest, size: blob.size };
   }
 
-  async open(digest: string, range: ByteRange | undefined, signal?: AbortSignal): Promise<Readable> {
+  /** The blob's bytes: an open file where the store is local, a stream otherwise. */
+  async open(
+    digest: string,
+    range: ByteRange | undefined,
+  ): Promise<{ kind: 'file'; handle: FileHandle } | { kind: 'stream'; stream: Readable }> {
     try {
-      return await this.store.open(digest, { range, signal });
+      if (this.store.openFile) return { kind: 'file', handle: await this.store.openFile(digest) };
+      return { kind: 'stream', stream: await this.store.open(digest, { range }) };
     } catch (err) {
       if (err instanceof BlobNotFoundError) {
         throw new RegistryError('BLOB_UNKNOWN', { message: 'blob is missing from the blob store', detail: { digest }, cause: err });
       }
       throw err;
     }
+  }
+
+  /** A short-lived URL serving the blob straight from the store, when the store has such URLs. */
+  async redirectUrl(digest: string): Promise<string | undefined> {
+    return this.store.presignGet?.(digest, { expiresIn: REDIRECT_SECONDS });
   }
 
   /** Unlinks the blob from the repository; its bytes go when no repository links them (GC). */

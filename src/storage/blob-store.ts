@@ -1,5 +1,6 @@
 // The one storage interface: bytes by digest, plus staging areas for uploads in progress. It knows
 // nothing of repositories, tags or HTTP; the services decide what is visible.
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 /** Backend-specific state of an upload, saved in the uploads row so any replica can continue it. */
@@ -23,6 +24,8 @@ export interface BlobStore {
   /** Streams a committed blob (or part of it); throws BlobNotFoundError when it is missing. */
   open(digest: string, options?: { range?: ByteRange; signal?: AbortSignal }): Promise<Readable>;
   delete(digest: string): Promise<void>;
+  /** For local stores: the committed blob as an open file, so it can be sent without a stream. */
+  openFile?(digest: string): Promise<FileHandle>;
 
   createUpload(uploadId: string): Promise<UploadBackendState>;
   /**

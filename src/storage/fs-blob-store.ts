@@ -1,7 +1,7 @@
 // The filesystem blob store: blobs at <root>/<algorithm>/<first two hex>/<hex>, uploads staged at
 // <root>/_uploads/<uploadId>. A commit is a rename, so a blob path only ever holds whole content.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -38,12 +38,15 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async open(digest: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Readable> {
-    const file = this.blobPath(digest);
+  async openFile(digest: string): Promise<FileHandle> {
     // Opening first turns a missing file into BlobNotFoundError before any header is sent.
-    const handle = await open(file, 'r').catch((err: unknown) => {
+    return open(this.blobPath(digest), 'r').catch((err: unknown) => {
       throw isNotFound(err) ? new BlobNotFoundError(digest) : err;
     });
+  }
+
+  async open(digest: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Readable> {
+    const handle = await this.openFile(digest);
     return handle.createReadStream({
       start: options.range?.start,
       end: options.range?.end,
@@ -96,7 +99,9 @@ export class FsBlobStore implements BlobStore {
   async commitUpload(uploadId: string, digest: string, options: { size: number }): Promise<void> {
     const staged = this.uploadPath(uploadId);
     const target = this.blobPath(digest);
-    const handle = await open(staged, 'r+');
+    const handle = await open(staged, 'r+').catch((err: unknown) => {
+      throw isNotFound(err) ? new BlobNotFoundError(`upload ${uploadId}`) : err;
+    });
     try {
       // Bytes past `size` may be left by an interrupted append; they are not part of the blob.
       await handle.truncate(options.size);

@@ -4,13 +4,20 @@ import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import { CONTENT_DIGEST } from '../headers.js';
 import { parseRangeHeader } from '../request.js';
+import { sendFile } from '../send-file.js';
 import { sendEmpty } from '../respond.js';
 import type { RouteDeps } from './context.js';
 
-export function blobRoutes({ blobs }: RouteDeps) {
+export function blobRoutes({ blobs, blobRedirect }: RouteDeps) {
   return {
     async get(ctx: Context, name: string, digestParam: string): Promise<void> {
       const { digest, size } = await blobs.stat(name, digestParam);
+      // The client re-sends its Range to the backend, which answers 206/416 itself.
+      const redirect = blobRedirect && ctx.method === 'GET' ? await blobs.redirectUrl(digest) : undefined;
+      if (redirect) {
+        ctx.set(CONTENT_DIGEST, digest);
+        return sendEmpty(ctx, 307, { Location: redirect });
+      }
       ctx.set(CONTENT_DIGEST, digest);
       ctx.set('Accept-Ranges', 'bytes');
       ctx.set('ETag', `"${digest}"`);
@@ -35,8 +42,16 @@ export function blobRoutes({ blobs }: RouteDeps) {
         ctx.set('Content-Length', String(length));
         return;
       }
-      ctx.body = await blobs.open(digest, range.kind === 'partial' ? range.range : undefined);
+      const start = range.kind === 'partial' ? range.range.start : 0;
+      const source = await blobs.open(digest, range.kind === 'partial' ? range.range : undefined);
       ctx.length = length;
+      if (source.kind === 'stream') {
+        ctx.body = source.stream;
+        return;
+      }
+      // Past this point Koa writes nothing: the status and headers set above go out with the bytes.
+      ctx.respond = false;
+      await sendFile(ctx.res, source.handle, start, length);
     },
 
     async delete(ctx: Context, name: string, digestParam: string): Promise<void> {

@@ -1,0 +1,52 @@
+// Streams part of a file into a response through a few reused buffers. A read stream allocates a
+// fresh buffer per read; on the pull path (one 1 MiB buffer per MiB served) that garbage made
+// V8's collector the largest CPU cost (bench: 4.0 of 22.5 s sampled). Here a buffer is reused
+// only after the socket has taken its bytes (the write callback), so at most two are in flight.
+import type { FileHandle } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+
+const CHUNK = 1024 * 1024;
+const spare: Buffer[] = [];
+/** Buffers kept for reuse across requests (16 MiB at most). */
+const MAX_SPARE = 16;
+
+function takeBuffer(): Buffer {
+  return spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+}
+
+function giveBack(buffer: Buffer): void {
+  if (spare.length < MAX_SPARE) spare.push(buffer);
+}
+
+/** Writes `length` bytes of `handle` from `start` to `res` and ends it; closes the handle. */
+export async function sendFile(res: ServerResponse, handle: FileHandle, start: number, length: number): Promise<void> {
+  const buffers = [takeBuffer(), takeBuffer()] as const;
+  const writing: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()];
+  let position = start;
+  let remaining = length;
+  let failed = false;
+  try {
+    for (let i = 0; remaining > 0; i ^= 1) {
+      await writing[i];
+      if (res.destroyed) return;
+      const buffer = buffers[i]!;
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(CHUNK, remaining), position);
+      if (bytesRead === 0) throw new Error(`file ended ${remaining} bytes early`);
+      position += bytesRead;
+      remaining -= bytesRead;
+      writing[i] = new Promise((resolve, reject) =>
+        res.write(buffer.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve())),
+      );
+    }
+    await Promise.all(writing);
+    res.end();
+  } catch (err) {
+    failed = true;
+    // Headers are out: the only honest signal left is cutting the connection short.
+    res.destroy(err as Error);
+  } finally {
+    await handle.close().catch(() => {});
+    // A buffer whose write may still be pending is not reused.
+    if (!failed && !res.destroyed) buffers.forEach(giveBack);
+  }
+}
