@@ -19,6 +19,8 @@ export interface AppDeps {
   store: BlobStore;
   logger: Logger;
   publicUrl?: string | undefined;
+  /** Answer blob GETs with 307 to a presigned backend URL, where the store has one (BERTH_S3_REDIRECT). */
+  blobRedirect?: boolean;
   /** Accept manifests that reference content the repository lacks (BERTH_SPARSE_MANIFESTS). */
   sparseManifests?: boolean;
   /** Honour X-Forwarded-* (only behind a proxy that sets them). */
@@ -33,6 +35,7 @@ export function buildApp(deps: AppDeps): Koa {
     manifests: new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false }),
     listing: new ListingService(deps.pool),
     urls: new UrlBuilder(deps.publicUrl),
+    blobRedirect: deps.blobRedirect ?? false,
   });
   app.use(requestLog(deps.logger));
   app.use(errorEnvelope);

@@ -28,7 +28,18 @@ const envSchema = z.object({
   BERTH_ADDR: z.string().default('127.0.0.1:5000'),
   BERTH_DATA_DIR: z.string().default('./data'),
   DATABASE_URL: z.string().url().optional(),
-  BERTH_STORAGE: z.enum(['fs']).default('fs'),
+  BERTH_STORAGE: z.enum(['fs', 's3']).default('fs'),
+  BERTH_S3_BUCKET: z.string().min(3).optional(),
+  BERTH_S3_ENDPOINT: z.string().url().optional(),
+  BERTH_S3_REGION: z.string().default('us-east-1'),
+  BERTH_S3_FORCE_PATH_STYLE: booleanString.default(false),
+  BERTH_S3_PREFIX: z
+    .string()
+    .regex(/^([\w.-]+\/)*$/, 'a key prefix like "berth/" or "team/registry/" (ending in /) or empty')
+    .default(''),
+  // Blob GETs answer 307 to a presigned URL so bytes bypass Berth.
+  BERTH_S3_REDIRECT: booleanString.default(false),
+  BERTH_S3_CREATE_BUCKET: booleanString.default(false),
   BERTH_AUTH: z.enum(['none']).optional(),
   // Listening beyond loopback with no authentication must be asked for by name.
   BERTH_ALLOW_ANONYMOUS_PUBLIC: booleanString.default(false),
@@ -40,13 +51,26 @@ const envSchema = z.object({
   BERTH_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(5433),
 });
 
+export type StorageConfig =
+  | { driver: 'fs'; root: string }
+  | {
+      driver: 's3';
+      bucket: string;
+      endpoint: string | undefined;
+      region: string;
+      forcePathStyle: boolean;
+      prefix: string;
+      redirect: boolean;
+      createBucket: boolean;
+    };
+
 export interface Config {
   host: string;
   port: number;
   dataDir: string;
   databaseUrl: string | undefined;
   embeddedPostgresPort: number;
-  storage: { driver: 'fs'; root: string };
+  storage: StorageConfig;
   auth: 'none';
   publicUrl: string | undefined;
   sparseManifests: boolean;
@@ -85,13 +109,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const dataDir = path.resolve(e.BERTH_DATA_DIR);
+  let storage: StorageConfig;
+  if (e.BERTH_STORAGE === 's3') {
+    if (!e.BERTH_S3_BUCKET) throw new ConfigError('BERTH_STORAGE=s3 needs BERTH_S3_BUCKET');
+    storage = {
+      driver: 's3',
+      bucket: e.BERTH_S3_BUCKET,
+      endpoint: e.BERTH_S3_ENDPOINT,
+      region: e.BERTH_S3_REGION,
+      forcePathStyle: e.BERTH_S3_FORCE_PATH_STYLE,
+      prefix: e.BERTH_S3_PREFIX,
+      redirect: e.BERTH_S3_REDIRECT,
+      createBucket: e.BERTH_S3_CREATE_BUCKET,
+    };
+  } else {
+    storage = { driver: 'fs', root: path.join(dataDir, 'blobs') };
+  }
   return Object.freeze({
     host,
     port,
     dataDir,
     databaseUrl: e.DATABASE_URL,
     embeddedPostgresPort: e.BERTH_EMBEDDED_PG_PORT,
-    storage: { driver: e.BERTH_STORAGE, root: path.join(dataDir, 'blobs') },
+    storage,
     auth: 'none' as const,
     publicUrl: e.BERTH_PUBLIC_URL?.replace(/\/+$/, ''),
     sparseManifests: e.BERTH_SPARSE_MANIFESTS,

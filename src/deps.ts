@@ -8,7 +8,7 @@ import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { createLogger } from './logger.js';
 import type { BlobStore } from './storage/blob-store.js';
-import { FsBlobStore } from './storage/fs-blob-store.js';
+import { createBlobStore } from './storage/create-blob-store.js';
 
 /** Chunks written at once per process; more wait for a connection. */
 const UPLOAD_LOCK_CONNECTIONS = 32;
@@ -44,7 +44,14 @@ export async function createDeps(config: Config): Promise<Deps> {
     await embedded?.stop();
     throw err;
   }
-  const store = new FsBlobStore(config.storage.root);
+  let store: BlobStore;
+  try {
+    store = await createBlobStore(config.storage);
+  } catch (err) {
+    await pool.end();
+    await embedded?.stop();
+    throw err;
+  }
   // One connection per chunk being written, held while it streams; apart from the query pool so
   // slow uploads never starve pulls.
   const lockPool = createPool(url, UPLOAD_LOCK_CONNECTIONS);

@@ -19,6 +19,7 @@ export async function serve(config: Config): Promise<void> {
     logger: deps.logger,
     publicUrl: config.publicUrl,
     sparseManifests: config.sparseManifests,
+    blobRedirect: config.storage.driver === 's3' && config.storage.redirect,
   });
   const server = http.createServer(app.callback());
   // Layer uploads can take minutes: no whole-request deadline, only an idle one.

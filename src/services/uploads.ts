@@ -18,7 +18,7 @@ import {
 import { RegistryError } from '../errors/registry-error.js';
 import { createDigestHash, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../registry/digest.js';
 import { isValidName } from '../registry/names.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import { BlobNotFoundError, type BlobStore } from '../storage/blob-store.js';
 import { DigestCache, fastDigest, resumableDigest, type RunningDigest } from './upload-digest.js';
 
 /** A canonical lower-case UUID; anything else never reaches PostgreSQL's uuid column (it would be a 500). */
@@ -145,6 +145,11 @@ export class UploadService {
       try {
         // Re-read under the lock: the previous holder may have moved the offset meanwhile.
         return await task(await this.load(repository, id));
+      } catch (err) {
+        // The store lost the staged bytes (cancelled meanwhile, or an S3 upload already sealed
+        // by a commit that then failed): the session cannot continue; the client restarts.
+        if (err instanceof BlobNotFoundError) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { detail: { uuid: id }, cause: err });
+        throw err;
       } finally {
         await unlockUpload(client, id).catch((err: Error) => {
           broken = err;

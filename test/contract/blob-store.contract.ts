@@ -198,7 +198,9 @@ export function blobStoreContract(name: string, factory: () => Promise<ContractS
       assert.deepEqual(await subject.leftovers(), [], 'after aborting an upload that was read back');
     });
 
-    it('refuses an append at an offset other than the staged size', { skip: !options.checksOffset && 'the fs driver truncates or extends to the offset instead' }, async () => {
+    // Only for stores that keep their own record of the staged size; the fs driver instead cuts
+    // the file to the offset it is given (how it drops bytes an interrupted request left).
+    if (options.checksOffset) it('refuses an append at an offset other than the staged size', async () => {
       const upload = await new Upload(store).start();
       await upload.append(randomBytes(2 * KiB));
       const attempt = (offset: number) => store.appendUpload(upload.id, pieces(randomBytes(10)), { offset, state: upload.state });

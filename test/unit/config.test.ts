@@ -25,6 +25,7 @@ describe('loadConfig (config): defaults', () => {
       auth: 'none',
       publicUrl: undefined,
       sparseManifests: false,
+      uploadTtlMs: 24 * 3_600_000,
       logLevel: 'info',
     });
     assert.ok(Object.isFrozen(config));
@@ -50,7 +51,7 @@ describe('loadConfig (config): defaults', () => {
     assert.equal(config.host, 'localhost');
     assert.equal(config.port, 8080);
     assert.equal(config.dataDir, '/var/lib/berth');
-    assert.equal(config.storage.root, '/var/lib/berth/blobs');
+    assert.deepEqual(config.storage, { driver: 'fs', root: '/var/lib/berth/blobs' });
     assert.equal(config.databaseUrl, 'postgres://berth:secret@db.internal:5432/berth');
     assert.equal(config.publicUrl, 'https://registry.example.com');
     assert.equal(config.logLevel, 'debug');
@@ -131,4 +132,58 @@ describe('loadConfig (config): invalid values are refused with the variable name
       assertRefused({ [variable]: value }, variable);
     });
   }
+});
+
+describe('loadConfig (config): S3 storage', () => {
+  it('reads the S3 settings with their defaults', () => {
+    const config = loadConfig({ BERTH_STORAGE: 's3', BERTH_S3_BUCKET: 'images' });
+    assert.deepEqual(config.storage, {
+      driver: 's3',
+      bucket: 'images',
+      endpoint: undefined,
+      region: 'us-east-1',
+      forcePathStyle: false,
+      prefix: '',
+      redirect: false,
+      createBucket: false,
+    });
+  });
+
+  it('takes endpoint, path style, prefix, redirect and bucket creation', () => {
+    const config = loadConfig({
+      BERTH_STORAGE: 's3',
+      BERTH_S3_BUCKET: 'images',
+      BERTH_S3_ENDPOINT: 'http://127.0.0.1:9000',
+      BERTH_S3_REGION: 'eu-west-1',
+      BERTH_S3_FORCE_PATH_STYLE: 'true',
+      BERTH_S3_PREFIX: 'team/registry/',
+      BERTH_S3_REDIRECT: 'true',
+      BERTH_S3_CREATE_BUCKET: 'true',
+    });
+    assert.equal(config.storage.driver, 's3');
+    assert.ok(config.storage.driver === 's3' && config.storage.forcePathStyle && config.storage.redirect && config.storage.createBucket);
+    assert.equal(config.storage.driver === 's3' && config.storage.prefix, 'team/registry/');
+  });
+
+  it('refuses s3 without a bucket, and a prefix that does not end in a slash', () => {
+    assert.throws(() => loadConfig({ BERTH_STORAGE: 's3' }), (err: Error) => err instanceof ConfigError && /BERTH_S3_BUCKET/.test(err.message));
+    assert.throws(
+      () => loadConfig({ BERTH_STORAGE: 's3', BERTH_S3_BUCKET: 'images', BERTH_S3_PREFIX: 'no-slash' }),
+      (err: Error) => err instanceof ConfigError && /BERTH_S3_PREFIX/.test(err.message),
+    );
+  });
+});
+
+describe('loadConfig (config): durations', () => {
+  it('reads BERTH_UPLOAD_TTL written as 0s, 90m, 24h or 7d', () => {
+    assert.equal(loadConfig({ BERTH_UPLOAD_TTL: '0s' }).uploadTtlMs, 0);
+    assert.equal(loadConfig({ BERTH_UPLOAD_TTL: '90m' }).uploadTtlMs, 90 * 60_000);
+    assert.equal(loadConfig({ BERTH_UPLOAD_TTL: '7d' }).uploadTtlMs, 7 * 86_400_000);
+  });
+
+  it('refuses other spellings, naming the variable', () => {
+    for (const bad of ['24', '1.5h', '-1h', '24 hours', 'h']) {
+      assert.throws(() => loadConfig({ BERTH_UPLOAD_TTL: bad }), (err: Error) => err instanceof ConfigError && /BERTH_UPLOAD_TTL/.test(err.message), bad);
+    }
+  });
 });

@@ -3,6 +3,17 @@
 import type { Context, Next } from 'koa';
 import { ERROR_CATALOG, type ErrorCode } from '../../errors/catalog.js';
 import { RegistryError } from '../../errors/registry-error.js';
+import { StorageUnavailableError } from '../../storage/blob-store.js';
+
+/** Errors that are not the client's fault but are worth retrying: 503 with Retry-After. */
+function fromUnavailable(err: unknown): RegistryError | undefined {
+  if (!(err instanceof StorageUnavailableError)) return undefined;
+  return new RegistryError('UNAVAILABLE', {
+    message: 'blob storage is unavailable, try again later',
+    cause: err,
+    headers: { 'Retry-After': String(err.retryAfterSeconds) },
+  });
+}
 
 function fromHttpError(err: { status?: number; expose?: boolean; message?: string }): RegistryError | undefined {
   const status = err.status;
@@ -15,7 +26,7 @@ export async function errorEnvelope(ctx: Context, next: Next): Promise<void> {
   try {
     await next();
   } catch (caught) {
-    const err = caught instanceof RegistryError ? caught : fromHttpError(caught as object);
+    const err = caught instanceof RegistryError ? caught : (fromUnavailable(caught) ?? fromHttpError(caught as object));
     if (!err) {
       ctx.state.error = caught;
       const unknown = new RegistryError('UNKNOWN', { cause: caught });

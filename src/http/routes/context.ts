@@ -11,4 +11,6 @@ export interface RouteDeps {
   manifests: ManifestService;
   listing: ListingService;
   urls: UrlBuilder;
+  /** Blob GETs answer 307 to a short-lived backend URL instead of streaming (S3 redirect mode). */
+  blobRedirect: boolean;
 }

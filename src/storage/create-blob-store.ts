@@ -1,0 +1,20 @@
+// The one place a blob store is chosen from configuration. An unknown driver cannot get here
+// (config validation), and an unusable bucket stops start-up with its message.
+import type { StorageConfig } from '../config.js';
+import type { BlobStore } from './blob-store.js';
+import { FsBlobStore } from './fs-blob-store.js';
+import { S3BlobStore } from './s3-blob-store.js';
+import { createS3Client } from './s3-client.js';
+import { checkBucket } from './s3-errors.js';
+
+export async function createBlobStore(config: StorageConfig): Promise<BlobStore> {
+  switch (config.driver) {
+    case 'fs':
+      return new FsBlobStore(config.root);
+    case 's3': {
+      const client = createS3Client({ region: config.region, endpoint: config.endpoint, forcePathStyle: config.forcePathStyle });
+      await checkBucket(client, config.bucket, { create: config.createBucket });
+      return new S3BlobStore(client, { bucket: config.bucket, prefix: config.prefix });
+    }
+  }
+}
