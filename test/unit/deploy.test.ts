@@ -1,0 +1,251 @@
+// deploy/: the compose file is valid against the Compose Specification's JSON schema (the one the
+// dclint package ships, checked with its linter: no docker or compose binary needed), and keeps
+// the invariants a scaled-out Berth relies on: two identical replicas sharing one PostgreSQL and
+// one S3 bucket, behind an nginx that streams bodies of any size.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { DCLinter } from 'dclint';
+import { parse } from 'yaml';
+import { loadConfig } from '../../src/config.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const DEPLOY = path.join(ROOT, 'deploy');
+const COMPOSE_PATH = path.join(DEPLOY, 'compose.yaml');
+
+type Env = Record<string, string>;
+interface Service {
+  image?: string;
+  build?: { context?: string; dockerfile?: string } | string;
+  command?: string[] | string;
+  environment?: Env | string[];
+  depends_on?: Record<string, { condition: string }> | string[];
+  healthcheck?: { test?: string[] | string };
+  ports?: string[];
+  volumes?: string[];
+  restart?: string;
+}
+interface Compose {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+}
+
+function loadCompose(): Compose {
+  // merge: true resolves the `<<: *berth` keys as compose does.
+  return parse(readFileSync(COMPOSE_PATH, 'utf8'), { merge: true }) as Compose;
+}
+
+function envOf(service: Service): Env {
+  const env = service.environment ?? {};
+  if (!Array.isArray(env)) return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
+  return Object.fromEntries(env.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+}
+
+/** dclint's rules that matter for correctness or safety; its style rules (key order…) are off. */
+const LINT_RULES: Record<string, 0 | 2 | [2, Record<string, unknown>]> = {
+  'no-duplicate-container-names': 2,
+  'no-duplicate-exported-ports': 2,
+  'no-unbound-port-interfaces': 2,
+  'no-version-field': 2,
+  'no-quotes-in-volumes': 2,
+  'require-quotes-in-ports': [2, { quoteType: 'double' }],
+  'service-image-require-explicit-tag': 2,
+  'require-project-name-field': 2,
+  // Off: build + image together is deliberate (one `berth:local` image for all three services).
+  'no-build-and-image': 0,
+  'service-container-name-regex': 0,
+  'service-dependencies-alphabetical-order': 0,
+  'service-keys-order': 0,
+  'service-ports-alphabetical-order': 0,
+  'services-alphabetical-order': 0,
+  'top-level-properties-order': 0,
+};
+
+// dclint's bundled .d.ts files use extensionless relative imports, which NodeNext resolution does
+// not follow, so the result's shape is written down here.
+interface LintMessage {
+  rule: string;
+  type: 'error' | 'warning';
+  line: number;
+  message: string;
+}
+
+function lint(file: string): { messages: LintMessage[] } {
+  const linter = new DCLinter({ rules: LINT_RULES, quiet: true, debug: false, exclude: [] });
+  const [result] = linter.lintFiles([file], false) as { messages: LintMessage[] }[];
+  assert.ok(result, `dclint returned no result for ${file}`);
+  return result;
+}
+
+describe('deploy/compose.yaml: Compose Specification schema (dclint)', () => {
+  const scratch = mkdtempSync(path.join(tmpdir(), 'berth-deploy-test-'));
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('validates against the compose-spec JSON schema with no lint errors', () => {
+    const result = lint(COMPOSE_PATH);
+    const errors = result.messages.filter((m) => m.type === 'error');
+    assert.deepEqual(
+      errors.map((m) => `${m.rule} (line ${m.line}): ${m.message}`),
+      [],
+      'deploy/compose.yaml is not a valid compose file',
+    );
+  });
+
+  it('the validator does reject an invalid file (a misspelt depends_on condition)', () => {
+    const broken = readFileSync(COMPOSE_PATH, 'utf8').replace('service_completed_successfully', 'service_finished');
+    assert.notEqual(broken, readFileSync(COMPOSE_PATH, 'utf8'));
+    const file = path.join(scratch, 'compose.yaml');
+    writeFileSync(file, broken);
+    const rules = lint(file).messages.map((m) => m.rule);
+    assert.ok(rules.includes('invalid-schema'), `expected invalid-schema, got ${JSON.stringify(rules)}`);
+  });
+
+  it('the validator rejects an unknown service key', () => {
+    const file = path.join(scratch, 'unknown-key.yaml');
+    writeFileSync(file, 'name: x\nservices:\n  a:\n    image: nginx:1.27\n    restart_policy: always\n');
+    const rules = lint(file).messages.map((m) => m.rule);
+    assert.ok(rules.includes('invalid-schema'), `expected invalid-schema, got ${JSON.stringify(rules)}`);
+  });
+});
+
+describe('deploy/compose.yaml: Berth invariants', () => {
+  const compose = loadCompose();
+  const services = compose.services;
+  const berthNames = ['berth-1', 'berth-2'];
+
+  it('has postgres, minio, berth-migrate, two berth replicas and nginx', () => {
+    for (const name of ['postgres', 'minio', 'berth-migrate', ...berthNames, 'nginx']) {
+      assert.ok(services[name], `service ${name} is missing`);
+    }
+  });
+
+  it('the replicas (and the migrate job) run the same image, built from deploy/Dockerfile at the repo root', () => {
+    const [a, b] = berthNames.map((n) => services[n]!);
+    assert.ok(a!.image, 'berth-1 has an image name');
+    assert.deepEqual(b!.image, a!.image);
+    assert.deepEqual(b!.build, a!.build);
+    assert.deepEqual(services['berth-migrate']!.image, a!.image);
+    assert.deepEqual(services['berth-migrate']!.build, a!.build);
+    assert.deepEqual(a!.build, { context: '..', dockerfile: 'deploy/Dockerfile' });
+  });
+
+  it('the replicas share DATABASE_URL, credentials and every BERTH_S3_* setting, with BERTH_STORAGE=s3', () => {
+    const [a, b] = berthNames.map((n) => envOf(services[n]!));
+    assert.deepEqual(b, a, 'berth-1 and berth-2 must have identical environments');
+    assert.equal(a!.BERTH_STORAGE, 's3');
+    assert.match(a!.DATABASE_URL ?? '', /^postgres(ql)?:\/\/[^@]+@postgres:5432\//);
+    assert.equal(a!.BERTH_S3_ENDPOINT, 'http://minio:9000');
+    assert.equal(a!.BERTH_S3_FORCE_PATH_STYLE, 'true');
+    assert.equal(a!.BERTH_S3_CREATE_BUCKET, 'true');
+    for (const key of ['BERTH_S3_BUCKET', 'BERTH_S3_REGION', 'BERTH_S3_PREFIX', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+      assert.ok(key in a!, `${key} is set`);
+    }
+    const migrate = envOf(services['berth-migrate']!);
+    assert.equal(migrate.DATABASE_URL, a!.DATABASE_URL, 'berth-migrate migrates the database the replicas use');
+  });
+
+  it("the replicas' environment is a configuration Berth accepts", () => {
+    const env = envOf(services['berth-1']!);
+    const config = loadConfig(env);
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.port, 5000);
+    assert.equal(config.databaseUrl, env.DATABASE_URL);
+    assert.deepEqual(config.storage, {
+      driver: 's3',
+      bucket: env.BERTH_S3_BUCKET,
+      endpoint: 'http://minio:9000',
+      region: env.BERTH_S3_REGION,
+      forcePathStyle: true,
+      prefix: env.BERTH_S3_PREFIX,
+      redirect: false,
+      createBucket: true,
+    });
+  });
+
+  it('credentials match between the services that define and use them', () => {
+    const berth = envOf(services['berth-1']!);
+    const pg = envOf(services.postgres!);
+    const minio = envOf(services.minio!);
+    const url = new URL(berth.DATABASE_URL!);
+    assert.equal(decodeURIComponent(url.username), pg.POSTGRES_USER);
+    assert.equal(decodeURIComponent(url.password), pg.POSTGRES_PASSWORD);
+    assert.equal(url.pathname.slice(1), pg.POSTGRES_DB);
+    assert.equal(berth.AWS_ACCESS_KEY_ID, minio.MINIO_ROOT_USER);
+    assert.equal(berth.AWS_SECRET_ACCESS_KEY, minio.MINIO_ROOT_PASSWORD);
+  });
+
+  it('start-up order: migrate after a healthy postgres; replicas after a successful migrate and a healthy minio', () => {
+    const deps = (n: string) => services[n]!.depends_on as Record<string, { condition: string }>;
+    assert.equal(deps('berth-migrate').postgres?.condition, 'service_healthy');
+    assert.deepEqual(services['berth-migrate']!.command, ['node', 'dist/cli.js', 'migrate']);
+    assert.equal(services['berth-migrate']!.restart, 'no');
+    for (const n of berthNames) {
+      assert.equal(deps(n)['berth-migrate']?.condition, 'service_completed_successfully');
+      assert.equal(deps(n).minio?.condition, 'service_healthy');
+    }
+  });
+
+  it('postgres and minio have healthchecks and named volumes', () => {
+    assert.match(String(services.postgres!.healthcheck?.test), /pg_isready/);
+    assert.ok(services.minio!.healthcheck?.test, 'minio healthcheck');
+    for (const n of ['postgres', 'minio']) {
+      const vol = services[n]!.volumes?.[0]?.split(':')[0];
+      assert.ok(vol && compose.volumes && vol in compose.volumes, `${n} keeps its data in a named volume`);
+    }
+  });
+
+  it('only nginx publishes a port, on 127.0.0.1:5000', () => {
+    for (const [name, s] of Object.entries(services)) {
+      if (name !== 'nginx') assert.equal(s.ports, undefined, `${name} publishes no port`);
+    }
+    assert.deepEqual(services.nginx!.ports, ['127.0.0.1:5000:80']);
+    assert.ok(services.nginx!.volumes?.some((v) => v.startsWith('./nginx.conf:/etc/nginx/nginx.conf')));
+  });
+});
+
+describe('deploy/nginx.conf', () => {
+  const conf = readFileSync(path.join(DEPLOY, 'nginx.conf'), 'utf8').replace(/#.*$/gm, '');
+
+  it('balances over both replicas', () => {
+    assert.match(conf, /upstream\s+berth\s*\{[^}]*server\s+berth-1:5000[^}]*server\s+berth-2:5000/);
+    assert.match(conf, /proxy_pass\s+http:\/\/berth;/);
+  });
+
+  it('streams bodies of any size and keeps the client host', () => {
+    for (const directive of [
+      /client_max_body_size\s+0;/,
+      /proxy_request_buffering\s+off;/,
+      /proxy_buffering\s+off;/,
+      /proxy_set_header\s+Host\s+\$http_host;/,
+      /proxy_set_header\s+X-Forwarded-For\s+\$proxy_add_x_forwarded_for;/,
+      /proxy_set_header\s+X-Forwarded-Proto\s+\$scheme;/,
+      /proxy_read_timeout\s+\d+s;/,
+    ]) {
+      assert.match(conf, directive);
+    }
+  });
+});
+
+describe('deploy/Dockerfile', () => {
+  const dockerfile = readFileSync(path.join(DEPLOY, 'Dockerfile'), 'utf8');
+
+  it('builds on a swappable Node base, runs as non-root, listens on 0.0.0.0:5000 with a healthcheck', () => {
+    assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
+    assert.equal(dockerfile.match(/^FROM \$\{NODE_IMAGE\}/gm)?.length, 2, 'two stages on NODE_IMAGE');
+    assert.match(dockerfile, /npm ci --omit=dev/);
+    assert.match(dockerfile, /^COPY migrations /m);
+    assert.match(dockerfile, /^USER (?!root\b)\S+$/m);
+    assert.match(dockerfile, /BERTH_ADDR=0\.0\.0\.0:5000/);
+    assert.match(dockerfile, /^EXPOSE 5000$/m);
+    assert.match(dockerfile, /^HEALTHCHECK [\s\S]*http:\/\/127\.0\.0\.1:5000\/v2\//m);
+    assert.match(dockerfile, /^CMD \["node", "dist\/cli\.js", "serve"\]$/m);
+  });
+
+  it('the repo-root .dockerignore keeps node_modules, dist and .git out of the build context', () => {
+    const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    for (const entry of ['node_modules', 'dist', '.git']) assert.ok(ignored.includes(entry), `.dockerignore lists ${entry}`);
+  });
+});
