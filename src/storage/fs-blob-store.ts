@@ -59,8 +59,17 @@ export class FsBlobStore implements BlobStore {
     await rm(this.blobPath(digest), { force: true });
   }
 
+  /** Directories known to exist: each is created once per process, not once per blob. */
+  private readonly madeDirs = new Set<string>();
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.madeDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.madeDirs.add(dir);
+  }
+
   async createUpload(uploadId: string): Promise<UploadBackendState> {
-    await mkdir(path.join(this.root, '_uploads'), { recursive: true });
+    await this.ensureDir(path.join(this.root, '_uploads'));
     const handle = await open(this.uploadPath(uploadId), 'w');
     await handle.close();
     return null;
@@ -109,13 +118,16 @@ export class FsBlobStore implements BlobStore {
     } finally {
       await handle.close();
     }
-    const existing = await this.stat(digest);
-    if (existing?.size === options.size) {
-      await rm(staged, { force: true });
-      return;
-    }
-    await mkdir(path.dirname(target), { recursive: true });
-    await rename(staged, target);
+    // Replacing an existing copy is harmless: same digest, same bytes, and readers holding the
+    // old file keep reading it.
+    await this.ensureDir(path.dirname(target));
+    await rename(staged, target).catch(async (err: unknown) => {
+      if (!isNotFound(err)) throw err;
+      // The directory was removed behind our back (a clean-up): make it again, once.
+      this.madeDirs.delete(path.dirname(target));
+      await this.ensureDir(path.dirname(target));
+      await rename(staged, target);
+    });
   }
 
   async abortUpload(uploadId: string): Promise<void> {
