@@ -13,6 +13,9 @@
 //   --keep         keep the temp dir
 //   --wait-quiet S wait up to S seconds (default 180; 0: don't) for the machine to be < 20 % busy before starting
 //   --out FILE     write the results here instead
+//   --s3           also the S3 section (bench/s3.ts: Berth with BERTH_STORAGE=s3 on s3rver vs the AWS SDK
+//                  direct); writes bench/results/<date>-s3.md (--quick: <date>-s3-quick.md)
+//   --s3-only      only the S3 section (no Distribution, no fs figures, no ceilings)
 //
 // Only 127.0.0.1 is ever contacted; every process the bench starts is stopped by its PID.
 import { execFileSync } from 'node:child_process';
@@ -28,6 +31,7 @@ import { descendants, MemSampler, startBerth, startDistribution, type RegistryNa
 import { cell, MiB, num, spread, type Spread } from './lib/stats.js';
 import { cpuBusyOver, cpuTimes, ensureTools, loadavg, machineInfo, procJiffies, runOk } from './lib/system.js';
 import { ceilings, type Ceilings } from './machine.js';
+import { runS3 } from './s3.js';
 import { renderReport, single, type CpuSpan, type MemoryPhaseRow, type Row } from './report.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -43,7 +47,7 @@ function log(s: string): void {
 }
 
 function parseArgs(argv: string[]) {
-  const o = { head: false, runs: 5, seconds: 10, quick: false, skipBuild: false, clients: false, keep: false, out: '', waitQuiet: 180 };
+  const o = { s3: false, s3Only: false, head: false, runs: 5, seconds: 10, quick: false, skipBuild: false, clients: false, keep: false, out: '', waitQuiet: 180 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -59,6 +63,8 @@ function parseArgs(argv: string[]) {
     else if (a === '--clients') o.clients = true;
     else if (a === '--keep') o.keep = true;
     else if (a === '--out') o.out = val();
+    else if (a === '--s3') o.s3 = true;
+    else if (a === '--s3-only') o.s3Only = o.s3 = true;
     else if (a === '--wait-quiet') o.waitQuiet = Math.max(0, Number.parseInt(val(), 10));
     else throw new Error(`unknown argument ${a} (see the head of bench/run.ts)`);
   }
@@ -165,7 +171,7 @@ async function main(): Promise<void> {
   }, HARD_LIMIT_MS);
   watchdog.unref();
 
-  const tools = [{ tool: 'docker-registry', pkg: 'docker-registry' }];
+  const tools = args.s3Only ? [] : [{ tool: 'docker-registry', pkg: 'docker-registry' }];
   if (args.clients) for (const f of clientFigures) tools.push(...f.tools);
   await ensureTools(tools, log);
 
@@ -192,6 +198,26 @@ async function main(): Promise<void> {
 
   try {
     const berth = await prepareBerth(args, tmp, notes);
+    const s3Section = async (): Promise<void> => {
+      const s3out = args.s3Only && args.out ? resolve(args.out) : join(BENCH_DIR, 'results', `${date}-s3${args.quick ? '-quick' : ''}.md`);
+      log('S3 section (bench/s3.ts)');
+      const r = await runS3({
+        berthRoot: berth.root,
+        berthDescribed: berth.described,
+        tmp,
+        runs: args.quick ? 2 : Math.max(3, Math.min(args.runs, 5)),
+        blobBytes: settings.blobBytes,
+        chunkBytes: settings.chunkBytes,
+        bigBlobBytes: settings.bigBlobBytes,
+        log,
+        command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+      });
+      const text = notes.length > 0 ? `${r.report}\nBuild notes:\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : r.report;
+      mkdirSync(dirname(s3out), { recursive: true });
+      writeFileSync(s3out, text);
+      log(`wrote ${relative(process.cwd(), s3out)}`);
+      process.stdout.write(text);
+    };
     const machine = await machineInfo();
     let busyBefore = await cpuBusyOver(2000);
     if (busyBefore >= QUIET && args.waitQuiet > 0) {
@@ -203,6 +229,10 @@ async function main(): Promise<void> {
     const loadBefore = loadavg();
     log(`machine: ${machine.cpus} CPUs, ${machine.memTotalGiB.toFixed(1)} GiB, node ${machine.node}; load ${loadBefore}; busy ${(busyBefore * 100).toFixed(0)} %`);
     if (busyBefore >= QUIET) notes.push(`the machine was ${(busyBefore * 100).toFixed(0)} % busy before the run started (other work on it); see the CPU table for each figure`);
+    if (args.s3Only) {
+      await s3Section();
+      return;
+    }
 
     const data = randomFillSync(Buffer.allocUnsafe(settings.blobBytes));
     const manifestImage = makeImage([4096, 8192], 'manifest-load');
@@ -339,6 +369,7 @@ async function main(): Promise<void> {
     writeFileSync(out, report);
     log(`wrote ${relative(process.cwd(), out)}`);
     process.stdout.write(report);
+    if (args.s3) await s3Section();
   } catch (e) {
     for (const r of regs) {
       const o = r.output().trim();
