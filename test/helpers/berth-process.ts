@@ -10,6 +10,9 @@
 //
 // An instance can be stopped (SIGTERM) or killed (SIGKILL) and started again on the same port,
 // data dir and database: restart and crash tests.
+//
+// BERTH_TEST_STORAGE=s3 (the second pass of `npm test`): Berth keeps its blobs in S3, on one
+// s3rver per registry started here (restarts and replicas share it; stopped by destroy()).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './s3rver.js';
 import { settlesWithin, toolPath } from './system-tools.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -194,9 +198,12 @@ class Instance implements RegistryInstance {
   private timeoutMs: number;
 
   private owner: boolean;
+  /** The S3 server Berth stores blobs on (BERTH_TEST_STORAGE=s3), shared with replicas. */
+  private s3: TestS3 | undefined;
 
-  constructor(o: { target: Target; port: number; dataDir: string; db: { name: string; url: string } | null; env: Record<string, string>; timeoutMs: number; owner?: boolean }) {
+  constructor(o: { target: Target; port: number; dataDir: string; db: { name: string; url: string } | null; env: Record<string, string>; timeoutMs: number; owner?: boolean; s3?: TestS3 | undefined }) {
     this.owner = o.owner ?? true;
+    this.s3 = o.s3;
     this.target = o.target;
     this.port = o.port;
     this.dataDir = o.dataDir;
@@ -244,6 +251,18 @@ class Instance implements RegistryInstance {
       env.BERTH_ADDR = `127.0.0.1:${this.port}`;
       env.BERTH_DATA_DIR = this.dataDir;
       env.LOG_LEVEL = this.extraEnv.LOG_LEVEL ?? 'warn';
+      if (this.s3) {
+        Object.assign(env, {
+          BERTH_STORAGE: 's3',
+          BERTH_S3_ENDPOINT: this.s3.endpoint,
+          BERTH_S3_BUCKET: this.s3.bucket,
+          BERTH_S3_FORCE_PATH_STYLE: 'true',
+          BERTH_S3_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+          AWS_REGION: 'us-east-1',
+        });
+      }
       if (this.databaseUrl) env.DATABASE_URL = this.databaseUrl;
       else {
         delete env.DATABASE_URL;
@@ -334,6 +353,7 @@ class Instance implements RegistryInstance {
       env: this.extraEnv,
       timeoutMs: this.timeoutMs,
       owner: false,
+      s3: this.s3,
     });
     await r.start();
     return r;
@@ -343,6 +363,8 @@ class Instance implements RegistryInstance {
     if (this.running()) await this.stop('SIGTERM', 10_000);
     if (!this.owner) return;
     if (this.dbName) await dropDatabase(this.dbName);
+    await this.s3?.stop().catch((e: unknown) => process.stderr.write(`[berth-process] could not stop s3rver: ${(e as Error).message}\n`));
+    this.s3 = undefined;
     if (process.env.BERTH_E2E_KEEP !== '1') rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
@@ -352,7 +374,18 @@ export async function startRegistry(opts: StartOptions = {}): Promise<RegistryIn
   const target = opts.target ?? e2eTarget();
   const dataDir = mkdtempSync(join(tmpdir(), `berth-e2e-${target}-`));
   const db = target === 'berth' ? await createDatabase() : null;
+  let s3: TestS3 | undefined;
+  if (target === 'berth' && process.env.BERTH_TEST_STORAGE === 's3') {
+    try {
+      s3 = await startS3rver();
+    } catch (e) {
+      if (db) await dropDatabase(db.name);
+      rmSync(dataDir, { recursive: true, force: true });
+      throw e;
+    }
+  }
   const inst = new Instance({
+    s3,
     target,
     port: await freePort(),
     dataDir,

@@ -2,15 +2,9 @@
 // every kind (OCI image/index, Docker schema2/list, artifacts), raw reads, tag lists and the tag
 // history, and raw HTTP requests whose path is sent untouched (superagent normalizes `..`).
 import http from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type Koa from 'koa';
-import { pino } from 'pino';
-import supertest from 'supertest';
-import { buildApp, type AppDeps } from '../../src/app.js';
-import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
-import { createTestDatabase } from './database.js';
+import type supertest from 'supertest';
+import type { AppDeps } from '../../src/app.js';
 import {
   DOCKER_LIST,
   DOCKER_MANIFEST,
@@ -25,7 +19,7 @@ import {
   type Descriptor,
   type TestImage,
 } from './oci.js';
-import type { TestRegistry } from './registry.js';
+import { startTestRegistry, type TestRegistry } from './registry.js';
 
 type Agent = ReturnType<typeof supertest.agent>;
 
@@ -45,21 +39,7 @@ export const DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
 export async function startRegistryWith(
   options: Pick<AppDeps, 'sparseManifests' | 'publicUrl'> = {},
 ): Promise<TestRegistry> {
-  const db = await createTestDatabase();
-  const storeRoot = await mkdtemp(path.join(tmpdir(), 'berth-blobs-'));
-  const store = new FsBlobStore(storeRoot);
-  const app = buildApp({ pool: db.pool, store, logger: pino({ level: 'silent' }), ...options });
-  return {
-    app,
-    request: supertest.agent(app.callback()),
-    db,
-    store,
-    storeRoot,
-    async close() {
-      await db.drop();
-      await rm(storeRoot, { recursive: true, force: true });
-    },
-  };
+  return startTestRegistry(options);
 }
 
 export function json(value: unknown, space?: number): Buffer {

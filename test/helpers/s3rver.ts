@@ -34,7 +34,8 @@ const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
  * The child: s3rver 3.7.1 with its filesystem store fixed where it acknowledges a PUT (object or
  * part) before the file is fully written, so a GET right after could read a short file. Here
  * objects are written to a temporary file and renamed (a reader sees old or new content, never
- * part), and a PUT is answered only once its bytes are on disk.
+ * part), and a PUT is answered only once its bytes are on disk. Its GET also takes the range end
+ * 0 for "no end" (`Range: bytes=0-0` got the whole object under Content-Range 0-<size-1>): fixed.
  */
 const SERVER_SCRIPT = `
 const crypto = require('crypto');
@@ -99,6 +100,27 @@ FilesystemStore.prototype.copyObject = async function (srcBucket, srcKey, destBu
     }
   }
   return this.getMetadata(destBucket, destKey);
+};
+
+const S3Object = require('s3rver/lib/models/object');
+const getObject = FilesystemStore.prototype.getObject;
+FilesystemStore.prototype.getObject = async function (bucket, key, options) {
+  if (!options || options.end !== 0) return getObject.call(this, bucket, key, options);
+  // bytes=<start>-0: only bytes=0-0 is satisfiable (when the object is not empty)
+  const object = await getObject.call(this, bucket, key, { start: options.start, end: undefined });
+  if (!object) return object;
+  if (object.content) object.content.destroy();
+  const metadata = await this.getMetadata(bucket, key);
+  const size = Number(metadata['content-length']);
+  if (options.start !== 0 || size === 0) {
+    const unsatisfiable = new S3Object(bucket, key, null, metadata);
+    unsatisfiable.range = { start: options.start, end: 0 };
+    return unsatisfiable;
+  }
+  const content = fs.createReadStream(this.getResourcePath(bucket, key, 'object'), { start: 0, end: 0 });
+  const ranged = new S3Object(bucket, key, content, metadata);
+  ranged.range = { start: 0, end: 0 };
+  return ranged;
 };
 
 const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: process.env.S3RVER_DIR });

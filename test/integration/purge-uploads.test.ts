@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { purgeStaleUploads } from '../../src/jobs/purge-uploads.js';
 import { tryLockUpload, unlockUpload } from '../../src/db/uploads.js';
 import { assertErrorCode } from '../helpers/oci.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(() => true, () => false);
-}
 
 describe('purging abandoned uploads (BERTH_UPLOAD_TTL)', () => {
   let reg: TestRegistry;
@@ -39,7 +33,8 @@ describe('purging abandoned uploads (BERTH_UPLOAD_TTL)', () => {
     const purged = await purgeStaleUploads(reg.db.pool, reg.store, 24 * 3_600_000);
     assert.equal(purged, 1);
     assertErrorCode(await reg.request.get(old.location).expect(404), 'BLOB_UPLOAD_UNKNOWN');
-    assert.equal(await exists(path.join(reg.storeRoot, '_uploads', old.id)), false);
+    assert.equal(await reg.uploadStaged(old.id), false);
+    assert.equal(await reg.uploadStaged(recent.id), true);
     const status = await reg.request.get(recent.location).expect(204);
     assert.equal(status.headers.range, '0-999');
   });

@@ -1,6 +1,7 @@
 // Saved digest state: with a store whose staged bytes are costly to read back (S3), every chunk's
 // running digest is saved in PostgreSQL, so any instance can finish an upload without reading
-// the bytes back. Exercised here with the fs store marked costly and readUpload counted.
+// the bytes back. Exercised with readUpload counted: in the fs pass on the fs store marked costly,
+// in the S3 pass (BERTH_TEST_STORAGE=s3) on the S3 store, whose staged reads are costly anyway.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,9 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import supertest from 'supertest';
 import { buildApp } from '../../src/app.js';
+import type { BlobStore } from '../../src/storage/blob-store.js';
 import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
+import { S3BlobStore } from '../../src/storage/s3-blob-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { randomBlob, sha256, sha512 } from '../helpers/oci.js';
+import { testStorage } from '../helpers/registry.js';
+import { startS3rver, type TestS3 } from '../helpers/s3rver.js';
 
 class CostlyFsStore extends FsBlobStore {
   override readonly stagedReadsAreCheap = false;
@@ -22,17 +27,32 @@ class CostlyFsStore extends FsBlobStore {
   }
 }
 
+class CountedS3Store extends S3BlobStore {
+  reReads = 0;
+  override async readUpload(...args: Parameters<S3BlobStore['readUpload']>) {
+    this.reReads += 1;
+    return super.readUpload(...args);
+  }
+}
+
 describe('chunked uploads over a store with costly staged reads (saved digest state)', () => {
   let db: TestDatabase;
-  let root: string;
-  let store: CostlyFsStore;
+  let root: string | undefined;
+  let s3: TestS3 | undefined;
+  let store: BlobStore & { reReads: number };
   let one: ReturnType<typeof supertest.agent>;
   let two: ReturnType<typeof supertest.agent>;
 
   before(async () => {
     db = await createTestDatabase();
-    root = await mkdtemp(path.join(tmpdir(), 'berth-costly-'));
-    store = new CostlyFsStore(root);
+    if (testStorage() === 's3') {
+      s3 = await startS3rver();
+      store = new CountedS3Store(s3.newClient(), { bucket: s3.bucket });
+    } else {
+      root = await mkdtemp(path.join(tmpdir(), 'berth-costly-'));
+      store = new CostlyFsStore(root);
+    }
+    assert.equal(store.stagedReadsAreCheap, false);
     // Two instances = two processes' worth of in-memory state over one database and store.
     const app = () => buildApp({ pool: db.pool, store, logger: pino({ level: 'silent' }) });
     one = supertest.agent(app().callback());
@@ -40,7 +60,8 @@ describe('chunked uploads over a store with costly staged reads (saved digest st
   });
   after(async () => {
     await db.drop();
-    await rm(root, { recursive: true, force: true });
+    if (root) await rm(root, { recursive: true, force: true });
+    await s3?.stop();
   });
 
   async function chunked(algorithm: 'sha256' | 'sha512', declare: boolean, bytes: Buffer, digest: string) {
