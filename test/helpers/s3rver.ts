@@ -35,7 +35,9 @@ const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
  * part) before the file is fully written, so a GET right after could read a short file. Here
  * objects are written to a temporary file and renamed (a reader sees old or new content, never
  * part), and a PUT is answered only once its bytes are on disk. Its GET also takes the range end
- * 0 for "no end" (`Range: bytes=0-0` got the whole object under Content-Range 0-<size-1>): fixed.
+ * 0 for "no end" (`Range: bytes=0-0` got the whole object under Content-Range 0-<size-1>), and
+ * its DELETE, which removes the key's directories once empty, failed with InternalError (on every
+ * retry) when concurrent DELETEs in one directory removed it first: both fixed.
  */
 const SERVER_SCRIPT = `
 const crypto = require('crypto');
@@ -100,6 +102,27 @@ FilesystemStore.prototype.copyObject = async function (srcBucket, srcKey, destBu
     }
   }
   return this.getMetadata(destBucket, destKey);
+};
+
+FilesystemStore.prototype.deleteObject = async function (bucket, key) {
+  for (const resource of ['object', 'object.md5', 'metadata.json']) {
+    await fs.unlink(this.getResourcePath(bucket, key, resource)).catch((err) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+  const bucketPath = this.getBucketPath(bucket);
+  const parts = key.split('/');
+  parts.pop();
+  while (parts.length) {
+    try {
+      await fs.rmdir(path.join(bucketPath, ...parts));
+    } catch (err) {
+      // not empty, or removed by a concurrent DELETE: either way nothing more to clean up here
+      if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST' || err.code === 'ENOENT') break;
+      throw err;
+    }
+    parts.pop();
+  }
 };
 
 const S3Object = require('s3rver/lib/models/object');
