@@ -89,7 +89,11 @@ export class S3BlobStore implements BlobStore {
     const { range, signal } = options;
     let body: Readable;
     try {
-      body = await this.bucket.get(this.blobKey(digest), { range: range && `bytes=${range.start}-${range.end}`, signal });
+      body = await this.bucket.get(this.blobKey(digest), {
+        range: range && `bytes=${range.start}-${range.end}`,
+        signal,
+        ...(range ? { expectLength: range.end - range.start + 1 } : {}),
+      });
     } catch (err) {
       if (isS3NotFound(err)) throw new BlobNotFoundError(digest);
       throw err;
@@ -220,7 +224,9 @@ export class S3BlobStore implements BlobStore {
         await this.copier.copy(state.key, blobKey, total, `${this.uploadPrefix(uploadId)}probe`);
       }
     }
-    await this.discardStaging(uploadId, sealed ? null : state);
+    // The blob is in place: failing to tidy the staging objects must not fail the push (the
+    // leftovers under uploads/<id>/ are garbage for a bucket lifecycle rule or a later sweep).
+    await this.discardStaging(uploadId, sealed ? null : state).catch(() => {});
   }
 
   async abortUpload(uploadId: string, raw: UploadBackendState): Promise<void> {

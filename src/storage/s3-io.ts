@@ -43,11 +43,24 @@ export class S3Bucket {
     }
   }
 
-  async get(key: string, options: { range?: string | undefined; signal?: AbortSignal | undefined } = {}): Promise<Readable> {
+  /**
+   * Streams an object or a range of it. With `expectLength`, a response of another length (a
+   * server that ignored the Range) is refused before any byte is used: the caller has already
+   * promised its client that many bytes.
+   */
+  async get(
+    key: string,
+    options: { range?: string | undefined; signal?: AbortSignal | undefined; expectLength?: number } = {},
+  ): Promise<Readable> {
     const out = await this.call('GetObject', () =>
       this.client.send(new GetObjectCommand({ Bucket: this.name, Key: key, Range: options.range }), { abortSignal: options.signal }),
     );
-    return out.Body as Readable;
+    const body = out.Body as Readable;
+    if (options.expectLength !== undefined && out.ContentLength !== undefined && out.ContentLength !== options.expectLength) {
+      body.destroy();
+      throw new Error(`S3 answered ${out.ContentLength} bytes for ${key} (${options.range ?? 'whole'}), ${options.expectLength} expected`);
+    }
+    return body;
   }
 
   /** Reads a whole object of known size into `into` (exactly), e.g. a tail segment. */
