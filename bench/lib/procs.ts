@@ -2,9 +2,9 @@
 // watches them (and Berth's embedded PostgreSQL) through /proc.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, killOnExit } from '../../test/helpers/child-processes.js';
 import { findTool } from './system.js';
 
 export type RegistryName = 'Berth' | 'Distribution';
@@ -22,35 +22,7 @@ export interface RegistryProc {
   stop(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-let hooked = false;
-function killAllOnExit(): void {
-  if (hooked) return;
-  hooked = true;
-  process.on('exit', () => {
-    for (const c of live) {
-      if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
-        try {
-          process.kill(c.pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-    }
-  });
-}
-
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** PIDs of all descendants of `root` (one scan of /proc). */
 export function descendants(root: number): number[] {
@@ -140,9 +112,8 @@ async function waitReady(url: string, child: ChildProcess, out: () => string, ti
 }
 
 function spawnTracked(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string) {
-  killAllOnExit();
   const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
+  killOnExit(child);
   let out = '';
   const rec = (b: Buffer) => {
     out += b.toString('utf8');
@@ -152,7 +123,6 @@ function spawnTracked(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: 
   child.stderr?.on('data', rec);
   const exited = new Promise<void>((resolve) => {
     child.on('exit', () => {
-      live.delete(child);
       resolve();
     });
   });

@@ -13,10 +13,10 @@
 //
 // BERTH_TEST_STORAGE=s3 (the second pass of `npm test`): Berth keeps its blobs in S3, on one
 // s3rver per registry started here (restarts and replicas share it; stopped by destroy()).
+import { freePort, killOnExit } from './child-processes.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -86,36 +86,7 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
-const liveChildren = new Set<ChildProcess>();
-let exitHook = false;
-function installExitHook(): void {
-  if (exitHook) return;
-  exitHook = true;
-  process.on('exit', () => {
-    for (const c of liveChildren) {
-      if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
-        try {
-          process.kill(c.pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-    }
-  });
-}
-
-export async function freePort(): Promise<number> {
-  return await new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolvePort(port));
-    });
-  });
-}
+export { freePort };
 
 function withDatabase(url: string, db: string): string {
   const u = new URL(url);
@@ -235,7 +206,6 @@ class Instance implements RegistryInstance {
   }
 
   async start(): Promise<void> {
-    installExitHook();
     this.out = '';
     let cmd: string;
     let args: string[];
@@ -276,12 +246,11 @@ class Instance implements RegistryInstance {
     }
     const child = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    liveChildren.add(child);
+    killOnExit(child);
     child.stdout?.on('data', (b: Buffer) => this.record(b));
     child.stderr?.on('data', (b: Buffer) => this.record(b));
     this.exit = new Promise((res) => {
       child.on('exit', (code, signal) => {
-        liveChildren.delete(child);
         this.record(Buffer.from(`\n[berth-process] ${this.target} pid ${child.pid} exited: code=${code} signal=${signal}\n`));
         res({ code, signal });
       });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { appendFile, cp, mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,32 +9,7 @@ import { DEFAULT_MIGRATIONS_DIR, MigrationError, isFullyMigrated, loadMigrationF
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 /** A brand-new database with nothing in it (not cloned from the migrated template). */
-async function createEmptyDatabase(): Promise<TestDatabase> {
-  const adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) throw new Error('DATABASE_URL is not set: run the tests with `npm test`');
-  const name = `m_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client(adminUrl);
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const pool = createPool(url.toString());
-  return {
-    url: url.toString(),
-    pool,
-    async drop() {
-      await pool.end();
-      const c = new pg.Client(adminUrl);
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
+const createEmptyDatabase = () => createTestDatabase({ empty: true });
 
 /** A private copy of migrations/ that a test may edit. */
 async function copyMigrations(): Promise<string> {
