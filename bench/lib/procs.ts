@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, killOnExit } from '../../test/helpers/child-processes.js';
+import { freePort, isAlive, killOnExit } from '../../test/helpers/child-processes.js';
+import { writeDistributionConfig } from '../../test/helpers/distribution.js';
 import { findTool } from './system.js';
 
 export type RegistryName = 'Berth' | 'Distribution';
@@ -51,14 +52,6 @@ export function descendants(root: number): number[] {
   return out;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** VmRSS and VmHWM of a process in bytes (undefined once it is gone). */
 export function memStatus(pid: number): { rss: number; hwm: number } | undefined {
@@ -174,7 +167,7 @@ export async function startBerth(o: { repoRoot: string; dataDir: string; extraEn
       helperPids();
       await stopChild(child, exited, 20_000);
       // Berth stops its PostgreSQL on SIGTERM; if it could not, stop what is left of the tree we saw.
-      const left = known.filter(alive);
+      const left = known.filter(isAlive);
       for (const p of left) {
         try {
           process.kill(p, 'SIGINT');
@@ -182,8 +175,8 @@ export async function startBerth(o: { repoRoot: string; dataDir: string; extraEn
           // gone
         }
       }
-      for (let i = 0; i < 50 && left.some(alive); i++) await sleep(100);
-      for (const p of left.filter(alive)) {
+      for (let i = 0; i < 50 && left.some(isAlive); i++) await sleep(100);
+      for (const p of left.filter(isAlive)) {
         try {
           process.kill(p, 'SIGKILL');
         } catch {
@@ -209,30 +202,7 @@ export async function startDistribution(o: { dataDir: string }): Promise<Registr
   const bin = findTool('docker-registry');
   if (!bin) throw new Error('docker-registry is not installed');
   const port = await freePort();
-  const cfg = join(o.dataDir, 'config.yml');
-  writeFileSync(
-    cfg,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  cache:',
-      '    blobdescriptor: inmemory',
-      '  filesystem:',
-      `    rootdirectory: ${join(o.dataDir, 'registry')}`,
-      '  delete:',
-      '    enabled: true',
-      '  maintenance:',
-      '    uploadpurging:',
-      '      enabled: false',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      '',
-    ].join('\n'),
-  );
+  const cfg = writeDistributionConfig({ dataDir: o.dataDir, port, logLevel: 'error', blobDescriptorCache: true });
   const { child, exited, output } = spawnTracked(bin, ['serve', cfg], { ...process.env }, o.dataDir);
   const url = `http://127.0.0.1:${port}`;
   const proc: RegistryProc = {

@@ -14,9 +14,10 @@
 // BERTH_TEST_STORAGE=s3 (the second pass of `npm test`): Berth keeps its blobs in S3, on one
 // s3rver per registry started here (restarts and replicas share it; stopped by destroy()).
 import { freePort, killOnExit } from './child-processes.js';
+import { writeDistributionConfig } from './distribution.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -127,34 +128,6 @@ async function dropDatabase(name: string): Promise<void> {
   }
 }
 
-function distributionConfig(dataDir: string, port: number): string {
-  const cfg = join(dataDir, `config-${port}.yml`);
-  writeFileSync(
-    cfg,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: warn',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${join(dataDir, 'registry')}`,
-      '  delete:',
-      '    enabled: true',
-      '  maintenance:',
-      '    uploadpurging:',
-      '      enabled: false',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      // upload state is HMAC-signed with this; fixed per data dir so uploads survive a restart
-      `  secret: ${createHash('sha256').update(dataDir).digest('hex')}`,
-      '',
-    ].join('\n'),
-  );
-  return cfg;
-}
-
 class Instance implements RegistryInstance {
   target: Target;
   port: number;
@@ -212,7 +185,7 @@ class Instance implements RegistryInstance {
     const env: NodeJS.ProcessEnv = { ...process.env, ...this.extraEnv };
     if (this.target === 'distribution') {
       cmd = toolPath('docker-registry');
-      args = ['serve', distributionConfig(this.dataDir, this.port)];
+      args = ['serve', writeDistributionConfig({ dataDir: this.dataDir, port: this.port })];
     } else {
       const cli = join(REPO_ROOT, 'src', 'cli.ts');
       if (!existsSync(cli)) throw new Error(`${cli} does not exist (the Berth server is not there yet); BERTH_E2E_TARGET=distribution runs the reference registry`);

@@ -38,3 +38,13 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** Whether a process with this PID exists (signal 0 delivers nothing). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isAlive } from './child-processes.js';
 import { describeRun, run, runOk, settlesWithin, toolPath, type RunOptions, type RunResult } from './system-tools.js';
 
 export interface Dockerd {
@@ -57,22 +58,14 @@ function readPid(file: string): number | null {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (!alive(pid)) return true;
+    if (!isAlive(pid)) return true;
     await sleep(100);
   }
-  return !alive(pid);
+  return !isAlive(pid);
 }
 
 /** Mount points at or under dir (deepest first), from /proc/self/mountinfo. */
@@ -190,7 +183,7 @@ export async function startDockerd(opts: StartDockerdOptions = {}): Promise<Dock
       }
     }
     // dockerd stops the containerd it started; make sure (by its PID) if it was killed hard.
-    if (containerdPid !== null && alive(containerdPid)) {
+    if (containerdPid !== null && isAlive(containerdPid)) {
       try {
         const cmdline = readFileSync(`/proc/${containerdPid}/cmdline`, 'utf8');
         if (cmdline.includes(dir)) {
