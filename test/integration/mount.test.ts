@@ -98,6 +98,14 @@ describe('POST /v2/<name>/blobs/uploads/?mount=&from= (end-11)', () => {
       await assertUploadSession(res, target, bytes, digest);
     });
   }
+  for (const bad of ['sha256:xyz', 'md5:d41d8cd98f00b204e9800998ecf8427e', 'not-a-digest']) {
+    it(`answers 400 DIGEST_INVALID to a malformed mount digest (${bad}) and starts no session`, async () => {
+      const target = uniqueRepo('mount');
+      const res = await reg.request.post(`/v2/${target}/blobs/uploads/?mount=${encodeURIComponent(bad)}&from=${uniqueRepo('mount')}`).expect(400);
+      assert.equal((res.body as { errors: { code: string }[] }).errors[0]?.code, 'DIGEST_INVALID');
+      assert.equal(res.headers.location, undefined);
+    });
+  }
 });
 
 describe('POST /v2/<name>/blobs/uploads/?mount= without from (end-11, anonymous mount)', () => {
