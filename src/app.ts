@@ -2,6 +2,7 @@
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type pg from 'pg';
+import { type AccessControl, openAccess } from './http/access.js';
 import { errorEnvelope } from './http/middleware/error-envelope.js';
 import { requestLog } from './http/middleware/request-log.js';
 import { createRegistryRouter } from './http/routes/index.js';
@@ -25,6 +26,8 @@ export interface AppDeps {
   sparseManifests?: boolean;
   /** Honour X-Forwarded-* (only behind a proxy that sets them). */
   trustProxy?: boolean;
+  /** Who may do what; everything is open when absent (BERTH_AUTH=none). */
+  access?: AccessControl;
 }
 
 export function buildApp(deps: AppDeps): Koa {
@@ -36,6 +39,7 @@ export function buildApp(deps: AppDeps): Koa {
     listing: new ListingService(deps.pool),
     urls: new UrlBuilder(deps.publicUrl),
     blobRedirect: deps.blobRedirect ?? false,
+    access: deps.access ?? openAccess,
   });
   app.use(requestLog(deps.logger));
   app.use(errorEnvelope);

@@ -4,6 +4,7 @@ import type { ListingService } from '../../services/listing.js';
 import type { ManifestService } from '../../services/manifests.js';
 import type { UploadService } from '../../services/uploads.js';
 import type { UrlBuilder } from '../urls.js';
+import type { AccessControl } from '../access.js';
 
 export interface RouteDeps {
   blobs: BlobService;
@@ -11,6 +12,8 @@ export interface RouteDeps {
   manifests: ManifestService;
   listing: ListingService;
   urls: UrlBuilder;
+  /** Decides whether a request may do what its route needs (BERTH_AUTH). */
+  access: AccessControl;
   /** Blob GETs answer 307 to a short-lived backend URL instead of streaming (S3 redirect mode). */
   blobRedirect: boolean;
 }

@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import { assertValidName } from '../../registry/names.js';
+import type { RepositoryAction } from '../access.js';
 import { API_VERSION } from '../headers.js';
 import { blobRoutes } from './blobs.js';
 import type { RouteDeps } from './context.js';
@@ -13,21 +14,23 @@ import { uploadRoutes } from './uploads.js';
 
 type Handler = (ctx: Context, ...params: string[]) => Promise<void>;
 
-/** Decodes the captures (clients may escape the `:` of a digest) and validates the repository name. */
-function withParams(handler: Handler, hasName = true) {
-  return async (ctx: Context) => {
-    let params: string[];
-    try {
-      params = (ctx.captures ?? []).map((p: string) => decodeURIComponent(p));
-    } catch {
-      throw new RegistryError('NAME_INVALID', { message: 'malformed percent-encoding in the path' });
-    }
-    if (hasName) assertValidName(params[0] ?? '');
-    await handler(ctx, ...params);
-  };
+/** Decodes the captures (clients may escape the `:` of a digest). */
+function decodeCaptures(ctx: Context): string[] {
+  try {
+    return (ctx.captures ?? []).map((p: string) => decodeURIComponent(p));
+  } catch {
+    throw new RegistryError('NAME_INVALID', { message: 'malformed percent-encoding in the path' });
+  }
 }
 
 export function createRegistryRouter(deps: RouteDeps): Router {
+  /** A repository route: validates the name, then checks that the request may do `actions` on it. */
+  const repo = (actions: readonly RepositoryAction[], handler: Handler) => async (ctx: Context) => {
+    const params = decodeCaptures(ctx);
+    assertValidName(params[0] ?? '');
+    await deps.access.requireRepository(ctx, params[0]!, actions);
+    await handler(ctx, ...params);
+  };
   const blobs = blobRoutes(deps);
   const uploads = uploadRoutes(deps);
   const manifests = manifestRoutes(deps);
@@ -46,20 +49,29 @@ export function createRegistryRouter(deps: RouteDeps): Router {
   const TAGS = /^\/v2\/(.+)\/tags\/list$/;
   const REFERRERS = /^\/v2\/(.+)\/referrers\/([^/]+)$/;
 
-  router.get(/^\/v2\/?$/, async (ctx) => { ctx.body = {}; });                          // end-1
-  router.get(/^\/v2\/_catalog$/, withParams(listings.catalog, false));                  // catalog
-  router.post(UPLOADS, withParams(uploads.start));                                      // end-4a, end-4b, end-11
-  router.patch(UPLOAD, withParams(uploads.patch));                                      // end-5
-  router.put(UPLOAD, withParams(uploads.put));                                          // end-6
-  router.get(UPLOAD, withParams(uploads.status));                                       // end-13
-  router.delete(UPLOAD, withParams(uploads.cancel));                                    // upload cancel (spec main)
-  router.get(BLOB, withParams(blobs.get));                                              // end-2 (GET and HEAD)
-  router.delete(BLOB, withParams(blobs.delete));                                        // end-10
-  router.get(MANIFEST, withParams(manifests.get));                                      // end-3 (GET and HEAD)
-  router.put(MANIFEST, withParams(manifests.put));                                      // end-7
-  router.delete(MANIFEST, withParams(manifests.delete));                                // end-9
-  router.get(TAGS, withParams(listings.tags));                                          // end-8a, end-8b
-  router.get(REFERRERS, withParams(listings.referrers));                                // end-12a, end-12b
+  const PULL = ['pull'] as const;
+  const PUSH = ['pull', 'push'] as const;
+  const DELETE = ['delete'] as const;
+  router.get(/^\/v2\/?$/, async (ctx) => {                                               // end-1
+    await deps.access.requireAny(ctx);
+    ctx.body = {};
+  });
+  router.get(/^\/v2\/_catalog$/, async (ctx) => {                                        // catalog
+    await deps.access.requireCatalog(ctx);
+    await listings.catalog(ctx);
+  });
+  router.post(UPLOADS, repo(PUSH, uploads.start));                                      // end-4a, end-4b, end-11
+  router.patch(UPLOAD, repo(PUSH, uploads.patch));                                      // end-5
+  router.put(UPLOAD, repo(PUSH, uploads.put));                                          // end-6
+  router.get(UPLOAD, repo(PUSH, uploads.status));                                       // end-13
+  router.delete(UPLOAD, repo(PUSH, uploads.cancel));                                    // upload cancel (spec main)
+  router.get(BLOB, repo(PULL, blobs.get));                                              // end-2 (GET and HEAD)
+  router.delete(BLOB, repo(DELETE, blobs.delete));                                      // end-10
+  router.get(MANIFEST, repo(PULL, manifests.get));                                      // end-3 (GET and HEAD)
+  router.put(MANIFEST, repo(PUSH, manifests.put));                                      // end-7
+  router.delete(MANIFEST, repo(DELETE, manifests.delete));                              // end-9
+  router.get(TAGS, repo(PULL, listings.tags));                                          // end-8a, end-8b
+  router.get(REFERRERS, repo(PULL, listings.referrers));                                // end-12a, end-12b
 
   // A known path with another method is UNSUPPORTED (405); an unknown path is NOT_FOUND.
   const known = [UPLOADS, UPLOAD, BLOB, MANIFEST, TAGS, REFERRERS, /^\/v2\/?$/, /^\/v2\/_catalog$/];

@@ -5,15 +5,16 @@ import type { TagChangeContext } from '../../db/tags.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import { bareMediaType } from '../../registry/media-types.js';
 import { acceptsManifest } from '../accept.js';
+import { principalOf } from '../access.js';
 import { MAX_MANIFEST_BYTES } from '../../services/manifests.js';
 import { CONTENT_DIGEST, OCI_SUBJECT, OCI_TAG } from '../headers.js';
 import { queryList, readBody } from '../request.js';
 import { sendEmpty } from '../respond.js';
 import type { RouteDeps } from './context.js';
 
-/** Who changed a tag, for its history; the actor becomes the token subject once auth exists. */
+/** Who changed a tag, for its history: the principal the access check recorded. */
 export function tagChangeContext(ctx: Context): TagChangeContext {
-  return { actor: 'anonymous', clientAddr: ctx.ip, userAgent: ctx.get('User-Agent').slice(0, 512) || undefined };
+  return { actor: principalOf(ctx).subject, clientAddr: ctx.ip, userAgent: ctx.get('User-Agent').slice(0, 512) || undefined };
 }
 
 export function manifestRoutes({ manifests, urls }: RouteDeps) {
