@@ -1,26 +1,120 @@
 #!/usr/bin/env node
-// The `berth` command: serve | migrate. Parsed with node:util's parseArgs (no dependency needed).
+// The `berth` command: serve | migrate on the server; history | rollback | diff as a client of a
+// running Berth over its /api/v1. Parsed with node:util's parseArgs (no dependency needed).
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config.js';
+import { ApiClient, ApiError } from './client/api-client.js';
+import { diffCommand, historyCommand, rollbackCommand, UsageError } from './client/commands.js';
+import { resolveCredentials } from './client/credentials.js';
+import { ConfigError, isLoopback, loadConfig } from './config.js';
 import { openDatabase } from './deps.js';
 import { MigrationError, migrate } from './db/migrate.js';
 import { createLogger } from './logger.js';
 import { serve } from './server.js';
 
-const USAGE = `usage: berth <command>
+const USAGE = `usage: berth <command> [options]
 
-commands:
-  serve     start the registry (the default)
-  migrate   apply database migrations and exit
+server commands (settings from the environment: BERTH_ADDR, BERTH_DATA_DIR, DATABASE_URL, ...; see README.md):
+  serve                              start the registry (the default)
+  migrate                            apply database migrations and exit
 
-Settings come from the environment (BERTH_ADDR, BERTH_DATA_DIR, DATABASE_URL, ...); see README.md.`;
+client commands (talk to a running Berth):
+  history <name>:<tag>               a tag's history, newest first
+      [--limit N]                    events to show (default 50)
+  rollback <name>:<tag>              point the tag back at an earlier image
+      [--to previous]                the digest before the latest change (the default)
+      [--revision N]                 what revision N set the tag to
+      [--digest D [--force]]         a digest the tag once had (--force: any manifest of the repository)
+      [--at TIME]                    what the tag pointed at at TIME (2026-11-20T14:00:00Z)
+      [--expect D|none]              refuse unless the tag points at D now (none: is deleted)
+      [--reason R] [--dry-run]
+  diff <name> <from> <to>            what changed between two images: tags (prod), digests (sha256:...)
+                                     or tag revisions (prod@3)
+
+client options:
+  --registry URL                     Berth's address (or BERTH_REGISTRY; default http://127.0.0.1:5000)
+  --username U --password P          credentials (or BERTH_USERNAME/BERTH_PASSWORD; otherwise what
+                                     docker login stored in ~/.docker/config.json for the host)
+  --json                             print the API's JSON instead of text`;
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  registry: { type: 'string' },
+  username: { type: 'string', short: 'u' },
+  password: { type: 'string', short: 'p' },
+  json: { type: 'boolean' },
+  limit: { type: 'string' },
+  to: { type: 'string' },
+  revision: { type: 'string' },
+  digest: { type: 'string' },
+  at: { type: 'string' },
+  force: { type: 'boolean' },
+  expect: { type: 'string' },
+  reason: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+} as const;
+
+/** `127.0.0.1:5000` → http (loopback) or https (anything else); a URL is taken as it is. */
+function registryUrl(value: string): URL {
+  const withScheme = /^[a-z]+:\/\//i.test(value) ? value : `${isLoopback(value.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')) ? 'http' : 'https'}://${value}`;
+  try {
+    return new URL(withScheme);
+  } catch {
+    throw new UsageError(`--registry must be a URL like http://127.0.0.1:5000, got "${value}"`);
+  }
+}
+
+async function client(values: { registry?: string | undefined; username?: string | undefined; password?: string | undefined }): Promise<ApiClient> {
+  const url = registryUrl(values.registry ?? process.env.BERTH_REGISTRY ?? 'http://127.0.0.1:5000');
+  const credentials = await resolveCredentials(url.host, { username: values.username, password: values.password });
+  return new ApiClient(url.origin + url.pathname.replace(/\/+$/, ''), credentials);
+}
+
+function positional(positionals: string[], index: number, what: string): string {
+  const v = positionals[index];
+  if (v === undefined) throw new UsageError(`missing ${what}`);
+  return v;
+}
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   const command = positionals[0] ?? 'serve';
   if (values.help || command === 'help') {
     console.log(USAGE);
     return 0;
+  }
+  switch (command) {
+    case 'history': {
+      const limit = values.limit === undefined ? 50 : Number(values.limit);
+      if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`--limit takes a positive number, got "${values.limit}"`);
+      console.log(await historyCommand(await client(values), positional(positionals, 1, '<name>:<tag>'), { limit, json: values.json ?? false }));
+      return 0;
+    }
+    case 'rollback':
+      console.log(
+        await rollbackCommand(await client(values), positional(positionals, 1, '<name>:<tag>'), {
+          to: values.to,
+          revision: values.revision,
+          digest: values.digest,
+          at: values.at,
+          force: values.force ?? false,
+          expect: values.expect,
+          reason: values.reason,
+          dryRun: values['dry-run'] ?? false,
+          json: values.json ?? false,
+        }),
+      );
+      return 0;
+    case 'diff':
+      console.log(
+        await diffCommand(
+          await client(values),
+          positional(positionals, 1, '<name>'),
+          positional(positionals, 2, '<from>'),
+          positional(positionals, 3, '<to>'),
+          { json: values.json ?? false },
+        ),
+      );
+      return 0;
   }
   const config = loadConfig();
   switch (command) {
@@ -50,6 +144,18 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
+    if (err instanceof UsageError || (err as { code?: string })?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (err as { code?: string })?.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      console.error(`berth: ${(err as Error).message}\n\nrun "berth help" for usage`);
+      process.exit(2);
+    }
+    if (err instanceof ApiError) {
+      console.error(`berth: ${err.code}: ${err.message}`);
+      process.exit(1);
+    }
+    if ((err as Error)?.message === 'fetch failed') {
+      console.error(`berth: cannot reach the registry: ${(err as { cause?: Error }).cause?.message ?? 'connection failed'}`);
+      process.exit(1);
+    }
     const known = err instanceof ConfigError || err instanceof MigrationError;
     console.error(`berth: ${known ? (err as Error).message : (err as Error)?.stack ?? String(err)}`);
     process.exit(1);

@@ -2,6 +2,7 @@
 // The only module that reads process.env.
 import path from 'node:path';
 import { z } from 'zod';
+import type { ImmutableTagRule } from './registry/immutable-tags.js';
 
 const booleanString = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -22,6 +23,45 @@ const duration = (fallback: string) => z.string().default(fallback).transform((v
     return z.NEVER;
   }
   return ms;
+});
+
+/** A retention window: a duration, or `forever` (null: history pins every manifest it names). */
+const retention = (fallback: string) => z.string().default(fallback).transform((v, ctx) => {
+  if (v.trim() === 'forever') return null;
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration like 90d or 2160h, nor "forever"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** Glob characters a pattern may use besides the name/tag alphabet. */
+const GLOB = /^[A-Za-z0-9._\-/*?]+$/;
+const immutableRules = z
+  .array(
+    z.object({
+      repository: z.string().regex(GLOB, 'a repository glob like "team/*"'),
+      tags: z.array(z.string().regex(GLOB, 'a tag glob like "v*"')).min(1),
+      name: z.string().min(1).max(100).optional(),
+    }).strict(),
+  )
+  .max(1000);
+
+const jsonRules = z.string().default('[]').transform((v, ctx): ImmutableTagRule[] => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be JSON, e.g. [{"repository":"team/*","tags":["v*"]}]' });
+    return z.NEVER;
+  }
+  const rules = immutableRules.safeParse(parsed);
+  if (!rules.success) {
+    for (const issue of rules.error.issues) ctx.addIssue({ code: 'custom', message: `[${issue.path.join('.')}] ${issue.message}` });
+    return z.NEVER;
+  }
+  return rules.data;
 });
 
 const envSchema = z.object({
@@ -49,6 +89,10 @@ const envSchema = z.object({
   // Upload sessions untouched this long are aborted (S3 multipart parts included).
   BERTH_UPLOAD_TTL: duration('24h'),
   BERTH_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(5433),
+  // Tag history pins the manifests a tag pointed at this recently, and each tag's last N revisions.
+  BERTH_HISTORY_RETENTION: retention('90d'),
+  BERTH_HISTORY_KEEP: z.coerce.number().int().min(0).max(1_000_000).default(10),
+  BERTH_IMMUTABLE_TAGS: jsonRules,
 });
 
 export type StorageConfig =
@@ -76,6 +120,13 @@ export interface Config {
   sparseManifests: boolean;
   uploadTtlMs: number;
   logLevel: string;
+  history: {
+    /** BERTH_HISTORY_RETENTION in ms; null is forever. */
+    retentionMs: number | null;
+    /** BERTH_HISTORY_KEEP. */
+    keep: number;
+  };
+  immutableTags: ImmutableTagRule[];
 }
 
 export class ConfigError extends Error {
@@ -137,5 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sparseManifests: e.BERTH_SPARSE_MANIFESTS,
     uploadTtlMs: e.BERTH_UPLOAD_TTL,
     logLevel: e.LOG_LEVEL,
+    history: { retentionMs: e.BERTH_HISTORY_RETENTION, keep: e.BERTH_HISTORY_KEEP },
+    immutableTags: e.BERTH_IMMUTABLE_TAGS,
   });
 }

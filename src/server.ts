@@ -19,6 +19,7 @@ export async function serve(config: Config): Promise<void> {
     logger: deps.logger,
     publicUrl: config.publicUrl,
     sparseManifests: config.sparseManifests,
+    immutableTags: config.immutableTags,
     blobRedirect: config.storage.driver === 's3' && config.storage.redirect,
   });
   const server = http.createServer(app.callback());

@@ -99,3 +99,12 @@ export async function listReferrers(
   );
   return rows;
 }
+
+/** A manifest of the repository by id (the management API works on repository ids). */
+export async function findManifestInRepository(db: Db, repositoryId: number, digest: string): Promise<StoredManifest | undefined> {
+  const { rows } = await db.query<StoredManifest>(
+    `SELECT digest, media_type AS "mediaType", size, payload FROM manifests WHERE repository_id = $1 AND digest = $2`,
+    [repositoryId, digest],
+  );
+  return rows[0];
+}

@@ -1,6 +1,8 @@
 // Applies migrations/NNNN_name.sql in order, each in its own transaction, under a session advisory
 // lock so replicas starting together queue instead of racing. Applied files are recorded with their
-// sha256; an edited applied file stops start-up (migrations are forward-only).
+// sha256; an edited applied file stops start-up (migrations are forward-only). Numbers are handed
+// out to branches in advance, so the files may have gaps while a branch is open; what must never
+// happen is applying a file numbered below one already applied (it would run out of order).
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -33,8 +35,12 @@ export async function loadMigrationFiles(dir: string): Promise<MigrationFile[]> 
     const sql = await readFile(path.join(dir, name), 'utf8');
     files.push({ id: Number(m[1]), name, sql, sha256: createHash('sha256').update(sql).digest('hex') });
   }
+  files.sort((a, b) => a.id - b.id);
   files.forEach((f, i) => {
-    if (f.id !== i + 1) throw new MigrationError(`migration ids must be consecutive from 1: ${f.name}`);
+    const previous = files[i - 1];
+    if (f.id < 1 || (previous !== undefined && previous.id === f.id)) {
+      throw new MigrationError(`migration ids must be unique and start at 1: ${f.name}`);
+    }
   });
   return files;
 }
@@ -60,9 +66,15 @@ export async function migrate(pool: pg.Pool, dir = DEFAULT_MIGRATIONS_DIR): Prom
           throw new MigrationError(`migration ${file.name} was edited after it was applied; add a new migration instead`);
         }
       }
+      const highestApplied = Math.max(0, ...applied.keys());
       const done: string[] = [];
       for (const file of files) {
         if (applied.has(file.id)) continue;
+        if (file.id < highestApplied) {
+          throw new MigrationError(
+            `migration ${file.name} is new but a later one (${applied.get(highestApplied)!.name}) was applied already; renumber it after the last applied migration`,
+          );
+        }
         await applyOne(client, file);
         done.push(file.name);
       }

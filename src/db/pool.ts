@@ -15,13 +15,20 @@ export function createPool(connectionString: string, max = 16): pg.Pool {
   return pool;
 }
 
-/** Runs fn in one transaction on one client: COMMIT on success, ROLLBACK on any error. */
-export async function withTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs fn in one transaction on one client: COMMIT on success, ROLLBACK on any error. With
+ * `dryRun`, ROLLBACK on success too: the caller sees exactly what would have happened.
+ */
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (tx: pg.PoolClient) => Promise<T>,
+  options: { dryRun?: boolean } = {},
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     const result = await fn(client);
-    await client.query('COMMIT');
+    await client.query(options.dryRun ? 'ROLLBACK' : 'COMMIT');
     return result;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});

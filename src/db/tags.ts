@@ -1,36 +1,93 @@
 // Tags and their history. Every change of a tag goes through setTag/removeTag, which write the
-// tag_events row in the caller's transaction, so the history can never miss a change.
+// tag_events row in the caller's transaction, so the history can never miss a change. They are the
+// one place where tags change: pushes, deletes and rollbacks all come through here.
 import type { Db } from './pool.js';
+
+/** A tag's state change as a guard sees it, under the tag's lock and before anything is written. */
+export interface TagChange {
+  tag: string;
+  /** What the tag points at now; null when it does not exist. */
+  current: string | null;
+  /** What it is about to point at; null for a delete. */
+  next: string | null;
+}
 
 export interface TagChangeContext {
   actor: string;
   clientAddr?: string | undefined;
   userAgent?: string | undefined;
   reason?: string | undefined;
+  /**
+   * Runs under the tag's lock once its current digest is known, only when the tag would really
+   * change; throws to refuse (immutable tags). Checked there so a concurrent change cannot slip
+   * between the check and the write.
+   */
+  guard?: ((change: TagChange) => void) | undefined;
 }
 
 export type TagAction = 'push' | 'move' | 'delete' | 'rollback';
 
-/** Serializes changes of one tag across transactions and replicas until the transaction ends. */
-async function lockTag(tx: Db, repositoryId: number, tag: string): Promise<void> {
+/** One row of a tag's history. */
+export interface TagEventRow {
+  id: number;
+  tag: string;
+  /** Per-tag number, 1 for the tag's first event, in the order the changes happened. */
+  revision: number;
+  digest: string | null;
+  previousDigest: string | null;
+  action: TagAction;
+  actor: string;
+  clientAddr: string | null;
+  userAgent: string | null;
+  reason: string | null;
+  at: Date;
+}
+
+export const TAG_EVENT_COLUMNS = `id, tag, revision, digest, previous_digest AS "previousDigest", action, actor,
+  client_addr AS "clientAddr", user_agent AS "userAgent", reason, at`;
+
+/**
+ * Serializes changes of one tag across transactions and replicas until the transaction ends. A
+ * transaction may take it more than once (a rollback reads the history under it, then calls setTag).
+ */
+export async function lockTag(tx: Db, repositoryId: number, tag: string): Promise<void> {
   await tx.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [repositoryId % 2 ** 31, tag]);
 }
 
+/** The event's revision is the tag's last one plus one, computed under the tag's lock. */
 async function recordEvent(
   tx: Db,
   e: { repositoryId: number; tag: string; digest: string | null; previous: string | null; action: TagAction },
   ctx: TagChangeContext,
-): Promise<void> {
-  await tx.query(
-    `INSERT INTO tag_events (repository_id, tag, digest, previous_digest, action, actor, client_addr, user_agent, reason)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+): Promise<TagEventRow> {
+  const { rows } = await tx.query<TagEventRow>(
+    `INSERT INTO tag_events (repository_id, tag, revision, digest, previous_digest, action, actor, client_addr, user_agent, reason)
+     SELECT $1, $2, coalesce(max(revision), 0) + 1, $3, $4, $5, $6, $7, $8, $9
+     FROM tag_events WHERE repository_id = $1 AND tag = $2
+     RETURNING ${TAG_EVENT_COLUMNS}`,
     [e.repositoryId, e.tag, e.digest, e.previous, e.action, ctx.actor, ctx.clientAddr ?? null, ctx.userAgent ?? null, ctx.reason ?? null],
   );
+  return rows[0]!;
+}
+
+async function currentDigest(tx: Db, repositoryId: number, tag: string): Promise<string | null> {
+  const { rows } = await tx.query<{ manifest_digest: string }>(
+    'SELECT manifest_digest FROM tags WHERE repository_id = $1 AND name = $2',
+    [repositoryId, tag],
+  );
+  return rows[0]?.manifest_digest ?? null;
+}
+
+export interface SetTagResult {
+  previous: string | null;
+  changed: boolean;
+  /** The recorded event; undefined when nothing changed. */
+  event?: TagEventRow;
 }
 
 /**
  * Points a tag at a manifest. A re-push of the digest the tag already has is not a change and
- * records nothing. Must run inside a transaction.
+ * records nothing (no event, no new revision). Must run inside a transaction.
  */
 export async function setTag(
   tx: Db,
@@ -39,33 +96,28 @@ export async function setTag(
   digest: string,
   ctx: TagChangeContext,
   action: 'push' | 'rollback' = 'push',
-): Promise<{ previous: string | null; changed: boolean }> {
+): Promise<SetTagResult> {
   await lockTag(tx, repositoryId, tag);
-  const { rows } = await tx.query<{ manifest_digest: string }>(
-    'SELECT manifest_digest FROM tags WHERE repository_id = $1 AND name = $2',
-    [repositoryId, tag],
-  );
-  const previous = rows[0]?.manifest_digest ?? null;
+  const previous = await currentDigest(tx, repositoryId, tag);
   if (previous === digest) return { previous, changed: false };
+  ctx.guard?.({ tag, current: previous, next: digest });
   await tx.query(
     `INSERT INTO tags (repository_id, name, manifest_digest) VALUES ($1, $2, $3)
      ON CONFLICT (repository_id, name) DO UPDATE SET manifest_digest = EXCLUDED.manifest_digest, updated_at = now()`,
     [repositoryId, tag, digest],
   );
   const recorded: TagAction = action === 'rollback' ? 'rollback' : previous === null ? 'push' : 'move';
-  await recordEvent(tx, { repositoryId, tag, digest, previous, action: recorded }, ctx);
-  return { previous, changed: true };
+  const event = await recordEvent(tx, { repositoryId, tag, digest, previous, action: recorded }, ctx);
+  return { previous, changed: true, event };
 }
 
 /** Removes a tag; false when there was none. Must run inside a transaction. */
 export async function removeTag(tx: Db, repositoryId: number, tag: string, ctx: TagChangeContext): Promise<boolean> {
   await lockTag(tx, repositoryId, tag);
-  const { rows } = await tx.query<{ manifest_digest: string }>(
-    'DELETE FROM tags WHERE repository_id = $1 AND name = $2 RETURNING manifest_digest',
-    [repositoryId, tag],
-  );
-  const previous = rows[0]?.manifest_digest;
-  if (!previous) return false;
+  const previous = await currentDigest(tx, repositoryId, tag);
+  if (previous === null) return false;
+  ctx.guard?.({ tag, current: previous, next: null });
+  await tx.query('DELETE FROM tags WHERE repository_id = $1 AND name = $2', [repositoryId, tag]);
   await recordEvent(tx, { repositoryId, tag, digest: null, previous, action: 'delete' }, ctx);
   return true;
 }

@@ -12,9 +12,10 @@ import {
 } from '../db/manifests.js';
 import { withTransaction } from '../db/pool.js';
 import { ensureRepository, findRepositoryId } from '../db/repositories.js';
-import { listTagsOfManifest, removeTag, setTag, type TagChangeContext } from '../db/tags.js';
+import { listTagsOfManifest, removeTag, setTag, type TagChange, type TagChangeContext } from '../db/tags.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { digestOf, looksLikeDigest, parseDigest, type DigestAlgorithm } from '../registry/digest.js';
+import { ImmutableTags } from '../registry/immutable-tags.js';
 import { parseManifest } from '../registry/manifest.js';
 import { isValidTag } from '../registry/names.js';
 
@@ -47,13 +48,19 @@ export interface ManifestPolicy {
    * spec's MAY; e.g. a platform-filtered copy of an index). Off: MANIFEST_BLOB_UNKNOWN.
    */
   sparse: boolean;
+  /** BERTH_IMMUTABLE_TAGS: tags that may be created but never moved or deleted. */
+  immutableTags?: ImmutableTags;
 }
 
 export class ManifestService {
+  private readonly immutable: ImmutableTags;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly policy: ManifestPolicy = { sparse: false },
-  ) {}
+  ) {
+    this.immutable = policy.immutableTags ?? new ImmutableTags();
+  }
 
   async get(repository: string, reference: string): Promise<StoredManifest> {
     const ref = parseReference(reference);
@@ -101,7 +108,8 @@ export class ManifestService {
         payload,
         references: manifest.references.map((r) => ({ kind: r.kind, digest: r.descriptor.digest })),
       });
-      for (const tag of tags) await setTag(tx, repositoryId, tag, digest, change);
+      const guarded = { ...change, guard: (c: TagChange) => this.immutable.assertMayChange(repository, c, `moved to ${digest}`) };
+      for (const tag of tags) await setTag(tx, repositoryId, tag, digest, guarded);
     });
     return { digest, subject: manifest.subject?.digest ?? null, tags };
   }
@@ -111,10 +119,11 @@ export class ManifestService {
     const ref = parseReference(reference);
     const repositoryId = await findRepositoryId(this.pool, repository);
     if (repositoryId === undefined) throw new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
+    const guarded = { ...change, guard: (c: TagChange) => this.immutable.assertMayChange(repository, c, 'deleted') };
     const deleted = await withTransaction(this.pool, async (tx) => {
-      if (ref.kind === 'tag') return removeTag(tx, repositoryId, ref.tag, change);
+      if (ref.kind === 'tag') return removeTag(tx, repositoryId, ref.tag, guarded);
       for (const tag of await listTagsOfManifest(tx, repositoryId, ref.digest)) {
-        await removeTag(tx, repositoryId, tag, change);
+        await removeTag(tx, repositoryId, tag, guarded);
       }
       return deleteManifest(tx, repositoryId, ref.digest);
     });

@@ -80,7 +80,7 @@ describe('migrate (db/migrate) on a brand-new database', () => {
     const dir = await migrationsCopy();
     await migrate(db.pool, dir);
     const files = await realFiles();
-    await writeFile(path.join(dir, '0002_later.sql'), 'CREATE TABLE later_table (id int);\n');
+    await writeFile(path.join(dir, '9000_later.sql'), 'CREATE TABLE later_table (id int);\n');
     await appendFile(path.join(dir, files[0]!), '\n-- an innocent-looking edit\n');
     await assert.rejects(migrate(db.pool, dir), (err: unknown) => err instanceof MigrationError && /edited/.test(err.message));
     assert.equal(await tableExists(db.pool, 'later_table'), false);
@@ -90,9 +90,9 @@ describe('migrate (db/migrate) on a brand-new database', () => {
   it('refuses with MigrationError when an applied file is missing', async () => {
     const db = await emptyDb();
     const dir = await migrationsCopy();
-    await writeFile(path.join(dir, '0002_later.sql'), 'CREATE TABLE later_table (id int);\n');
+    await writeFile(path.join(dir, '9000_later.sql'), 'CREATE TABLE later_table (id int);\n');
     await migrate(db.pool, dir);
-    await unlink(path.join(dir, '0002_later.sql'));
+    await unlink(path.join(dir, '9000_later.sql'));
     await assert.rejects(migrate(db.pool, dir), MigrationError);
   });
 
@@ -100,16 +100,26 @@ describe('migrate (db/migrate) on a brand-new database', () => {
     const db = await emptyDb();
     const dir = await migrationsCopy();
     await migrate(db.pool, dir);
-    await writeFile(path.join(dir, '0002_later.sql'), 'CREATE TABLE later_table (id int);\n');
-    assert.deepEqual(await migrate(db.pool, dir), ['0002_later.sql']);
+    await writeFile(path.join(dir, '9000_later.sql'), 'CREATE TABLE later_table (id int);\n');
+    assert.deepEqual(await migrate(db.pool, dir), ['9000_later.sql']);
     assert.ok(await tableExists(db.pool, 'later_table'));
+  });
+
+  it('refuses a new file numbered below one already applied, and applies nothing', async () => {
+    const db = await emptyDb();
+    const dir = await migrationsCopy();
+    await writeFile(path.join(dir, '9001_last.sql'), 'SELECT 1;\n');
+    await migrate(db.pool, dir);
+    await writeFile(path.join(dir, '9000_late.sql'), 'CREATE TABLE late_table (id int);\n');
+    await assert.rejects(migrate(db.pool, dir), (err: unknown) => err instanceof MigrationError && /9000_late\.sql.*9001_last\.sql/.test(err.message));
+    assert.equal(await tableExists(db.pool, 'late_table'), false);
   });
 
   it('rolls back a failing file entirely and records nothing for it', async () => {
     const db = await emptyDb();
     const dir = await migrationsCopy();
-    await writeFile(path.join(dir, '0002_broken.sql'), 'CREATE TABLE half_done (id int);\nSELECT no_such_function();\n');
-    await assert.rejects(migrate(db.pool, dir), (err: unknown) => err instanceof MigrationError && err.message.includes('0002_broken.sql'));
+    await writeFile(path.join(dir, '9000_broken.sql'), 'CREATE TABLE half_done (id int);\nSELECT no_such_function();\n');
+    await assert.rejects(migrate(db.pool, dir), (err: unknown) => err instanceof MigrationError && err.message.includes('9000_broken.sql'));
     assert.equal(await tableExists(db.pool, 'half_done'), false);
     assert.deepEqual((await appliedRows(db.pool)).map((r) => r.name), await realFiles());
   });
@@ -120,14 +130,14 @@ describe('migrate (db/migrate) on a brand-new database', () => {
     try {
       const dir = await migrationsCopy();
       // Not idempotent: a second application would fail with "relation already exists".
-      await writeFile(path.join(dir, '0002_later.sql'), 'CREATE TABLE later_table (id int);\n');
+      await writeFile(path.join(dir, '9000_later.sql'), 'CREATE TABLE later_table (id int);\n');
       const results = await Promise.all([migrate(db.pool, dir), migrate(second, dir)]);
-      const all = [...(await realFiles()), '0002_later.sql'];
+      const all = [...(await realFiles()), '9000_later.sql'];
       assert.deepEqual(results.map((r) => r.length).sort(), [0, all.length], JSON.stringify(results));
       assert.deepEqual(results.flat(), all);
       const rows = await appliedRows(db.pool);
       assert.deepEqual(rows.map((r) => r.name), all);
-      assert.deepEqual(rows.map((r) => r.id), all.map((_, i) => i + 1));
+      assert.deepEqual(rows.map((r) => r.id), all.map((name) => Number(name.split('_')[0])));
     } finally {
       await second.end();
     }
@@ -157,9 +167,10 @@ describe('loadMigrationFiles (db/migrate)', () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 
-  it('reads the real migrations with consecutive ids and their sha256', async () => {
+  it('reads the real migrations with increasing ids and their sha256', async () => {
     const files = await loadMigrationFiles(DEFAULT_MIGRATIONS_DIR);
-    assert.deepEqual(files.map((f) => f.id), files.map((_, i) => i + 1));
+    assert.equal(files[0]?.id, 1);
+    assert.ok(files.every((f, i) => i === 0 || f.id > files[i - 1]!.id));
     assert.ok(files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256)));
   });
 
@@ -169,10 +180,17 @@ describe('loadMigrationFiles (db/migrate)', () => {
     await assert.rejects(loadMigrationFiles(dir), MigrationError);
   });
 
-  it('refuses a gap in the numbering', async () => {
+  it('refuses two files with the same number', async () => {
+    const dir = await emptyDir();
+    await writeFile(path.join(dir, '0001_a.sql'), 'SELECT 1;');
+    await writeFile(path.join(dir, '0001_b.sql'), 'SELECT 1;');
+    await assert.rejects(loadMigrationFiles(dir), MigrationError);
+  });
+
+  it('accepts a gap in the numbering (a number handed to a branch not merged yet)', async () => {
     const dir = await emptyDir();
     await writeFile(path.join(dir, '0001_a.sql'), 'SELECT 1;');
     await writeFile(path.join(dir, '0003_c.sql'), 'SELECT 1;');
-    await assert.rejects(loadMigrationFiles(dir), MigrationError);
+    assert.deepEqual((await loadMigrationFiles(dir)).map((f) => f.id), [1, 3]);
   });
 });

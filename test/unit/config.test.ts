@@ -27,6 +27,8 @@ describe('loadConfig (config): defaults', () => {
       sparseManifests: false,
       uploadTtlMs: 24 * 3_600_000,
       logLevel: 'info',
+      history: { retentionMs: 90 * 86_400_000, keep: 10 },
+      immutableTags: [],
     });
     assert.ok(Object.isFrozen(config));
   });
@@ -184,6 +186,36 @@ describe('loadConfig (config): durations', () => {
   it('refuses other spellings, naming the variable', () => {
     for (const bad of ['24', '1.5h', '-1h', '24 hours', 'h']) {
       assert.throws(() => loadConfig({ BERTH_UPLOAD_TTL: bad }), (err: Error) => err instanceof ConfigError && /BERTH_UPLOAD_TTL/.test(err.message), bad);
+    }
+  });
+});
+
+describe('loadConfig (config): tag history and immutable tags', () => {
+  it('reads BERTH_HISTORY_RETENTION as a duration or forever, and BERTH_HISTORY_KEEP', () => {
+    assert.deepEqual(loadConfig({ BERTH_HISTORY_RETENTION: '14d', BERTH_HISTORY_KEEP: '3' }).history, { retentionMs: 14 * 86_400_000, keep: 3 });
+    assert.deepEqual(loadConfig({ BERTH_HISTORY_RETENTION: 'forever', BERTH_HISTORY_KEEP: '0' }).history, { retentionMs: null, keep: 0 });
+  });
+
+  it('refuses other retention and keep values, naming the variable', () => {
+    for (const bad of ['90', 'never', '-1d']) assertRefused({ BERTH_HISTORY_RETENTION: bad }, 'BERTH_HISTORY_RETENTION');
+    for (const bad of ['-1', 'ten', '1.5']) assertRefused({ BERTH_HISTORY_KEEP: bad }, 'BERTH_HISTORY_KEEP');
+  });
+
+  it('reads BERTH_IMMUTABLE_TAGS rules', () => {
+    const rules = [{ repository: 'team/*', tags: ['v*', 'release-?'] }, { repository: '*', tags: ['stable'], name: 'stable everywhere' }];
+    assert.deepEqual(loadConfig({ BERTH_IMMUTABLE_TAGS: JSON.stringify(rules) }).immutableTags, rules);
+  });
+
+  it('refuses malformed rules, naming the variable', () => {
+    for (const bad of [
+      'v*',
+      '{"repository":"team/*","tags":["v*"]}',
+      '[{"repository":"team/*"}]',
+      '[{"repository":"team/*","tags":[]}]',
+      '[{"repository":"team/*","tags":["v 1"]}]',
+      '[{"repository":"team/*","tags":["v*"],"tag":"x"}]',
+    ]) {
+      assertRefused({ BERTH_IMMUTABLE_TAGS: bad }, 'BERTH_IMMUTABLE_TAGS');
     }
   });
 });

@@ -1,7 +1,7 @@
 // openapi.yaml stays true to the code: it is a valid OpenAPI 3.1 document, every route of the /v2
-// route table (read from src/http/routes/index.ts as text, so a new route without docs fails here)
-// is documented with its method, nothing is documented that no route serves, and the error code
-// enum is exactly the error catalog.
+// and /api/v1 route tables (read from src/http/routes/index.ts and src/http/api/index.ts as text, so a
+// new route without docs fails here) is documented with its method, nothing is documented that no
+// route serves, and the error code enum is exactly the error catalog.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -11,7 +11,11 @@ import { ERROR_CATALOG } from '../../src/errors/catalog.js';
 
 const root = new URL('../../', import.meta.url);
 const yamlText = readFileSync(new URL('openapi.yaml', root), 'utf8');
-const routesText = readFileSync(new URL('src/http/routes/index.ts', root), 'utf8');
+/** Each route table file and the prefix all of its routes live under. */
+const ROUTE_FILES = [
+  { file: 'src/http/routes/index.ts', prefix: '^\\/v2' },
+  { file: 'src/http/api/index.ts', prefix: '^\\/api\\/v1' },
+].map((f) => ({ ...f, text: readFileSync(new URL(f.file, root), 'utf8') }));
 
 type Json = Record<string, unknown>;
 const doc = parse(yamlText) as Json;
@@ -50,8 +54,13 @@ interface Route {
   head: boolean;
 }
 
-/** The route table: `router.<method>(<CONST or /regex/>, …)` lines, with `const X = /…/;` resolved. */
+/** Every route of every table. */
 function routeTable(): Route[] {
+  return ROUTE_FILES.flatMap((f) => fileRoutes(f.text, f.file));
+}
+
+/** One table: `router.<method>(<CONST or /regex/>, …)` lines, with `const X = /…/;` resolved. */
+function fileRoutes(routesText: string, file: string): Route[] {
   const consts = new Map<string, RegExp>();
   for (const m of routesText.matchAll(/^\s*const (\w+) = (\/.+\/[a-z]*);\s*$/gm)) consts.set(m[1]!, regexFromLiteral(m[2]!));
   const routes: Route[] = [];
@@ -65,7 +74,7 @@ function routeTable(): Route[] {
     assert.ok(m, `route line in an unrecognised form (teach this test to read it): ${line.trim()}`);
     const target = m[1]!;
     const pattern = target.startsWith('/') ? regexFromLiteral(target) : consts.get(target);
-    assert.ok(pattern, `route path ${target} is not a const regex in index.ts`);
+    assert.ok(pattern, `route path ${target} is not a const regex in ${file}`);
     routes.push({ method, pattern, source: target, head: /\/\/.*\bHEAD\b/.test(line) });
   }
   return routes;
@@ -76,6 +85,7 @@ const SAMPLES: Record<string, string> = {
   name: 'team/sub/app',
   digest: `sha256:${'a'.repeat(64)}`,
   reference: 'latest',
+  tag: 'prod',
   uuid: '123e4567-e89b-42d3-a456-426614174000',
 };
 
@@ -122,10 +132,13 @@ describe('openapi.yaml', () => {
     assert.deepEqual(result.warnings, []);
   });
 
-  it('reads a plausible route table from src/http/routes/index.ts', () => {
-    const routes = routeTable();
-    assert.ok(routes.length >= 10, `only ${routes.length} routes found`);
-    for (const r of routes) assert.ok(r.pattern.source.startsWith('^\\/v2'), `${r.method} ${r.source}`);
+  it('reads plausible route tables from src/http/routes/index.ts and src/http/api/index.ts', () => {
+    const counts = ROUTE_FILES.map((f) => fileRoutes(f.text, f.file).length);
+    assert.ok(counts[0]! >= 10, `only ${counts[0]} /v2 routes found`);
+    assert.ok(counts[1]! >= 5, `only ${counts[1]} /api/v1 routes found`);
+    for (const f of ROUTE_FILES) {
+      for (const r of fileRoutes(f.text, f.file)) assert.ok(r.pattern.source.startsWith(f.prefix), `${f.file}: ${r.method} ${r.source}`);
+    }
   });
 
   it('documents every route with its method (and HEAD where the route serves it)', () => {
@@ -158,14 +171,15 @@ describe('openapi.yaml', () => {
     }
   });
 
-  it('gives every response the request id and API version headers', () => {
+  it('gives every response the request id header, and on /v2 the API version header', () => {
     for (const { path, method, op } of documentedOperations()) {
       assert.ok(isObject(op.responses), `${method} ${path} has no responses`);
       for (const [status, ref] of Object.entries(op.responses)) {
         const response = resolve(ref);
         assert.ok(isObject(response), `${method} ${path} ${status}`);
         assert.ok(isObject(response.headers), `${method.toUpperCase()} ${path} ${status} documents no headers`);
-        for (const header of ['X-Request-Id', 'Docker-Distribution-API-Version']) {
+        const headers = path.startsWith('/v2') ? ['X-Request-Id', 'Docker-Distribution-API-Version'] : ['X-Request-Id'];
+        for (const header of headers) {
           assert.ok(header in response.headers, `${method.toUpperCase()} ${path} ${status} lacks ${header}`);
         }
         if (method === 'head') assert.equal(response.content, undefined, `HEAD ${path} ${status} has no body`);

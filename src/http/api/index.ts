@@ -1,0 +1,56 @@
+// The /api/v1 route table: Berth's management API (tag history, rollback, diff, listings), apart
+// from the /v2 registry protocol. Repository names contain slashes and tags never do, so routes
+// are regular expressions like the /v2 ones; the name is validated before any handler runs, and
+// every route states the access it needs through the same seam as /v2.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { RegistryError } from '../../errors/registry-error.js';
+import { assertValidName } from '../../registry/names.js';
+import type { AccessControl, RepositoryAction } from '../access.js';
+import { apiHandlers, type ApiDeps } from './handlers.js';
+
+type Handler = (ctx: Context, ...params: string[]) => Promise<void>;
+
+function decodeCaptures(ctx: Context): string[] {
+  try {
+    return (ctx.captures ?? []).map((p: string) => decodeURIComponent(p));
+  } catch {
+    throw new RegistryError('NAME_INVALID', { message: 'malformed percent-encoding in the path' });
+  }
+}
+
+export function createApiRouter(deps: ApiDeps & { access: AccessControl }): Router {
+  const repo = (actions: readonly RepositoryAction[], handler: Handler) => async (ctx: Context) => {
+    const params = decodeCaptures(ctx);
+    assertValidName(params[0] ?? '');
+    await deps.access.requireRepository(ctx, params[0]!, actions);
+    await handler(ctx, ...params);
+  };
+  const api = apiHandlers(deps);
+  const router = new Router();
+
+  const REPOSITORIES = /^\/api\/v1\/repositories\/?$/;
+  const TAGS = /^\/api\/v1\/repositories\/(.+)\/tags\/?$/;
+  const HISTORY = /^\/api\/v1\/repositories\/(.+)\/tags\/([^/]+)\/history$/;
+  const ROLLBACK = /^\/api\/v1\/repositories\/(.+)\/tags\/([^/]+)\/rollback$/;
+  const DIFF = /^\/api\/v1\/repositories\/(.+)\/diff$/;
+
+  const PULL = ['pull'] as const;
+  const PUSH = ['push'] as const;
+  router.get(REPOSITORIES, async (ctx) => {                                             // repositories with tag counts
+    await deps.access.requireCatalog(ctx);
+    await api.repositories(ctx);
+  });
+  router.get(TAGS, repo(PULL, api.tags));                                               // tags with digest, platforms
+  router.get(HISTORY, repo(PULL, api.history));                                         // a tag's events, newest first
+  router.post(ROLLBACK, repo(PUSH, api.rollback));                                      // point a tag back
+  router.get(DIFF, repo(PULL, api.diff));                                               // what changed between two images
+
+  // A known path with another method is UNSUPPORTED (405); an unknown path is NOT_FOUND.
+  const known = [REPOSITORIES, TAGS, HISTORY, ROLLBACK, DIFF];
+  router.all(/^\/api(\/.*)?$/, async (ctx) => {
+    const detail = { method: ctx.method, path: ctx.path.slice(0, 300) };
+    throw new RegistryError(known.some((r) => r.test(ctx.path)) ? 'UNSUPPORTED' : 'NOT_FOUND', { detail });
+  });
+  return router;
+}
