@@ -92,6 +92,7 @@ export class UploadService {
   async complete(repository: string, id: string, digestParam: string | undefined, body?: ChunkBody): Promise<string> {
     const expected = parseDigest(digestParam);
     return this.underLock(repository, id, async (upload) => {
+      if (body && upload.offset === 0 && (await this.store.canPutBlob?.())) return this.completeWhole(upload, expected, body);
       let size = upload.offset;
       let digest: RunningDigest | undefined;
       if (body) ({ offset: size, digest } = await this.appendChunk(upload, body, expected.algorithm, true));
@@ -105,6 +106,34 @@ export class UploadService {
       await this.commit(upload, expected, size);
       return expected.digest;
     });
+  }
+
+  /**
+   * The whole blob in the closing request, digest known before the first byte: the store writes
+   * it straight under its content address (no staging, no copy), made visible only if it matches.
+   */
+  private async completeWhole(upload: UploadRow, expected: ParsedDigest, body: ChunkBody): Promise<string> {
+    checkChunkRange(upload, body);
+    this.digests.forget(upload.id);
+    const digest = fastDigest(expected.algorithm);
+    let mismatch: RegistryError | undefined;
+    let size: number;
+    try {
+      size = await this.store.putBlob!(expected.digest, hashing(body.stream, digest), {
+        verify: (written) => {
+          checkChunkLength(body, written);
+          const actual = digest.finish();
+          if (actual !== expected.hex) {
+            throw (mismatch = new RegistryError('DIGEST_INVALID', { detail: { expected: expected.digest, actual: `${expected.algorithm}:${actual}` } }));
+          }
+        },
+      });
+    } catch (err) {
+      if (err === mismatch) await this.discard(upload);
+      throw err;
+    }
+    if (!(await recordUploadedBlob(this.pool, upload.id, expected.digest, size))) throw cancelledMeanwhile();
+    return expected.digest;
   }
 
   /** end-4b: POST ?digest= with the whole blob as body. */
@@ -187,25 +216,13 @@ export class UploadService {
     algorithm: DigestAlgorithm,
     completesNow = false,
   ): Promise<{ offset: number; digest: RunningDigest | undefined }> {
-    const { range, length } = body;
-    if (range) {
-      const rangeLength = range.end - range.start + 1;
-      if (range.start !== upload.offset || (length !== undefined && length !== rangeLength)) {
-        throw new RegistryError('RANGE_INVALID', {
-          detail: { offset: upload.offset, contentRange: `${range.start}-${range.end}`, contentLength: length ?? null },
-          headers: { Range: rangeHeader(upload.offset), 'Docker-Upload-UUID': upload.id },
-        });
-      }
-    }
+    checkChunkRange(upload, body);
     const digest = await this.continueDigest(upload, algorithm, completesNow);
     const { written, state } = await this.store.appendUpload(upload.id, hashing(body.stream, digest), {
       offset: upload.offset,
       state: upload.backendState,
     });
-    const expectedLength = range ? range.end - range.start + 1 : length;
-    if (expectedLength !== undefined && written !== expectedLength) {
-      throw new RegistryError('SIZE_INVALID', { detail: { expected: expectedLength, received: written } });
-    }
+    checkChunkLength(body, written);
     const offset = upload.offset + written;
     const hashState = digest && !completesNow ? digest.save() : null;
     // A closing chunk is not recorded: the session row goes in the commit, and if the commit
@@ -238,6 +255,26 @@ export class UploadService {
     this.digests.forget(upload.id);
     await this.store.abortUpload(upload.id, upload.backendState);
     await deleteUpload(this.pool, upload.id);
+  }
+}
+
+/** A chunk's Content-Range must start where the upload is, and agree with its Content-Length. */
+function checkChunkRange(upload: UploadRow, { range, length }: ChunkBody): void {
+  if (!range) return;
+  const rangeLength = range.end - range.start + 1;
+  if (range.start !== upload.offset || (length !== undefined && length !== rangeLength)) {
+    throw new RegistryError('RANGE_INVALID', {
+      detail: { offset: upload.offset, contentRange: `${range.start}-${range.end}`, contentLength: length ?? null },
+      headers: { Range: rangeHeader(upload.offset), 'Docker-Upload-UUID': upload.id },
+    });
+  }
+}
+
+/** The bytes received must be as many as the chunk's headers announced. */
+function checkChunkLength({ range, length }: ChunkBody, written: number): void {
+  const expected = range ? range.end - range.start + 1 : length;
+  if (expected !== undefined && written !== expected) {
+    throw new RegistryError('SIZE_INVALID', { detail: { expected, received: written } });
   }
 }
 

@@ -43,6 +43,19 @@ export interface BlobStore {
   commitUpload(uploadId: string, digest: string, options: { size: number; state: UploadBackendState }): Promise<void>;
   abortUpload(uploadId: string, state: UploadBackendState): Promise<void>;
   /**
+   * Stores a whole blob whose digest is known before its first byte straight under its content
+   * address, for stores where moving a staged upload costs a copy (S3). `verify` runs after the
+   * last byte, before anything becomes visible; when it throws, nothing is stored. Resolves with
+   * the number of bytes taken. An existing blob of that digest is kept.
+   */
+  putBlob?(
+    digest: string,
+    chunks: AsyncIterable<Buffer>,
+    options: { verify: (size: number) => void; signal?: AbortSignal },
+  ): Promise<number>;
+  /** Whether putBlob can be used now (it may depend on what the backend implements). */
+  canPutBlob?(): Promise<boolean>;
+  /**
    * A short-lived URL that serves the committed blob straight from the backend (end-2 may answer
    * 307 to it), for stores that have one. With `range`, the URL is valid only with exactly that
    * `Range` header; without it, the backend honours whatever Range the client sends.

@@ -6,7 +6,7 @@
 //   <prefix>uploads/<uploadId>/sealed-<fingerprint>  marks `data` as completed from exactly that state
 //   <prefix>uploads/<uploadId>/probe                whether the server has UploadPartCopy (once per process)
 // An upload's whole progress is in its saved state (S3UploadState), so any replica continues it.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -50,6 +50,7 @@ export class S3BlobStore implements BlobStore {
   private readonly prefix: string;
   private readonly limits: CopyLimits;
   private readonly copier: S3Copier;
+  private abortWorks: Promise<boolean> | undefined;
 
   constructor(client: S3Client, options: S3BlobStoreOptions) {
     this.bucket = new S3Bucket(client, options.bucket);
@@ -227,6 +228,80 @@ export class S3BlobStore implements BlobStore {
     // The blob is in place: failing to tidy the staging objects must not fail the push (the
     // leftovers under uploads/<id>/ are garbage for a bucket lifecycle rule or a later sweep).
     await this.discardStaging(uploadId, sealed ? null : state).catch(() => {});
+  }
+
+  /**
+   * A multipart upload at a blob's key that fails verification must be aborted: completing it to
+   * be rid of it (what staging uploads do on servers without AbortMultipartUpload) would put
+   * wrong bytes under a content address. So putBlob is used only where abort works, learnt once
+   * from a probe in the staging area.
+   */
+  async canPutBlob(): Promise<boolean> {
+    this.abortWorks ??= this.probeAbort().catch((err: unknown) => {
+      this.abortWorks = undefined;
+      throw err;
+    });
+    return this.abortWorks;
+  }
+
+  private async probeAbort(): Promise<boolean> {
+    const key = `${this.uploadPrefix(randomUUID())}probe-abort`;
+    const multipartId = await this.bucket.createMultipart(key);
+    if (await this.bucket.tryAbortMultipart(key, multipartId)) return true;
+    await this.bucket.abortMultipart(key, multipartId, { completeIfUnsupported: true });
+    await this.bucket.delete(key).catch(() => {});
+    return false;
+  }
+
+  /**
+   * Parts go straight into a multipart upload at the blob's key, so committing needs no copy; the
+   * upload is completed only after `verify` passed (until then S3 shows nothing at the key). A
+   * blob already there is overwritten with the same verified bytes.
+   */
+  async putBlob(
+    digest: string,
+    chunks: AsyncIterable<Buffer>,
+    options: { verify: (size: number) => void; signal?: AbortSignal },
+  ): Promise<number> {
+    if (!(await this.canPutBlob())) throw new Error('putBlob needs AbortMultipartUpload, which this S3 server lacks');
+    const { signal } = options;
+    const key = this.blobKey(digest);
+    let multipartId = '';
+    const cutter = new PartCutter({
+      partSize: this.limits.partSize,
+      firstPart: 1,
+      lastPart: MAX_PARTS,
+      prefix: 0,
+      loadPrefix: async () => {},
+      upload: async (n, body) => {
+        multipartId ||= await this.bucket.createMultipart(key);
+        return this.bucket.uploadPart(key, multipartId, n, body, signal);
+      },
+    });
+    let size = 0;
+    try {
+      for await (const chunk of chunks) {
+        size += chunk.length;
+        await cutter.write(chunk);
+      }
+      if (cutter.pending === size) {
+        // Less than one part: one PutObject, once the digest matched.
+        options.verify(size);
+        await this.bucket.put(key, cutter.remainder(), signal);
+        return size;
+      }
+      await cutter.flush();
+      await cutter.settle();
+      options.verify(size);
+      await this.bucket.completeMultipart(key, multipartId, cutter.parts);
+      return size;
+    } catch (err) {
+      await cutter.settle().catch(() => {});
+      if (multipartId) await this.bucket.abortMultipart(key, multipartId, { completeIfUnsupported: false }).catch(() => {});
+      throw err;
+    } finally {
+      cutter.release();
+    }
   }
 
   async abortUpload(uploadId: string, raw: UploadBackendState): Promise<void> {

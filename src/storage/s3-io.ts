@@ -135,19 +135,26 @@ export class S3Bucket {
    * completed into its key instead, which the caller then deletes with the other staging
    * objects; any other is left (never complete a partial object under a blob's key).
    */
-  async abortMultipart(key: string, multipartId: string, options: { completeIfUnsupported: boolean }): Promise<void> {
+  /** Aborts a multipart upload; false when the server does not implement AbortMultipartUpload. */
+  async tryAbortMultipart(key: string, multipartId: string): Promise<boolean> {
     try {
       await this.call('AbortMultipartUpload', () =>
         this.client.send(new AbortMultipartUploadCommand({ Bucket: this.name, Key: key, UploadId: multipartId })),
       );
+      return true;
     } catch (err) {
-      if (isNoSuchUpload(err) || isS3NotFound(err)) return;
-      if (!isNotImplemented(err)) throw err;
-      if (!options.completeIfUnsupported || (await this.size(key)) !== undefined) return;
-      await this.uploadPart(key, multipartId, 1, Buffer.alloc(0))
-        .then((etag) => this.completeMultipart(key, multipartId, [{ n: 1, etag, size: 0 }]))
-        .catch(() => {});
+      if (isNoSuchUpload(err) || isS3NotFound(err)) return true;
+      if (isNotImplemented(err)) return false;
+      throw err;
     }
+  }
+
+  async abortMultipart(key: string, multipartId: string, options: { completeIfUnsupported: boolean }): Promise<void> {
+    if (await this.tryAbortMultipart(key, multipartId)) return;
+    if (!options.completeIfUnsupported || (await this.size(key)) !== undefined) return;
+    await this.uploadPart(key, multipartId, 1, Buffer.alloc(0))
+      .then((etag) => this.completeMultipart(key, multipartId, [{ n: 1, etag, size: 0 }]))
+      .catch(() => {});
   }
 
   /**

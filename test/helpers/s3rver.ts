@@ -147,6 +147,24 @@ FilesystemStore.prototype.getObject = async function (bucket, key, options) {
 };
 
 const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: process.env.S3RVER_DIR });
+if (process.env.S3RVER_ABORT === '1') {
+  // AbortMultipartUpload (DELETE ?uploadId=), which AWS, MinIO and Ceph have and s3rver lacks:
+  // the upload's parts are removed. Path-style requests only, as the tests send them.
+  server.middleware.unshift(async (ctx, next) => {
+    if (ctx.method !== 'DELETE' || ctx.query.uploadId === undefined) return next();
+    const bucket = decodeURIComponent(ctx.path.split('/')[1] || '');
+    const uploadId = String(ctx.query.uploadId);
+    const dir = path.join(process.env.S3RVER_DIR, bucket, '._S3rver_uploads', uploadId);
+    if (!/^[0-9a-f]+$/.test(uploadId) || !(await fs.pathExists(dir))) {
+      ctx.status = 404;
+      ctx.type = 'application/xml';
+      ctx.body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
+      return;
+    }
+    await fs.remove(dir);
+    ctx.status = 204;
+  });
+}
 server.run().then((address) => process.stdout.write(JSON.stringify({ port: address.port }) + '\\n'), (err) => {
   console.error(err);
   process.exit(1);
@@ -157,11 +175,15 @@ process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
 `;
 
-export async function startS3rver(options: { bucket?: string } = {}): Promise<TestS3> {
+/**
+ * `abortMultipart` (default true): whether the server implements AbortMultipartUpload, as AWS,
+ * MinIO and Ceph do; false is s3rver as published, a server Berth must work with too.
+ */
+export async function startS3rver(options: { bucket?: string; abortMultipart?: boolean } = {}): Promise<TestS3> {
   const dir = await mkdtemp(path.join(tmpdir(), 'berth-s3rver-'));
   const child = spawn(process.execPath, ['-e', SERVER_SCRIPT], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, S3RVER_DIR: dir },
+    env: { ...process.env, S3RVER_DIR: dir, S3RVER_ABORT: options.abortMultipart === false ? '0' : '1' },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   let port: number;

@@ -3,6 +3,7 @@
 // 307 redirect mode, cancel leaving no multipart upload behind, and 503 when S3 is down.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import supertest from 'supertest';
 import { buildApp } from '../../src/app.js';
@@ -90,6 +91,47 @@ describe('registry on the S3 driver (s3rver)', () => {
     assert.deepEqual(await s3.pendingMultipartUploads(), []);
   });
 
+  /** Every key in the bucket under the registry's prefix. */
+  async function bucketKeys(): Promise<string[]> {
+    const out = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'registry/' }));
+    return (out.Contents ?? []).map((o) => o.Key ?? '').sort();
+  }
+
+  it('writes a whole blob sent with its digest (PUT with body) straight under its content address, across parts', async () => {
+    // 8 MiB parts: two full parts and a short last one, none of it staged or copied.
+    const bytes = randomBlob(17 * 1024 * 1024 + 5);
+    const digest = sha256(bytes);
+    const before = new Set(await bucketKeys());
+    const post = await two.post('/v2/team/app/blobs/uploads/').expect(202);
+    await one.put(`${post.headers.location as string}?digest=${digest}`).set('Content-Type', 'application/octet-stream').send(bytes).expect(201);
+    const added = (await bucketKeys()).filter((k) => !before.has(k));
+    assert.deepEqual(added, [`registry/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}`]);
+    assert.deepEqual(await s3.pendingMultipartUploads(), []);
+    const whole = await pull(two, digest).expect(200);
+    assert.equal(sha256(whole.body as Buffer), digest);
+  });
+
+  it('a whole blob with the wrong digest leaves no object, no multipart upload and no upload session', async () => {
+    const before = await bucketKeys();
+    for (const size of [100, 9 * 1024 * 1024]) {
+      const bytes = randomBlob(size);
+      const wrong = sha256(Buffer.from(`not these ${size} bytes`));
+      const post = await one.post('/v2/team/app/blobs/uploads/').expect(202);
+      assertErrorCode(
+        await two.put(`${post.headers.location as string}?digest=${wrong}`).set('Content-Type', 'application/octet-stream').send(bytes).expect(400),
+        'DIGEST_INVALID',
+      );
+      assertErrorCode(await one.get(`/v2/team/app/blobs/${wrong}`).expect(404), 'BLOB_UNKNOWN');
+      assertErrorCode(await one.get(post.headers.location as string).expect(404), 'BLOB_UPLOAD_UNKNOWN');
+      assertErrorCode(
+        await one.post(`/v2/team/app/blobs/uploads/?digest=${wrong}`).set('Content-Type', 'application/octet-stream').send(bytes).expect(400),
+        'DIGEST_INVALID',
+      );
+    }
+    assert.deepEqual(await bucketKeys(), before);
+    assert.deepEqual(await s3.pendingMultipartUploads(), []);
+  });
+
   it('cancelling an upload aborts its multipart upload', async () => {
     const post = await one.post('/v2/team/app/blobs/uploads/').expect(202);
     await one.patch(post.headers.location as string).set('Content-Type', 'application/octet-stream').send(randomBlob(6 * 1024 * 1024)).expect(202);
@@ -138,5 +180,60 @@ describe('registry on the S3 driver (s3rver)', () => {
       .expect(503);
     assertErrorCode(push, 'UNAVAILABLE');
     assertErrorCode(await one.get(`/v2/team/app/blobs/${sha256(fresh)}`).expect(404), 'BLOB_UNKNOWN');
+  });
+});
+
+describe('registry on an S3 server without AbortMultipartUpload (s3rver as published)', () => {
+  let s3: TestS3;
+  let db: TestDatabase;
+  let agent: Agent;
+
+  before(async () => {
+    s3 = await startS3rver({ abortMultipart: false });
+    db = await createTestDatabase();
+    const store = new S3BlobStore(s3.newClient({ maxAttempts: 1 }), { bucket: s3.bucket, prefix: 'registry/' });
+    agent = supertest.agent(buildApp({ pool: db.pool, store, logger: pino({ level: 'silent' }) }).callback());
+  });
+  after(async () => {
+    await db.drop();
+    await s3.stop();
+  });
+
+  async function blobKeys(): Promise<string[]> {
+    const out = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'registry/blobs/' }));
+    return (out.Contents ?? []).map((o) => o.Key ?? '').sort();
+  }
+
+  it('stores whole blobs through the staging area, leaving no multipart upload and no staging object', async () => {
+    const bytes = randomBlob(9 * 1024 * 1024 + 3);
+    const digest = sha256(bytes);
+    const post = await agent.post('/v2/team/app/blobs/uploads/').expect(202);
+    await agent.put(`${post.headers.location as string}?digest=${digest}`).set('Content-Type', 'application/octet-stream').send(bytes).expect(201);
+    const got = await agent.get(`/v2/team/app/blobs/${digest}`).buffer(true).parse(rawBody).expect(200);
+    assert.equal(sha256(got.body as Buffer), digest);
+    assert.deepEqual(await blobKeys(), [`registry/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}`]);
+    const all = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'registry/uploads/' }));
+    assert.deepEqual(all.Contents ?? [], []);
+    assert.deepEqual(await s3.pendingMultipartUploads(), []);
+  });
+
+  it('a whole blob with the wrong digest puts nothing under any content address', async () => {
+    const before = await blobKeys();
+    const bytes = randomBlob(9 * 1024 * 1024);
+    const wrong = sha256(Buffer.from('other bytes'));
+    const post = await agent.post('/v2/team/app/blobs/uploads/').expect(202);
+    assertErrorCode(
+      await agent.put(`${post.headers.location as string}?digest=${wrong}`).set('Content-Type', 'application/octet-stream').send(bytes).expect(400),
+      'DIGEST_INVALID',
+    );
+    assert.deepEqual(await blobKeys(), before);
+    assert.deepEqual(await s3.pendingMultipartUploads(), []);
+  });
+
+  it('cancelling an upload leaves no multipart upload behind', async () => {
+    const post = await agent.post('/v2/team/app/blobs/uploads/').expect(202);
+    await agent.patch(post.headers.location as string).set('Content-Type', 'application/octet-stream').send(randomBlob(6 * 1024 * 1024)).expect(202);
+    await agent.delete(post.headers.location as string).expect(204);
+    assert.deepEqual(await s3.pendingMultipartUploads(), []);
   });
 });
