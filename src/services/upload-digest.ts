@@ -1,18 +1,25 @@
 // Running digests of uploads in progress. Two kinds, chosen by what the blob store can afford:
-//  - node:crypto (OpenSSL, ~1.4 GB/s here) cannot be saved, so between requests it lives in this
+//  - node:crypto (OpenSSL, ~1 GB/s here) cannot be saved, so between requests it lives in this
 //    process's cache; on a miss the service re-reads the staged bytes (cheap on a local disk);
-//  - hash-wasm (~220 MB/s here) can save its state, which goes into the uploads row after every
-//    chunk, so any replica can continue an upload without reading back what is in S3.
+//  - hash-wasm (~130 MB/s here, on worker threads: hash-workers.ts) can save its state, which goes
+//    into the uploads row after every chunk, so any replica can continue an upload without
+//    reading back what is in S3.
 import { createHash, type Hash } from 'node:crypto';
-import { createSHA256, createSHA512, type IHasher } from 'hash-wasm';
 import type { DigestAlgorithm } from '../registry/digest.js';
+import { HashWorkers } from './hash-workers.js';
 
 export interface RunningDigest {
-  update(chunk: Buffer): void;
+  /** Takes the bytes; a promise means "wait before the next chunk" (the hasher is behind). */
+  update(chunk: Buffer): void | Promise<void>;
   /** Hex digest of everything so far; the digest cannot be used afterwards. */
-  finish(): string;
-  /** State to continue from in another request or process, when this kind can save one. */
-  save(): Buffer | null;
+  finish(): Promise<string>;
+  /**
+   * State to continue from in another request or process, when this kind can save one (the
+   * digest cannot be used afterwards); null when it cannot (the digest goes on).
+   */
+  save(): Promise<Buffer | null>;
+  /** Lets go of a digest that will not be finished or saved (a failed request). */
+  dispose?(): void;
 }
 
 class NodeDigest implements RunningDigest {
@@ -20,24 +27,11 @@ class NodeDigest implements RunningDigest {
   update(chunk: Buffer): void {
     this.hash.update(chunk);
   }
-  finish(): string {
+  async finish(): Promise<string> {
     return this.hash.digest('hex');
   }
-  save(): null {
+  async save(): Promise<null> {
     return null;
-  }
-}
-
-class ResumableDigest implements RunningDigest {
-  constructor(private readonly hasher: IHasher) {}
-  update(chunk: Buffer): void {
-    this.hasher.update(chunk);
-  }
-  finish(): string {
-    return this.hasher.digest('hex');
-  }
-  save(): Buffer {
-    return Buffer.from(this.hasher.save());
   }
 }
 
@@ -45,12 +39,12 @@ export function fastDigest(algorithm: DigestAlgorithm): RunningDigest {
   return new NodeDigest(createHash(algorithm));
 }
 
-/** A resumable digest, fresh or continued from a saved state. */
-export async function resumableDigest(algorithm: DigestAlgorithm, saved?: Buffer): Promise<RunningDigest> {
-  const hasher = algorithm === 'sha256' ? await createSHA256() : await createSHA512();
-  hasher.init();
-  if (saved) hasher.load(saved);
-  return new ResumableDigest(hasher);
+let workers: HashWorkers | undefined;
+
+/** A resumable digest, fresh or continued from a saved state; the threads start on first use. */
+export function resumableDigest(algorithm: DigestAlgorithm, saved?: Buffer): RunningDigest {
+  workers ??= new HashWorkers();
+  return workers.open(algorithm, saved);
 }
 
 interface CacheEntry {

@@ -18,7 +18,7 @@ import {
 import { RegistryError } from '../errors/registry-error.js';
 import { createDigestHash, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../registry/digest.js';
 import { isValidName } from '../registry/names.js';
-import { BlobNotFoundError, type BlobStore } from '../storage/blob-store.js';
+import { BlobNotFoundError, type BlobStore, type UploadBackendState } from '../storage/blob-store.js';
 import { DigestCache, fastDigest, resumableDigest, type RunningDigest } from './upload-digest.js';
 
 /** A canonical lower-case UUID; anything else never reaches PostgreSQL's uuid column (it would be a 500). */
@@ -98,7 +98,7 @@ export class UploadService {
       if (body) ({ offset: size, digest } = await this.appendChunk(upload, body, expected.algorithm, true));
       else digest = await this.continueDigest(upload, expected.algorithm, true);
       this.digests.forget(id);
-      const actual = digest ? digest.finish() : await this.hashStaged(upload, size, expected.algorithm);
+      const actual = digest ? await digest.finish() : await this.hashStaged(upload, size, expected.algorithm);
       if (actual !== expected.hex) {
         await this.discard(upload);
         throw new RegistryError('DIGEST_INVALID', { detail: { expected: expected.digest, actual: `${expected.algorithm}:${actual}` } });
@@ -120,9 +120,9 @@ export class UploadService {
     let size: number;
     try {
       size = await this.store.putBlob!(expected.digest, hashing(body.stream, digest), {
-        verify: (written) => {
+        verify: async (written) => {
           checkChunkLength(body, written);
-          const actual = digest.finish();
+          const actual = await digest.finish();
           if (actual !== expected.hex) {
             throw (mismatch = new RegistryError('DIGEST_INVALID', { detail: { expected: expected.digest, actual: `${expected.algorithm}:${actual}` } }));
           }
@@ -218,13 +218,20 @@ export class UploadService {
   ): Promise<{ offset: number; digest: RunningDigest | undefined }> {
     checkChunkRange(upload, body);
     const digest = await this.continueDigest(upload, algorithm, completesNow);
-    const { written, state } = await this.store.appendUpload(upload.id, hashing(body.stream, digest), {
-      offset: upload.offset,
-      state: upload.backendState,
-    });
-    checkChunkLength(body, written);
+    let written: number;
+    let state: UploadBackendState;
+    try {
+      ({ written, state } = await this.store.appendUpload(upload.id, hashing(body.stream, digest), {
+        offset: upload.offset,
+        state: upload.backendState,
+      }));
+      checkChunkLength(body, written);
+    } catch (err) {
+      digest?.dispose?.();
+      throw err;
+    }
     const offset = upload.offset + written;
-    const hashState = digest && !completesNow ? digest.save() : null;
+    const hashState = digest && !completesNow ? await digest.save() : null;
     // A closing chunk is not recorded: the session row goes in the commit, and if the commit
     // fails the client's retry of the PUT finds the session as it was before.
     const progress = { from: upload.offset, to: offset, backendState: state, hashAlgorithm: algorithm, hashState };
@@ -232,7 +239,8 @@ export class UploadService {
       throw cancelledMeanwhile();
     }
     Object.assign(upload, { offset, backendState: state, hashAlgorithm: algorithm, hashState });
-    if (digest && !completesNow) this.digests.put(upload.id, algorithm, offset, digest);
+    // A digest that saved its state is spent; one that could not save goes on in this process.
+    if (digest && !completesNow && hashState === null) this.digests.put(upload.id, algorithm, offset, digest);
     return { offset, digest };
   }
 
@@ -293,7 +301,8 @@ export function rangeHeader(offset: number): string {
 
 async function* hashing(stream: Readable, digest: RunningDigest | undefined): AsyncIterable<Buffer> {
   for await (const chunk of stream) {
-    digest?.update(chunk as Buffer);
+    const behind = digest?.update(chunk as Buffer);
+    if (behind) await behind;
     yield chunk as Buffer;
   }
 }

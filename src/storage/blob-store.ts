@@ -51,7 +51,7 @@ export interface BlobStore {
   putBlob?(
     digest: string,
     chunks: AsyncIterable<Buffer>,
-    options: { verify: (size: number) => void; signal?: AbortSignal },
+    options: { verify: (size: number) => void | Promise<void>; signal?: AbortSignal },
   ): Promise<number>;
   /** Whether putBlob can be used now (it may depend on what the backend implements). */
   canPutBlob?(): Promise<boolean>;

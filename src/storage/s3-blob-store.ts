@@ -261,7 +261,7 @@ export class S3BlobStore implements BlobStore {
   async putBlob(
     digest: string,
     chunks: AsyncIterable<Buffer>,
-    options: { verify: (size: number) => void; signal?: AbortSignal },
+    options: { verify: (size: number) => void | Promise<void>; signal?: AbortSignal },
   ): Promise<number> {
     if (!(await this.canPutBlob())) throw new Error('putBlob needs AbortMultipartUpload, which this S3 server lacks');
     const { signal } = options;
@@ -286,13 +286,13 @@ export class S3BlobStore implements BlobStore {
       }
       if (cutter.pending === size) {
         // Less than one part: one PutObject, once the digest matched.
-        options.verify(size);
+        await options.verify(size);
         await this.bucket.put(key, cutter.remainder(), signal);
         return size;
       }
       await cutter.flush();
       await cutter.settle();
-      options.verify(size);
+      await options.verify(size);
       await this.bucket.completeMultipart(key, multipartId, cutter.parts);
       return size;
     } catch (err) {
