@@ -2,10 +2,13 @@
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type pg from 'pg';
+import type { TokenAuth } from './auth/token-auth.js';
 import { type AccessControl, openAccess } from './http/access.js';
 import { errorEnvelope } from './http/middleware/error-envelope.js';
 import { requestLog } from './http/middleware/request-log.js';
 import { createRegistryRouter } from './http/routes/index.js';
+import { createManagementRouter } from './http/routes/management.js';
+import { createTokenRouter } from './http/routes/token.js';
 import { UrlBuilder } from './http/urls.js';
 import { BlobService } from './services/blobs.js';
 import { ListingService } from './services/listing.js';
@@ -26,8 +29,10 @@ export interface AppDeps {
   sparseManifests?: boolean;
   /** Honour X-Forwarded-* (only behind a proxy that sets them). */
   trustProxy?: boolean;
-  /** Who may do what; everything is open when absent (BERTH_AUTH=none). */
+  /** Who may do what; the token auth's when `auth` is given, otherwise everything is open (BERTH_AUTH=none). */
   access?: AccessControl;
+  /** BERTH_AUTH=token: adds /token, /.well-known/jwks.json and the management API, and guards /v2 with tokens. */
+  auth?: TokenAuth;
 }
 
 export function buildApp(deps: AppDeps): Koa {
@@ -39,11 +44,15 @@ export function buildApp(deps: AppDeps): Koa {
     listing: new ListingService(deps.pool),
     urls: new UrlBuilder(deps.publicUrl),
     blobRedirect: deps.blobRedirect ?? false,
-    access: deps.access ?? openAccess,
+    access: deps.access ?? deps.auth?.access ?? openAccess,
   });
   app.use(requestLog(deps.logger));
   app.use(errorEnvelope);
   app.use(router.routes());
+  if (deps.auth) {
+    app.use(createTokenRouter(deps.auth).routes());
+    app.use(createManagementRouter(deps.auth).routes());
+  }
   // Koa's default handler prints errors to stderr; the request log already has them.
   app.silent = true;
   return app;

@@ -21,6 +21,9 @@ export const ERROR_CATALOG = {
   MANIFEST_TOO_LARGE: { status: 413, message: 'manifest is larger than the registry accepts' },
   NOT_FOUND: { status: 404, message: 'no such endpoint' },
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
+  // The token endpoint and the management API (not registry protocol errors).
+  REQUEST_INVALID: { status: 400, message: 'invalid request' },
+  CONFLICT: { status: 409, message: 'already exists' },
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
   UNKNOWN: { status: 500, message: 'unknown error' },
 } as const satisfies Record<string, { status: number; message: string }>;
