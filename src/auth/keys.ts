@@ -24,6 +24,12 @@ export interface PublicKey {
   jwk: JWK;
 }
 
+/** What signing and verifying need of a key store (SigningKeys; a fixed set in tests). */
+export interface KeyRing {
+  current(): Promise<SigningKey>;
+  find(kid: string): Promise<PublicKey | undefined>;
+}
+
 /** How long the key list is trusted before PostgreSQL is asked again (another replica may have rotated). */
 const REFRESH_MS = 60_000;
 /** An unknown kid triggers a reload at most this often, so junk tokens cannot hammer the database. */
@@ -47,7 +53,7 @@ export class KeyConfigError extends Error {
   override name = 'KeyConfigError';
 }
 
-export class SigningKeys {
+export class SigningKeys implements KeyRing {
   private signing: SigningKey | undefined;
   private publicKeys = new Map<string, PublicKey>();
   private loadedAt = 0;

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import type { Principal } from '../http/access.js';
 import type { AccessEntry } from './scopes.js';
-import type { SigningKeys } from './keys.js';
+import type { KeyRing } from './keys.js';
 
 export const ACCESS_TOKEN_TYPE = 'JWT';
 export const REFRESH_TOKEN_TYPE = 'berth-refresh+jwt';
@@ -40,7 +40,7 @@ export class TokenError extends Error {
 
 export class TokenIssuer {
   constructor(
-    private readonly keys: SigningKeys,
+    private readonly keys: KeyRing,
     readonly settings: TokenSettings,
   ) {}
 
@@ -76,7 +76,7 @@ export class TokenIssuer {
 /** Verifies tokens Berth signed: pinned algorithms, our kid, issuer, audience, time window, typ. */
 export class LocalTokenVerifier {
   constructor(
-    private readonly keys: SigningKeys,
+    private readonly keys: KeyRing,
     private readonly settings: Pick<TokenSettings, 'issuer' | 'service'>,
   ) {}
 
