@@ -21,7 +21,8 @@ export interface ChallengeSettings {
 
 /** The token endpoint's absolute URL as this client reaches Berth. */
 export function realmOf(ctx: Context, publicUrl: string | undefined): string {
-  return `${publicUrl ?? ctx.origin}/token`;
+  // Koa 3's ctx.origin goes through URL parsing; the protocol and host (X-Forwarded-* under proxy) are what we want.
+  return `${publicUrl ?? `${ctx.protocol}://${ctx.host}`}/token`;
 }
 
 export class TokenAccess implements AccessControl {
