@@ -9,7 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
+import { berthCli } from '../helpers/berth-cli.js';
+import { startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { buildDockerImage, randomFiles, randomId, readFilesFromImage, removeLocalImages, sha256, writeOciLayout, type OciLayout } from '../helpers/images.js';
 import { assertTools, describeRun, run, suiteSkip, type RunResult } from '../helpers/system-tools.js';
@@ -17,16 +18,6 @@ import { assertTools, describeRun, run, suiteSkip, type RunResult } from '../hel
 const TOOLS = ['dockerd', 'docker', 'skopeo'];
 const ADMIN_PASSWORD = 'admin-Pa55word-e2e';
 const ALICE_PASSWORD = 'alice-Pa55word-e2e';
-
-/** Runs `berth <args>` against the registry's database and data dir, as an operator would. */
-export async function berthCli(reg: RegistryInstance, args: string[], input = ''): Promise<RunResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_DATA_DIR: reg.dataDir, BERTH_AUTH: 'token', LOG_LEVEL: 'warn' };
-  if (reg.databaseUrl) env.DATABASE_URL = reg.databaseUrl;
-  else delete env.DATABASE_URL;
-  delete env.NODE_TEST_CONTEXT;
-  delete env.NODE_OPTIONS;
-  return run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts'), ...args], { env, input, timeoutMs: 60_000 });
-}
 
 describe('token auth end to end: docker login/push/pull, skopeo --creds', { skip: process.env.BERTH_E2E_TARGET === 'distribution' ? 'Berth only' : suiteSkip(TOOLS) }, () => {
   let dockerd: Dockerd;
