@@ -11,7 +11,9 @@ import { ERROR_CATALOG } from '../../src/errors/catalog.js';
 
 const root = new URL('../../', import.meta.url);
 const yamlText = readFileSync(new URL('openapi.yaml', root), 'utf8');
-const routesText = readFileSync(new URL('src/http/routes/index.ts', root), 'utf8');
+/** The route files: the /v2 table, and (BERTH_AUTH=token) the token endpoint and the management API. */
+const ROUTE_FILES = ['index.ts', 'token.ts', 'management.ts'];
+const routeTexts = ROUTE_FILES.map((f) => ({ file: f, text: readFileSync(new URL(`src/http/routes/${f}`, root), 'utf8') }));
 
 type Json = Record<string, unknown>;
 const doc = parse(yamlText) as Json;
@@ -48,13 +50,18 @@ interface Route {
   source: string;
   /** The line's comment says HEAD is served too (Koa's router answers HEAD on GET routes). */
   head: boolean;
+  file: string;
 }
 
-/** The route table: `router.<method>(<CONST or /regex/>, …)` lines, with `const X = /…/;` resolved. */
+/** The route tables: `router.<method>(<CONST or /regex/>, …)` lines, with `const X = /…/;` resolved per file. */
 function routeTable(): Route[] {
+  return routeTexts.flatMap(({ file, text }) => routesOf(text).map((r) => ({ ...r, file })));
+}
+
+function routesOf(routesText: string): Omit<Route, 'file'>[] {
   const consts = new Map<string, RegExp>();
   for (const m of routesText.matchAll(/^\s*const (\w+) = (\/.+\/[a-z]*);\s*$/gm)) consts.set(m[1]!, regexFromLiteral(m[2]!));
-  const routes: Route[] = [];
+  const routes: Omit<Route, 'file'>[] = [];
   for (const line of routesText.split('\n')) {
     const call = /\brouter\.(\w+)\(/.exec(line);
     if (!call || call[1] === 'use' || call[1] === 'routes' || call[1] === 'allowedMethods') continue;
@@ -74,6 +81,8 @@ function routeTable(): Route[] {
 /** Values for path templates; the repository name has slashes, as real ones do. */
 const SAMPLES: Record<string, string> = {
   name: 'team/sub/app',
+  account: 'alice',
+  id: '42',
   digest: `sha256:${'a'.repeat(64)}`,
   reference: 'latest',
   uuid: '123e4567-e89b-42d3-a456-426614174000',
@@ -122,10 +131,14 @@ describe('openapi.yaml', () => {
     assert.deepEqual(result.warnings, []);
   });
 
-  it('reads a plausible route table from src/http/routes/index.ts', () => {
+  it('reads a plausible route table from src/http/routes/index.ts, token.ts and management.ts', () => {
     const routes = routeTable();
-    assert.ok(routes.length >= 10, `only ${routes.length} routes found`);
-    for (const r of routes) assert.ok(r.pattern.source.startsWith('^\\/v2'), `${r.method} ${r.source}`);
+    const v2 = routes.filter((r) => r.file === 'index.ts');
+    assert.ok(v2.length >= 10, `only ${v2.length} /v2 routes found`);
+    for (const r of v2) assert.ok(r.pattern.source.startsWith('^\\/v2'), `${r.method} ${r.source}`);
+    assert.ok(routes.filter((r) => r.file === 'token.ts').length >= 3, 'GET/POST /token and the JWKS');
+    assert.ok(routes.filter((r) => r.file === 'management.ts').length >= 8, 'the management API');
+    for (const r of routes.filter((r) => r.file !== 'index.ts')) assert.ok(!r.pattern.source.startsWith('^\\/v2'), `${r.method} ${r.source}`);
   });
 
   it('documents every route with its method (and HEAD where the route serves it)', () => {
@@ -158,14 +171,15 @@ describe('openapi.yaml', () => {
     }
   });
 
-  it('gives every response the request id and API version headers', () => {
+  it('gives every response the request id, and every /v2 response the API version header', () => {
     for (const { path, method, op } of documentedOperations()) {
       assert.ok(isObject(op.responses), `${method} ${path} has no responses`);
       for (const [status, ref] of Object.entries(op.responses)) {
         const response = resolve(ref);
         assert.ok(isObject(response), `${method} ${path} ${status}`);
         assert.ok(isObject(response.headers), `${method.toUpperCase()} ${path} ${status} documents no headers`);
-        for (const header of ['X-Request-Id', 'Docker-Distribution-API-Version']) {
+        const headers = path.startsWith('/v2') ? ['X-Request-Id', 'Docker-Distribution-API-Version'] : ['X-Request-Id'];
+        for (const header of headers) {
           assert.ok(header in response.headers, `${method.toUpperCase()} ${path} ${status} lacks ${header}`);
         }
         if (method === 'head') assert.equal(response.content, undefined, `HEAD ${path} ${status} has no body`);
