@@ -197,7 +197,8 @@ function tokenAuthConfig(e: z.infer<typeof envSchema>): TokenAuthConfig {
   if (e.BERTH_TOKEN_TTL < 60_000) throw new ConfigError('BERTH_TOKEN_TTL must be at least 60s (clients expect expires_in ≥ 60)');
   if (e.BERTH_REFRESH_TOKEN_TTL < e.BERTH_TOKEN_TTL) throw new ConfigError('BERTH_REFRESH_TOKEN_TTL must not be shorter than BERTH_TOKEN_TTL');
   if (e.BERTH_TOKEN_KEY && e.BERTH_TOKEN_KEY_FILE) throw new ConfigError('set BERTH_TOKEN_KEY or BERTH_TOKEN_KEY_FILE, not both');
-  let privateKeyPem = e.BERTH_TOKEN_KEY;
+  // Env files and orchestrators often cannot hold newlines: a PEM written with literal \n works too.
+  let privateKeyPem = e.BERTH_TOKEN_KEY?.replace(/\\n/g, '\n');
   if (e.BERTH_TOKEN_KEY_FILE) {
     try {
       privateKeyPem = readFileSync(e.BERTH_TOKEN_KEY_FILE, 'utf8');

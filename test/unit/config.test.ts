@@ -199,6 +199,22 @@ describe('loadConfig (config): BERTH_AUTH=token', () => {
     it(`refuses ${what}, naming ${variable}`, () => assertRefused({ BERTH_AUTH: 'token', ...env }, variable));
   }
 
+  it('reads a BERTH_TOKEN_KEY written on one line with literal \\n, and BERTH_TOKEN_KEY_FILE', async () => {
+    const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n';
+    const oneLine = pem.replace(/\n/g, '\\n');
+    assert.equal(loadConfig({ BERTH_AUTH: 'token', BERTH_TOKEN_KEY: oneLine }).tokenAuth?.privateKeyPem, pem);
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-key-'));
+    try {
+      await writeFile(path.join(dir, 'key.pem'), pem);
+      assert.equal(loadConfig({ BERTH_AUTH: 'token', BERTH_TOKEN_KEY_FILE: path.join(dir, 'key.pem') }).tokenAuth?.privateKeyPem, pem);
+      assertRefused({ BERTH_AUTH: 'token', BERTH_TOKEN_KEY_FILE: path.join(dir, 'key.pem'), BERTH_TOKEN_KEY: pem }, 'BERTH_TOKEN_KEY_FILE');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses BERTH_ADMIN_USER without BERTH_AUTH=token (there would be no accounts)', () => {
     assertRefused({ BERTH_ADMIN_USER: 'admin', BERTH_ADMIN_PASSWORD: 'long-enough' }, 'BERTH_AUTH=token');
   });
