@@ -2,11 +2,14 @@
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type pg from 'pg';
+import type { TokenAuth } from './auth/token-auth.js';
 import { type AccessControl, openAccess } from './http/access.js';
 import { errorEnvelope } from './http/middleware/error-envelope.js';
 import { requestLog } from './http/middleware/request-log.js';
 import { createApiRouter } from './http/api/index.js';
 import { createRegistryRouter } from './http/routes/index.js';
+import { createManagementRouter } from './http/routes/management.js';
+import { createTokenRouter } from './http/routes/token.js';
 import { UrlBuilder } from './http/urls.js';
 import { ImmutableTags, type ImmutableTagRule } from './registry/immutable-tags.js';
 import { BlobService } from './services/blobs.js';
@@ -31,15 +34,17 @@ export interface AppDeps {
   sparseManifests?: boolean;
   /** Honour X-Forwarded-* (only behind a proxy that sets them). */
   trustProxy?: boolean;
-  /** Who may do what; everything is open when absent (BERTH_AUTH=none). */
+  /** Who may do what; the token auth's when `auth` is given, otherwise everything is open (BERTH_AUTH=none). */
   access?: AccessControl;
   /** Tags that may be created but never moved, deleted or rolled back (BERTH_IMMUTABLE_TAGS). */
   immutableTags?: ImmutableTagRule[];
+  /** BERTH_AUTH=token: adds /token, /.well-known/jwks.json and the management API, and guards /v2 with tokens. */
+  auth?: TokenAuth;
 }
 
 export function buildApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: deps.trustProxy ?? false });
-  const access = deps.access ?? openAccess;
+  const access = deps.access ?? deps.auth?.access ?? openAccess;
   const immutableTags = new ImmutableTags(deps.immutableTags ?? []);
   const router = createRegistryRouter({
     blobs: new BlobService(deps.pool, deps.store),
@@ -59,6 +64,11 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(requestLog(deps.logger));
   app.use(errorEnvelope);
   app.use(router.routes());
+  if (deps.auth) {
+    app.use(createTokenRouter(deps.auth).routes());
+    app.use(createManagementRouter(deps.auth).routes());
+  }
+  // Last: its catch-all answers every other /api path.
   app.use(api.routes());
   // Koa's default handler prints errors to stderr; the request log already has them.
   app.silent = true;

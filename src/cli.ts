@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// The `berth` command: serve | migrate on the server; history | rollback | diff as a client of a
-// running Berth over its /api/v1. Parsed with node:util's parseArgs (no dependency needed).
+// The `berth` command: serve | migrate | user | robot | permission | key on the server's database;
+// history | rollback | diff as a client of a running Berth over its /api/v1. Parsed with
+// node:util's parseArgs (no dependency needed).
 import { parseArgs } from 'node:util';
+import { KeyConfigError } from './auth/keys.js';
+import { ACCOUNT_USAGE, runAccountCommand, UsageError as AccountUsageError } from './cli-accounts.js';
 import { ApiClient, ApiError } from './client/api-client.js';
 import { diffCommand, historyCommand, rollbackCommand, UsageError } from './client/commands.js';
 import { resolveCredentials } from './client/credentials.js';
@@ -16,6 +19,7 @@ const USAGE = `usage: berth <command> [options]
 server commands (settings from the environment: BERTH_ADDR, BERTH_DATA_DIR, DATABASE_URL, ...; see README.md):
   serve                              start the registry (the default)
   migrate                            apply database migrations and exit
+${ACCOUNT_USAGE}
 
 client commands (talk to a running Berth):
   history <name>:<tag>               a tag's history, newest first
@@ -51,6 +55,10 @@ const OPTIONS = {
   expect: { type: 'string' },
   reason: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  admin: { type: 'boolean' },
+  allow: { type: 'string', multiple: true },
+  expires: { type: 'string' },
+  description: { type: 'string' },
 } as const;
 
 /** `127.0.0.1:5000` → http (loopback) or https (anything else); a URL is taken as it is. */
@@ -133,6 +141,11 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'user':
+    case 'robot':
+    case 'permission':
+    case 'key':
+      return runAccountCommand(config, positionals, values);
     default:
       console.error(`unknown command: ${command}\n\n${USAGE}`);
       return 2;
@@ -156,7 +169,7 @@ main(process.argv.slice(2)).then(
       console.error(`berth: cannot reach the registry: ${(err as { cause?: Error }).cause?.message ?? 'connection failed'}`);
       process.exit(1);
     }
-    const known = err instanceof ConfigError || err instanceof MigrationError;
+    const known = err instanceof ConfigError || err instanceof MigrationError || err instanceof AccountUsageError || err instanceof KeyConfigError;
     console.error(`berth: ${known ? (err as Error).message : (err as Error)?.stack ?? String(err)}`);
     process.exit(1);
   },

@@ -1,7 +1,10 @@
 // All settings, read from the environment once at start-up and validated (DESIGN.md's contract).
 // The only module that reads process.env.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import type { ExternalIssuerConfig } from './auth/external-issuers.js';
+import type { TokenAuthConfig } from './auth/token-auth.js';
 import type { ImmutableTagRule } from './registry/immutable-tags.js';
 
 const booleanString = z
@@ -80,9 +83,25 @@ const envSchema = z.object({
   // Blob GETs answer 307 to a presigned URL so bytes bypass Berth.
   BERTH_S3_REDIRECT: booleanString.default(false),
   BERTH_S3_CREATE_BUCKET: booleanString.default(false),
-  BERTH_AUTH: z.enum(['none']).optional(),
+  BERTH_AUTH: z.enum(['none', 'token']).optional(),
   // Listening beyond loopback with no authentication must be asked for by name.
-  BERTH_ALLOW_ANONYMOUS_PUBLIC: booleanString.default(false),
+  BERTH_ALLOW_ANONYMOUS_PUSH: booleanString.optional(),
+  // The name this setting had before token auth existed; still honoured.
+  BERTH_ALLOW_ANONYMOUS_PUBLIC: booleanString.optional(),
+  BERTH_TRUST_PROXY: booleanString.default(false),
+  BERTH_TOKEN_SERVICE: z.string().min(1).max(255).regex(/^[^"\\\s]+$/, 'no quotes, backslashes or spaces').default('berth'),
+  BERTH_TOKEN_ISSUER: z.string().min(1).max(255).default('berth'),
+  BERTH_TOKEN_TTL: duration('5m'),
+  BERTH_REFRESH_TOKEN_TTL: duration('30d'),
+  BERTH_TOKEN_ALGORITHM: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
+  BERTH_TOKEN_KEY: z.string().includes('-----BEGIN', { message: 'must be a PEM private key' }).optional(),
+  BERTH_TOKEN_KEY_FILE: z.string().min(1).optional(),
+  BERTH_TOKEN_ISSUERS: z.string().optional(),
+  BERTH_ADMIN_USER: z.string().min(1).optional(),
+  BERTH_ADMIN_PASSWORD: z.string().min(8, 'at least 8 characters').optional(),
+  BERTH_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  BERTH_LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(50),
+  BERTH_LOGIN_LOCKOUT: duration('15m'),
   BERTH_PUBLIC_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BERTH_SPARSE_MANIFESTS: booleanString.default(false),
@@ -108,6 +127,22 @@ export type StorageConfig =
       createBucket: boolean;
     };
 
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+/** BERTH_TOKEN_ISSUERS: trusted external token issuers, each with a JWKS URL or a PEM public key. */
+const externalIssuersSchema = z.array(
+  z
+    .strictObject({
+      issuer: z.string().min(1),
+      audience: z.string().min(1),
+      jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+      publicKey: z.string().includes('-----BEGIN PUBLIC KEY-----', { message: 'must be a PEM public key' }).optional(),
+      // Asymmetric only: an HMAC algorithm would let anyone holding the public key sign tokens.
+      algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).default(['RS256', 'ES256', 'EdDSA']),
+    })
+    .refine((i) => (i.jwksUrl === undefined) !== (i.publicKey === undefined), 'give exactly one of jwksUrl and publicKey'),
+);
+
 export interface Config {
   host: string;
   port: number;
@@ -115,7 +150,13 @@ export interface Config {
   databaseUrl: string | undefined;
   embeddedPostgresPort: number;
   storage: StorageConfig;
-  auth: 'none';
+  auth: 'none' | 'token';
+  /** Settings of BERTH_AUTH=token; undefined with none. */
+  tokenAuth: TokenAuthConfig | undefined;
+  /** BERTH_ADMIN_USER/BERTH_ADMIN_PASSWORD: an administrator created or updated at start-up. */
+  adminBootstrap: { user: string; password: string } | undefined;
+  /** Honour X-Forwarded-For/-Proto/-Host (BERTH_TRUST_PROXY): only behind a proxy that sets them. */
+  trustProxy: boolean;
   publicUrl: string | undefined;
   sparseManifests: boolean;
   uploadTtlMs: number;
@@ -153,12 +194,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const { host, port } = parseAddr(e.BERTH_ADDR);
-  if (!isLoopback(host) && !e.BERTH_ALLOW_ANONYMOUS_PUBLIC) {
+  const auth = e.BERTH_AUTH ?? 'none';
+  const allowAnonymousPush = e.BERTH_ALLOW_ANONYMOUS_PUSH ?? e.BERTH_ALLOW_ANONYMOUS_PUBLIC ?? false;
+  if (auth === 'none' && !isLoopback(host) && !allowAnonymousPush) {
     throw new ConfigError(
       `refusing to listen on ${e.BERTH_ADDR} without authentication: anyone who can reach it could push and delete. ` +
-        'Listen on a loopback address, or set BERTH_ALLOW_ANONYMOUS_PUBLIC=true if that is intended.',
+        'Set BERTH_AUTH=token, listen on a loopback address, or set BERTH_ALLOW_ANONYMOUS_PUSH=true if that is intended.',
     );
   }
+  if ((e.BERTH_ADMIN_USER === undefined) !== (e.BERTH_ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError('BERTH_ADMIN_USER and BERTH_ADMIN_PASSWORD go together: set both or neither');
+  }
+  if (e.BERTH_ADMIN_USER !== undefined && auth !== 'token') {
+    throw new ConfigError('BERTH_ADMIN_USER needs BERTH_AUTH=token: with BERTH_AUTH=none there are no accounts');
+  }
+  const tokenAuth = auth === 'token' ? tokenAuthConfig(e) : undefined;
   const dataDir = path.resolve(e.BERTH_DATA_DIR);
   let storage: StorageConfig;
   if (e.BERTH_STORAGE === 's3') {
@@ -183,7 +233,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     embeddedPostgresPort: e.BERTH_EMBEDDED_PG_PORT,
     storage,
-    auth: 'none' as const,
+    auth,
+    tokenAuth,
+    adminBootstrap: e.BERTH_ADMIN_USER !== undefined ? { user: e.BERTH_ADMIN_USER, password: e.BERTH_ADMIN_PASSWORD! } : undefined,
+    trustProxy: e.BERTH_TRUST_PROXY,
     publicUrl: e.BERTH_PUBLIC_URL?.replace(/\/+$/, ''),
     sparseManifests: e.BERTH_SPARSE_MANIFESTS,
     uploadTtlMs: e.BERTH_UPLOAD_TTL,
@@ -191,4 +244,52 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     history: { retentionMs: e.BERTH_HISTORY_RETENTION, keep: e.BERTH_HISTORY_KEEP },
     immutableTags: e.BERTH_IMMUTABLE_TAGS,
   });
+}
+
+function tokenAuthConfig(e: z.infer<typeof envSchema>): TokenAuthConfig {
+  if (e.BERTH_TOKEN_TTL < 60_000) throw new ConfigError('BERTH_TOKEN_TTL must be at least 60s (clients expect expires_in ≥ 60)');
+  if (e.BERTH_REFRESH_TOKEN_TTL < e.BERTH_TOKEN_TTL) throw new ConfigError('BERTH_REFRESH_TOKEN_TTL must not be shorter than BERTH_TOKEN_TTL');
+  if (e.BERTH_TOKEN_KEY && e.BERTH_TOKEN_KEY_FILE) throw new ConfigError('set BERTH_TOKEN_KEY or BERTH_TOKEN_KEY_FILE, not both');
+  // Env files and orchestrators often cannot hold newlines: a PEM written with literal \n works too.
+  let privateKeyPem = e.BERTH_TOKEN_KEY?.replace(/\\n/g, '\n');
+  if (e.BERTH_TOKEN_KEY_FILE) {
+    try {
+      privateKeyPem = readFileSync(e.BERTH_TOKEN_KEY_FILE, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`BERTH_TOKEN_KEY_FILE: cannot read ${e.BERTH_TOKEN_KEY_FILE}: ${(err as Error).message}`);
+    }
+  }
+  return {
+    issuer: e.BERTH_TOKEN_ISSUER,
+    service: e.BERTH_TOKEN_SERVICE,
+    accessTtlS: Math.floor(e.BERTH_TOKEN_TTL / 1000),
+    refreshTtlS: Math.floor(e.BERTH_REFRESH_TOKEN_TTL / 1000),
+    algorithm: e.BERTH_TOKEN_ALGORITHM,
+    privateKeyPem,
+    externalIssuers: externalIssuers(e.BERTH_TOKEN_ISSUERS, e.BERTH_TOKEN_ISSUER),
+    loginLimits: {
+      maxPerAccount: e.BERTH_LOGIN_MAX_FAILURES,
+      maxPerAddress: e.BERTH_LOGIN_MAX_FAILURES_PER_ADDRESS,
+      windowMs: e.BERTH_LOGIN_LOCKOUT,
+    },
+  };
+}
+
+function externalIssuers(json: string | undefined, ownIssuer: string): ExternalIssuerConfig[] {
+  if (json === undefined || json.trim() === '') return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new ConfigError('BERTH_TOKEN_ISSUERS must be a JSON array of {issuer, audience, jwksUrl | publicKey}');
+  }
+  const parsed = externalIssuersSchema.safeParse(value);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `BERTH_TOKEN_ISSUERS.${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const names = parsed.data.map((i) => i.issuer);
+  if (names.includes(ownIssuer)) throw new ConfigError(`BERTH_TOKEN_ISSUERS: "${ownIssuer}" is Berth's own issuer (BERTH_TOKEN_ISSUER)`);
+  if (new Set(names).size !== names.length) throw new ConfigError('BERTH_TOKEN_ISSUERS: each issuer may be listed once');
+  return parsed.data.map((i) => ({ issuer: i.issuer, audience: i.audience, jwksUrl: i.jwksUrl, publicKeyPem: i.publicKey, algorithms: i.algorithms }));
 }

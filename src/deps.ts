@@ -3,7 +3,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
+import { embeddedUrl, runningEmbeddedPort, startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { createLogger } from './logger.js';
@@ -22,11 +22,21 @@ export interface Deps {
   close(): Promise<void>;
 }
 
+/**
+ * The database: DATABASE_URL, or the embedded PostgreSQL in the data directory. With
+ * `shareRunning` (CLI commands), an embedded PostgreSQL a running server started is used as it is.
+ */
 export async function openDatabase(
   config: Config,
   logger: Logger,
+  options: { shareRunning?: boolean } = {},
 ): Promise<{ url: string; pool: pg.Pool; embedded?: EmbeddedDatabase }> {
   if (config.databaseUrl) return { url: config.databaseUrl, pool: createPool(config.databaseUrl) };
+  const running = options.shareRunning ? await runningEmbeddedPort(config.dataDir) : undefined;
+  if (running !== undefined) {
+    logger.debug({ port: running }, 'using the embedded PostgreSQL of the running server');
+    return { url: embeddedUrl(running), pool: createPool(embeddedUrl(running)) };
+  }
   const started = Date.now();
   const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort);
   logger.info({ ms: Date.now() - started, port: config.embeddedPostgresPort }, 'embedded PostgreSQL started');

@@ -1,17 +1,39 @@
 // The root pino logger: JSON lines, credentials redacted wherever they might appear.
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
-export function createLogger(level: string): Logger {
-  // Asynchronous writes: a synchronous write per request line costs the hot path a syscall.
-  // Callers that exit flush first (server shutdown does).
-  const destination = pino.destination({ dest: 1, sync: false });
+/** Field names that hold credentials, wherever they appear (top level or one object down). */
+const SECRET_FIELDS = [
+  'authorization',
+  'Authorization',
+  'password',
+  'secret',
+  'token',
+  'access_token',
+  'refresh_token',
+  'privateKey',
+  'privateKeyPem',
+  'private_pem',
+  'cookie',
+];
+
+export const REDACT_PATHS = [
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((f) => `*.${f}`),
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+  '*.headers.authorization',
+];
+
+/** The root logger; `destination` is for tests that read what was logged (stdout otherwise). */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options = {
     level,
     base: { service: 'berth' },
-    redact: {
-      paths: ['authorization', 'password', 'token', '*.authorization', '*.password', '*.token', 'headers.cookie'],
-      censor: '[redacted]',
-    },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   };
-  return pino(options, destination);
+  // Asynchronous writes: a synchronous write per request line costs the hot path a syscall.
+  // Callers that exit flush first (server shutdown does).
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
 }

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
+import { createTokenAuth, type TokenAuth } from './auth/token-auth.js';
 import { createDeps } from './deps.js';
 import { schedulePurge } from './jobs/purge-uploads.js';
 
@@ -12,6 +13,17 @@ const PURGE_EVERY_MS = 10 * 60_000;
 
 export async function serve(config: Config): Promise<void> {
   const deps = await createDeps(config);
+  let auth: TokenAuth | undefined;
+  try {
+    auth = config.tokenAuth ? await createTokenAuth(deps.pool, config.tokenAuth, config.publicUrl) : undefined;
+    if (auth && config.adminBootstrap) {
+      const outcome = await auth.accounts.ensureAdmin(config.adminBootstrap.user, config.adminBootstrap.password);
+      deps.logger.info({ user: config.adminBootstrap.user, outcome }, 'administrator from BERTH_ADMIN_USER');
+    }
+  } catch (err) {
+    await deps.close();
+    throw err;
+  }
   const app = buildApp({
     pool: deps.pool,
     lockPool: deps.lockPool,
@@ -21,6 +33,8 @@ export async function serve(config: Config): Promise<void> {
     sparseManifests: config.sparseManifests,
     immutableTags: config.immutableTags,
     blobRedirect: config.storage.driver === 's3' && config.storage.redirect,
+    trustProxy: config.trustProxy,
+    auth,
   });
   const server = http.createServer(app.callback());
   // Layer uploads can take minutes: no whole-request deadline, only an idle one.
@@ -31,7 +45,7 @@ export async function serve(config: Config): Promise<void> {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
-  deps.logger.info({ addr: `${config.host}:${config.port}`, storage: config.storage.driver }, 'berth listening');
+  deps.logger.info({ addr: `${config.host}:${config.port}`, storage: config.storage.driver, auth: config.auth }, 'berth listening');
   const stopPurge = schedulePurge(deps.pool, deps.store, config.uploadTtlMs, deps.logger, Math.max(1000, Math.min(config.uploadTtlMs, PURGE_EVERY_MS)));
 
   let stopping = false;

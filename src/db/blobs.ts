@@ -38,6 +38,17 @@ export async function findBlob(db: Db, digest: string): Promise<{ size: number }
   return rows[0];
 }
 
+/** A blob one of the named repositories links (a mount without `from` under token auth). */
+export async function findBlobLinkedInAny(db: Db, repositories: string[], digest: string): Promise<{ size: number } | undefined> {
+  const { rows } = await db.query<{ size: number }>(
+    `SELECT b.size FROM blobs b WHERE b.digest = $2 AND EXISTS (
+       SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+       WHERE rb.digest = b.digest AND r.name = ANY($1::text[]))`,
+    [repositories, digest],
+  );
+  return rows[0];
+}
+
 /** Which of these digests the repository may serve (manifest validation). */
 export async function findLinkedDigests(db: Db, repositoryId: number, digests: string[]): Promise<Set<string>> {
   if (digests.length === 0) return new Set();

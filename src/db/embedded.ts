@@ -34,9 +34,31 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
   await pg.start();
   if (fresh) await pg.createDatabase(DATABASE);
   return {
-    url: `postgres://berth:berth@127.0.0.1:${port}/${DATABASE}`,
+    url: embeddedUrl(port),
     stop: () => pg.stop(),
   };
+}
+
+/** The URL of the embedded database at `port` (the credentials are fixed: it only listens on loopback). */
+export function embeddedUrl(port: number): string {
+  return `postgres://berth:berth@127.0.0.1:${port}/${DATABASE}`;
+}
+
+/**
+ * The port of the PostgreSQL a running Berth started on this data directory, if there is one: the
+ * CLI (`berth user add` while the server runs) connects to it instead of starting a second one.
+ */
+export async function runningEmbeddedPort(dataDir: string): Promise<number | undefined> {
+  const databaseDir = path.join(dataDir, 'postgres');
+  const pidFile = await readFile(path.join(databaseDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  // postmaster.pid: pid, data directory, start time, port, socket directory, listen address, …
+  const lines = pidFile?.split('\n') ?? [];
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !Number.isInteger(port) || port <= 0) return undefined;
+  const parent = await parentPid(pid);
+  // Adopted by init: left behind by a killed Berth, not in use (the normal start-up takes it over).
+  return parent !== undefined && parent !== 1 ? port : undefined;
 }
 
 /**

@@ -21,11 +21,12 @@ export const ERROR_CATALOG = {
   MANIFEST_TOO_LARGE: { status: 413, message: 'manifest is larger than the registry accepts' },
   NOT_FOUND: { status: 404, message: 'no such endpoint' },
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
-  // The management API (/api/v1): tag history, rollback, diff.
+  // The token endpoint and the management API (/api/v1): not registry protocol errors.
   REQUEST_INVALID: { status: 400, message: 'the request is invalid' },
   TAG_UNKNOWN: { status: 404, message: 'tag unknown to registry' },
   REVISION_UNKNOWN: { status: 404, message: 'no such revision in the tag history' },
   PRECONDITION_FAILED: { status: 412, message: 'the tag does not point at the expected digest' },
+  CONFLICT: { status: 409, message: 'already exists' },
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
   UNKNOWN: { status: 500, message: 'unknown error' },
 } as const satisfies Record<string, { status: number; message: string }>;

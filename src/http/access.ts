@@ -24,6 +24,11 @@ export interface AccessControl {
   requireCatalog(ctx: Context): Promise<Principal>;
   /** The same for the `/v2/` base endpoint: any authenticated principal (or anonymous where allowed). */
   requireAny(ctx: Context): Promise<Principal>;
+  /**
+   * Repositories this request may read from besides its own, after requireRepository ran: where a
+   * cross-repository blob mount may take a blob from. 'all' when access is open.
+   */
+  readableRepositories(ctx: Context): 'all' | ReadonlySet<string>;
 }
 
 /** BERTH_AUTH=none: everything is allowed to everyone. */
@@ -36,6 +41,9 @@ export const openAccess: AccessControl = {
   },
   async requireAny(ctx) {
     return setPrincipal(ctx, ANONYMOUS);
+  },
+  readableRepositories() {
+    return 'all';
   },
 };
 

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
-import { findBlob, findLinkedBlob, linkBlob, recordUploadedBlob } from '../db/blobs.js';
+import { findBlob, findBlobLinkedInAny, findLinkedBlob, linkBlob, recordUploadedBlob } from '../db/blobs.js';
 import { ensureRepository } from '../db/repositories.js';
 import {
   advanceUpload,
@@ -64,11 +64,15 @@ export class UploadService {
 
   /**
    * end-11: links a blob the source repository has; false means "start a normal upload instead".
-   * Without `from`, any repository holding the blob will do (the spec's anonymous mount).
+   * Without `from`, any repository holding the blob will do (the spec's anonymous mount). Sources
+   * are limited to `readable`: the repositories the client may pull ('all' without auth).
    */
-  async mount(repository: string, digest: string, from: string | undefined): Promise<boolean> {
-    if (from !== undefined && !isValidName(from)) return false;
-    const blob = from === undefined ? await findBlob(this.pool, digest) : await findLinkedBlob(this.pool, from, digest);
+  async mount(repository: string, digest: string, from: string | undefined, readable: 'all' | ReadonlySet<string> = 'all'): Promise<boolean> {
+    if (from !== undefined && (!isValidName(from) || (readable !== 'all' && !readable.has(from)))) return false;
+    let blob: { size: number } | undefined;
+    if (from !== undefined) blob = await findLinkedBlob(this.pool, from, digest);
+    else if (readable === 'all') blob = await findBlob(this.pool, digest);
+    else blob = readable.size > 0 ? await findBlobLinkedInAny(this.pool, [...readable], digest) : undefined;
     if (!blob) return false;
     const repositoryId = await ensureRepository(this.pool, repository);
     await linkBlob(this.pool, repositoryId, digest);

@@ -17,7 +17,7 @@ import { freePort, killOnExit } from './child-processes.js';
 import { writeDistributionConfig } from './distribution.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -242,7 +242,8 @@ class Instance implements RegistryInstance {
       try {
         const res = await fetch(`${this.url}/v2/`, { signal: AbortSignal.timeout(2000) });
         await res.arrayBuffer();
-        if (res.status === 200) return;
+        // 401 with a Bearer challenge: up, with token auth (BERTH_AUTH=token).
+        if (res.status === 200 || (res.status === 401 && res.headers.get('www-authenticate')?.startsWith('Bearer '))) return;
         lastProblem = `GET /v2/ answered ${res.status}`;
       } catch (e) {
         lastProblem = `GET /v2/: ${(e as Error).message}`;
@@ -316,6 +317,8 @@ export async function startRegistry(opts: StartOptions = {}): Promise<RegistryIn
   const target = opts.target ?? e2eTarget();
   const dataDir = mkdtempSync(join(tmpdir(), `berth-e2e-${target}-`));
   const db = target === 'berth' ? await createDatabase() : null;
+  // The embedded PostgreSQL runs as its own system user when we are root: it must enter the data dir.
+  if (target === 'berth' && !db) chmodSync(dataDir, 0o755);
   let s3: TestS3 | undefined;
   if (target === 'berth' && process.env.BERTH_TEST_STORAGE === 's3') {
     try {

@@ -6,8 +6,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { Writable } from 'node:stream';
 import type Koa from 'koa';
 import { pino } from 'pino';
+import { createTokenAuth, type TokenAuth, type TokenAuthConfig } from '../../src/auth/token-auth.js';
+import { createLogger } from '../../src/logger.js';
 import supertest from 'supertest';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
@@ -48,15 +51,45 @@ export interface TestRegistry {
   blobLocation(digest: string): string;
   /** Everything staged for any upload: files under _uploads, or S3 staging objects and multipart uploads. */
   stagedLeftovers(): Promise<string[]>;
+  /** The token auth (with `tokenAuth` given). */
+  auth: TokenAuth | undefined;
   close(): Promise<void>;
 }
 
-export async function startTestRegistry(options: Pick<AppDeps, 'sparseManifests' | 'publicUrl' | 'immutableTags'> = {}): Promise<TestRegistry> {
+/** Token auth settings for tests: small, fast, overridable. */
+export const TEST_TOKEN_AUTH: TokenAuthConfig = {
+  issuer: 'berth-test',
+  service: 'berth-test-registry',
+  accessTtlS: 300,
+  refreshTtlS: 3600,
+  algorithm: 'ES256',
+  privateKeyPem: undefined,
+  externalIssuers: [],
+  loginLimits: { maxPerAccount: 1000, maxPerAddress: 1000, windowMs: 60_000 },
+};
+
+export interface TestRegistryOptions extends Pick<AppDeps, 'sparseManifests' | 'publicUrl' | 'trustProxy' | 'immutableTags'> {
+  /** BERTH_AUTH=token with these settings (over TEST_TOKEN_AUTH). */
+  tokenAuth?: Partial<TokenAuthConfig>;
+  /** Where the app logs go, through Berth's own logger (redaction included); silent otherwise. */
+  logStream?: Writable;
+}
+
+export async function startTestRegistry(options: TestRegistryOptions = {}): Promise<TestRegistry> {
   const storage = testStorage();
   const db = await createTestDatabase();
+  const { tokenAuth, logStream, ...appOptions } = options;
+  let auth: TokenAuth | undefined;
+  try {
+    auth = tokenAuth ? await createTokenAuth(db.pool, { ...TEST_TOKEN_AUTH, ...tokenAuth }, options.publicUrl) : undefined;
+  } catch (err) {
+    await db.drop();
+    throw err;
+  }
+  const logger = logStream ? createLogger('info', logStream) : pino({ level: process.env.BERTH_TEST_LOG_LEVEL ?? 'silent' });
   const build = (store: BlobStore) => {
-    const app = buildApp({ pool: db.pool, store, logger: pino({ level: process.env.BERTH_TEST_LOG_LEVEL ?? 'silent' }), ...options });
-    return { app, request: supertest.agent(app.callback()) };
+    const app = buildApp({ pool: db.pool, store, logger, auth, ...appOptions });
+    return { app, request: supertest.agent(app.callback()), auth };
   };
   if (storage === 'fs') {
     const storeRoot = await mkdtemp(path.join(tmpdir(), 'berth-blobs-'));

@@ -29,6 +29,9 @@ async function tableExists(pool: pg.Pool, table: string): Promise<boolean> {
 }
 
 const realFiles = async () => (await readdir(DEFAULT_MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
+/** The name a migration added after the real ones would have (numbers follow on from theirs). */
+/** A file numbered after every real migration (numbers may have gaps). */
+const nextFile = async (name: string) => `${String(Math.max(0, ...(await realFiles()).map((f) => Number.parseInt(f, 10))) + 1).padStart(4, '0')}_${name}.sql`;
 
 describe('migrate (db/migrate) on the migrated template', () => {
   let db: TestDatabase;
@@ -80,7 +83,7 @@ describe('migrate (db/migrate) on a brand-new database', () => {
     const dir = await migrationsCopy();
     await migrate(db.pool, dir);
     const files = await realFiles();
-    await writeFile(path.join(dir, '9000_later.sql'), 'CREATE TABLE later_table (id int);\n');
+    await writeFile(path.join(dir, await nextFile('later')), 'CREATE TABLE later_table (id int);\n');
     await appendFile(path.join(dir, files[0]!), '\n-- an innocent-looking edit\n');
     await assert.rejects(migrate(db.pool, dir), (err: unknown) => err instanceof MigrationError && /edited/.test(err.message));
     assert.equal(await tableExists(db.pool, 'later_table'), false);
@@ -90,9 +93,10 @@ describe('migrate (db/migrate) on a brand-new database', () => {
   it('refuses with MigrationError when an applied file is missing', async () => {
     const db = await emptyDb();
     const dir = await migrationsCopy();
-    await writeFile(path.join(dir, '9000_later.sql'), 'CREATE TABLE later_table (id int);\n');
+    const later = await nextFile('later');
+    await writeFile(path.join(dir, later), 'CREATE TABLE later_table (id int);\n');
     await migrate(db.pool, dir);
-    await unlink(path.join(dir, '9000_later.sql'));
+    await unlink(path.join(dir, later));
     await assert.rejects(migrate(db.pool, dir), MigrationError);
   });
 
@@ -100,8 +104,9 @@ describe('migrate (db/migrate) on a brand-new database', () => {
     const db = await emptyDb();
     const dir = await migrationsCopy();
     await migrate(db.pool, dir);
-    await writeFile(path.join(dir, '9000_later.sql'), 'CREATE TABLE later_table (id int);\n');
-    assert.deepEqual(await migrate(db.pool, dir), ['9000_later.sql']);
+    const later = await nextFile('later');
+    await writeFile(path.join(dir, later), 'CREATE TABLE later_table (id int);\n');
+    assert.deepEqual(await migrate(db.pool, dir), [later]);
     assert.ok(await tableExists(db.pool, 'later_table'));
   });
 
@@ -118,8 +123,9 @@ describe('migrate (db/migrate) on a brand-new database', () => {
   it('rolls back a failing file entirely and records nothing for it', async () => {
     const db = await emptyDb();
     const dir = await migrationsCopy();
-    await writeFile(path.join(dir, '9000_broken.sql'), 'CREATE TABLE half_done (id int);\nSELECT no_such_function();\n');
-    await assert.rejects(migrate(db.pool, dir), (err: unknown) => err instanceof MigrationError && err.message.includes('9000_broken.sql'));
+    const broken = await nextFile('broken');
+    await writeFile(path.join(dir, broken), 'CREATE TABLE half_done (id int);\nSELECT no_such_function();\n');
+    await assert.rejects(migrate(db.pool, dir), (err: unknown) => err instanceof MigrationError && err.message.includes(broken));
     assert.equal(await tableExists(db.pool, 'half_done'), false);
     assert.deepEqual((await appliedRows(db.pool)).map((r) => r.name), await realFiles());
   });
@@ -130,9 +136,10 @@ describe('migrate (db/migrate) on a brand-new database', () => {
     try {
       const dir = await migrationsCopy();
       // Not idempotent: a second application would fail with "relation already exists".
-      await writeFile(path.join(dir, '9000_later.sql'), 'CREATE TABLE later_table (id int);\n');
+      const later = await nextFile('later');
+      await writeFile(path.join(dir, later), 'CREATE TABLE later_table (id int);\n');
       const results = await Promise.all([migrate(db.pool, dir), migrate(second, dir)]);
-      const all = [...(await realFiles()), '9000_later.sql'];
+      const all = [...(await realFiles()), later];
       assert.deepEqual(results.map((r) => r.length).sort(), [0, all.length], JSON.stringify(results));
       assert.deepEqual(results.flat(), all);
       const rows = await appliedRows(db.pool);

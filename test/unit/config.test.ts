@@ -23,6 +23,9 @@ describe('loadConfig (config): defaults', () => {
       embeddedPostgresPort: 5433,
       storage: { driver: 'fs', root: path.join(path.resolve('./data'), 'blobs') },
       auth: 'none',
+      tokenAuth: undefined,
+      adminBootstrap: undefined,
+      trustProxy: false,
       publicUrl: undefined,
       sparseManifests: false,
       uploadTtlMs: 24 * 3_600_000,
@@ -102,22 +105,128 @@ describe('loadConfig (config): BERTH_ADDR', () => {
 
 describe('loadConfig (config): safe by default beyond loopback', () => {
   for (const addr of ['0.0.0.0:5000', ':5000', '[::]:5000', '10.1.2.3:5000', 'registry.example.com:443']) {
-    it(`refuses ${addr} without BERTH_ALLOW_ANONYMOUS_PUBLIC=true, naming that variable`, () => {
-      assertRefused({ BERTH_ADDR: addr }, 'BERTH_ALLOW_ANONYMOUS_PUBLIC');
-      assertRefused({ BERTH_ADDR: addr, BERTH_ALLOW_ANONYMOUS_PUBLIC: 'false' }, 'BERTH_ALLOW_ANONYMOUS_PUBLIC');
+    it(`refuses ${addr} with BERTH_AUTH=none (explicit or default) unless BERTH_ALLOW_ANONYMOUS_PUSH=true, naming both ways out`, () => {
+      assertRefused({ BERTH_ADDR: addr }, 'BERTH_ALLOW_ANONYMOUS_PUSH');
+      assertRefused({ BERTH_ADDR: addr }, 'BERTH_AUTH=token');
+      assertRefused({ BERTH_ADDR: addr, BERTH_AUTH: 'none' }, 'BERTH_ALLOW_ANONYMOUS_PUSH');
+      assertRefused({ BERTH_ADDR: addr, BERTH_ALLOW_ANONYMOUS_PUSH: 'false' }, 'BERTH_ALLOW_ANONYMOUS_PUSH');
     });
   }
 
-  it('listens on 0.0.0.0 when BERTH_ALLOW_ANONYMOUS_PUBLIC=true', () => {
-    const config = loadConfig({ BERTH_ADDR: '0.0.0.0:5000', BERTH_ALLOW_ANONYMOUS_PUBLIC: 'true' });
+  it('listens on 0.0.0.0 with BERTH_AUTH=token, or with BERTH_ALLOW_ANONYMOUS_PUSH=true', () => {
+    assert.equal(loadConfig({ BERTH_ADDR: '0.0.0.0:5000', BERTH_AUTH: 'token' }).host, '0.0.0.0');
+    const config = loadConfig({ BERTH_ADDR: '0.0.0.0:5000', BERTH_ALLOW_ANONYMOUS_PUSH: 'true' });
     assert.equal(config.host, '0.0.0.0');
     assert.equal(config.port, 5000);
+    assert.equal(config.auth, 'none');
+  });
+
+  it('still honours the earlier name BERTH_ALLOW_ANONYMOUS_PUBLIC; BERTH_ALLOW_ANONYMOUS_PUSH wins when both are set', () => {
+    assert.equal(loadConfig({ BERTH_ADDR: '0.0.0.0:5000', BERTH_ALLOW_ANONYMOUS_PUBLIC: 'true' }).host, '0.0.0.0');
+    assertRefused({ BERTH_ADDR: '0.0.0.0:5000', BERTH_ALLOW_ANONYMOUS_PUBLIC: 'true', BERTH_ALLOW_ANONYMOUS_PUSH: 'false' }, 'BERTH_ALLOW_ANONYMOUS_PUSH');
+  });
+});
+
+describe('loadConfig (config): BERTH_AUTH=token', () => {
+  it('has defaults: service and issuer "berth", 5 min tokens, 30 d refresh tokens, ES256, a generated key, limits', () => {
+    const config = loadConfig({ BERTH_AUTH: 'token' });
+    assert.equal(config.auth, 'token');
+    assert.deepEqual(config.tokenAuth, {
+      issuer: 'berth',
+      service: 'berth',
+      accessTtlS: 300,
+      refreshTtlS: 30 * 86_400,
+      algorithm: 'ES256',
+      privateKeyPem: undefined,
+      externalIssuers: [],
+      loginLimits: { maxPerAccount: 10, maxPerAddress: 50, windowMs: 15 * 60_000 },
+    });
+  });
+
+  it('takes every token setting', () => {
+    const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n';
+    const issuers = [
+      { issuer: 'https://ci.example', audience: 'berth', jwksUrl: 'https://ci.example/jwks' },
+      { issuer: 'corp', audience: 'registry', publicKey: '-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----', algorithms: ['RS256'] },
+    ];
+    const config = loadConfig({
+      BERTH_AUTH: 'token',
+      BERTH_TOKEN_SERVICE: 'registry.example.com',
+      BERTH_TOKEN_ISSUER: 'https://registry.example.com',
+      BERTH_TOKEN_TTL: '10m',
+      BERTH_REFRESH_TOKEN_TTL: '7d',
+      BERTH_TOKEN_ALGORITHM: 'EdDSA',
+      BERTH_TOKEN_KEY: pem,
+      BERTH_TOKEN_ISSUERS: JSON.stringify(issuers),
+      BERTH_ADMIN_USER: 'admin',
+      BERTH_ADMIN_PASSWORD: 'long-enough',
+      BERTH_LOGIN_MAX_FAILURES: '3',
+      BERTH_LOGIN_MAX_FAILURES_PER_ADDRESS: '9',
+      BERTH_LOGIN_LOCKOUT: '1h',
+      BERTH_TRUST_PROXY: 'true',
+    });
+    assert.deepEqual(config.tokenAuth, {
+      issuer: 'https://registry.example.com',
+      service: 'registry.example.com',
+      accessTtlS: 600,
+      refreshTtlS: 7 * 86_400,
+      algorithm: 'EdDSA',
+      privateKeyPem: pem,
+      externalIssuers: [
+        { issuer: 'https://ci.example', audience: 'berth', jwksUrl: 'https://ci.example/jwks', publicKeyPem: undefined, algorithms: ['RS256', 'ES256', 'EdDSA'] },
+        { issuer: 'corp', audience: 'registry', jwksUrl: undefined, publicKeyPem: issuers[1]!.publicKey, algorithms: ['RS256'] },
+      ],
+      loginLimits: { maxPerAccount: 3, maxPerAddress: 9, windowMs: 3_600_000 },
+    });
+    assert.deepEqual(config.adminBootstrap, { user: 'admin', password: 'long-enough' });
+    assert.equal(config.trustProxy, true);
+  });
+
+  const refusals: [string, NodeJS.ProcessEnv, string][] = [
+    ['a token lifetime under 60 s', { BERTH_TOKEN_TTL: '59s' }, 'BERTH_TOKEN_TTL'],
+    ['refresh tokens shorter than access tokens', { BERTH_TOKEN_TTL: '1h', BERTH_REFRESH_TOKEN_TTL: '30m' }, 'BERTH_REFRESH_TOKEN_TTL'],
+    ['an unknown algorithm', { BERTH_TOKEN_ALGORITHM: 'HS256' }, 'BERTH_TOKEN_ALGORITHM'],
+    ['a key that is not PEM', { BERTH_TOKEN_KEY: 'secret' }, 'BERTH_TOKEN_KEY'],
+    ['a key file that cannot be read', { BERTH_TOKEN_KEY_FILE: '/nonexistent/key.pem' }, 'BERTH_TOKEN_KEY_FILE'],
+    ['issuers that are not JSON', { BERTH_TOKEN_ISSUERS: '{nope' }, 'BERTH_TOKEN_ISSUERS'],
+    ['an issuer with neither JWKS nor key', { BERTH_TOKEN_ISSUERS: '[{"issuer":"x","audience":"y"}]' }, 'BERTH_TOKEN_ISSUERS'],
+    ['an issuer allowing HS256', { BERTH_TOKEN_ISSUERS: '[{"issuer":"x","audience":"y","jwksUrl":"https://x/j","algorithms":["HS256"]}]' }, 'BERTH_TOKEN_ISSUERS'],
+    ['an issuer named like Berth itself', { BERTH_TOKEN_ISSUERS: '[{"issuer":"berth","audience":"y","jwksUrl":"https://x/j"}]' }, 'BERTH_TOKEN_ISSUERS'],
+    ['an admin without a password', { BERTH_ADMIN_USER: 'admin' }, 'BERTH_ADMIN_PASSWORD'],
+    ['a short admin password', { BERTH_ADMIN_USER: 'admin', BERTH_ADMIN_PASSWORD: 'short' }, 'BERTH_ADMIN_PASSWORD'],
+    ['a zero failure limit', { BERTH_LOGIN_MAX_FAILURES: '0' }, 'BERTH_LOGIN_MAX_FAILURES'],
+    ['a service with a quote', { BERTH_TOKEN_SERVICE: 'a"b' }, 'BERTH_TOKEN_SERVICE'],
+  ];
+  for (const [what, env, variable] of refusals) {
+    it(`refuses ${what}, naming ${variable}`, () => assertRefused({ BERTH_AUTH: 'token', ...env }, variable));
+  }
+
+  it('reads a BERTH_TOKEN_KEY written on one line with literal \\n, and BERTH_TOKEN_KEY_FILE', async () => {
+    const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n';
+    const oneLine = pem.replace(/\n/g, '\\n');
+    assert.equal(loadConfig({ BERTH_AUTH: 'token', BERTH_TOKEN_KEY: oneLine }).tokenAuth?.privateKeyPem, pem);
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-key-'));
+    try {
+      await writeFile(path.join(dir, 'key.pem'), pem);
+      assert.equal(loadConfig({ BERTH_AUTH: 'token', BERTH_TOKEN_KEY_FILE: path.join(dir, 'key.pem') }).tokenAuth?.privateKeyPem, pem);
+      assertRefused({ BERTH_AUTH: 'token', BERTH_TOKEN_KEY_FILE: path.join(dir, 'key.pem'), BERTH_TOKEN_KEY: pem }, 'BERTH_TOKEN_KEY_FILE');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses BERTH_ADMIN_USER without BERTH_AUTH=token (there would be no accounts)', () => {
+    assertRefused({ BERTH_ADMIN_USER: 'admin', BERTH_ADMIN_PASSWORD: 'long-enough' }, 'BERTH_AUTH=token');
   });
 });
 
 describe('loadConfig (config): invalid values are refused with the variable named', () => {
   const cases: [string, string][] = [
     ['BERTH_ALLOW_ANONYMOUS_PUBLIC', 'maybe'],
+    ['BERTH_ALLOW_ANONYMOUS_PUSH', 'maybe'],
+    ['BERTH_TRUST_PROXY', 'sure'],
     ['BERTH_SPARSE_MANIFESTS', 'TRUE!'],
     ['BERTH_STORAGE', 'ftp'],
     ['BERTH_AUTH', 'bogus'],

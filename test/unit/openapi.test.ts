@@ -15,6 +15,9 @@ const yamlText = readFileSync(new URL('openapi.yaml', root), 'utf8');
 const ROUTE_FILES = [
   { file: 'src/http/routes/index.ts', prefix: '^\\/v2' },
   { file: 'src/http/api/index.ts', prefix: '^\\/api\\/v1' },
+  // BERTH_AUTH=token: the token endpoint and JWKS, and account management (under /api/v1 too).
+  { file: 'src/http/routes/token.ts', prefix: '^\\/' },
+  { file: 'src/http/routes/management.ts', prefix: '^\\/api\\/v1' },
 ].map((f) => ({ ...f, text: readFileSync(new URL(f.file, root), 'utf8') }));
 
 type Json = Record<string, unknown>;
@@ -52,6 +55,7 @@ interface Route {
   source: string;
   /** The line's comment says HEAD is served too (Koa's router answers HEAD on GET routes). */
   head: boolean;
+  file: string;
 }
 
 /** Every route of every table. */
@@ -75,7 +79,7 @@ function fileRoutes(routesText: string, file: string): Route[] {
     const target = m[1]!;
     const pattern = target.startsWith('/') ? regexFromLiteral(target) : consts.get(target);
     assert.ok(pattern, `route path ${target} is not a const regex in ${file}`);
-    routes.push({ method, pattern, source: target, head: /\/\/.*\bHEAD\b/.test(line) });
+    routes.push({ method, pattern, source: target, head: /\/\/.*\bHEAD\b/.test(line), file });
   }
   return routes;
 }
@@ -83,6 +87,8 @@ function fileRoutes(routesText: string, file: string): Route[] {
 /** Values for path templates; the repository name has slashes, as real ones do. */
 const SAMPLES: Record<string, string> = {
   name: 'team/sub/app',
+  account: 'alice',
+  id: '42',
   digest: `sha256:${'a'.repeat(64)}`,
   reference: 'latest',
   tag: 'prod',
@@ -132,10 +138,12 @@ describe('openapi.yaml', () => {
     assert.deepEqual(result.warnings, []);
   });
 
-  it('reads plausible route tables from src/http/routes/index.ts and src/http/api/index.ts', () => {
+  it('reads plausible route tables from src/http/routes/index.ts, src/http/api/index.ts, token.ts and management.ts', () => {
     const counts = ROUTE_FILES.map((f) => fileRoutes(f.text, f.file).length);
     assert.ok(counts[0]! >= 10, `only ${counts[0]} /v2 routes found`);
     assert.ok(counts[1]! >= 5, `only ${counts[1]} /api/v1 routes found`);
+    assert.ok(counts[2]! >= 3, 'GET/POST /token and the JWKS');
+    assert.ok(counts[3]! >= 8, 'the account management API');
     for (const f of ROUTE_FILES) {
       for (const r of fileRoutes(f.text, f.file)) assert.ok(r.pattern.source.startsWith(f.prefix), `${f.file}: ${r.method} ${r.source}`);
     }
@@ -171,7 +179,7 @@ describe('openapi.yaml', () => {
     }
   });
 
-  it('gives every response the request id header, and on /v2 the API version header', () => {
+  it('gives every response the request id, and every /v2 response the API version header', () => {
     for (const { path, method, op } of documentedOperations()) {
       assert.ok(isObject(op.responses), `${method} ${path} has no responses`);
       for (const [status, ref] of Object.entries(op.responses)) {

@@ -16,7 +16,7 @@ import { chunkBody, hasBody, querySingle } from '../request.js';
 import { sendEmpty } from '../respond.js';
 import type { RouteDeps } from './context.js';
 
-export function uploadRoutes({ uploads, urls }: RouteDeps) {
+export function uploadRoutes({ uploads, urls, access }: RouteDeps) {
   const created = (ctx: Context, name: string, digest: string) =>
     sendEmpty(ctx, 201, { Location: urls.blob(name, digest), [CONTENT_DIGEST]: digest });
   const inProgress = (ctx: Context, status: number, name: string, id: string, offset: number) =>
@@ -37,7 +37,9 @@ export function uploadRoutes({ uploads, urls }: RouteDeps) {
       const digest = querySingle(ctx, 'digest');
       if (mount !== undefined) {
         const parsed = parseDigest(mount);
-        if (await uploads.mount(name, parsed.digest, querySingle(ctx, 'from'))) return created(ctx, name, parsed.digest);
+        // Only from repositories this request may read: otherwise a mount would reveal (and copy) their blobs.
+        const readable = access.readableRepositories(ctx);
+        if (await uploads.mount(name, parsed.digest, querySingle(ctx, 'from'), readable)) return created(ctx, name, parsed.digest);
       } else if (digest !== undefined) {
         return created(ctx, name, await uploads.uploadWhole(name, digest, chunkBody(ctx)));
       }

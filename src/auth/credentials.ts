@@ -1,0 +1,63 @@
+// Logging in with a name and password (HTTP Basic on GET /token and the management API, the
+// password grant on POST /token), rate-limited per account and per client address.
+import type { Context } from 'koa';
+import type { AccountRow } from '../db/accounts.js';
+import { RegistryError } from '../errors/registry-error.js';
+import type { AccountService } from './accounts.js';
+import type { LoginLimiter } from './login-limiter.js';
+
+export interface BasicCredentials {
+  username: string;
+  password: string;
+}
+
+/** `Authorization: Basic base64(user:password)`; undefined without one, REQUEST_INVALID when malformed. */
+export function parseBasic(header: string): BasicCredentials | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m) {
+    if (/^Basic\b/i.test(header)) throw new RegistryError('REQUEST_INVALID', { message: 'malformed Basic credentials' });
+    return undefined;
+  }
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw new RegistryError('REQUEST_INVALID', { message: 'malformed Basic credentials' });
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+export const WRONG_CREDENTIALS = 'incorrect username or password';
+
+export class PasswordLogin {
+  constructor(
+    private readonly accounts: AccountService,
+    private readonly limiter: LoginLimiter,
+  ) {}
+
+  /** The account, or UNAUTHORIZED (wrong credentials, expired robot) / TOOMANYREQUESTS. */
+  async login(ctx: Context, { username, password }: BasicCredentials): Promise<AccountRow> {
+    const address = ctx.ip;
+    this.refuseWhileLimited(username, address);
+    const result = await this.accounts.login(username, password);
+    if (!result.ok) {
+      this.limiter.recordFailure(username, address);
+      const message = result.reason === 'expired' ? 'account expired' : WRONG_CREDENTIALS;
+      throw new RegistryError('UNAUTHORIZED', { message });
+    }
+    this.limiter.recordSuccess(username);
+    return result.account;
+  }
+
+  /** A failed attempt that names no account (a bad refresh token): counted against the address. */
+  recordAddressFailure(ctx: Context): void {
+    this.limiter.recordFailure(undefined, ctx.ip);
+  }
+
+  refuseWhileLimited(username: string | undefined, address: string): void {
+    const wait = this.limiter.retryAfter(username, address);
+    if (wait > 0) {
+      throw new RegistryError('TOOMANYREQUESTS', {
+        message: `too many failed logins; try again in ${wait} s`,
+        headers: { 'Retry-After': String(wait) },
+      });
+    }
+  }
+}
