@@ -6,12 +6,17 @@ import { type AccessControl, openAccess } from './http/access.js';
 import { errorEnvelope } from './http/middleware/error-envelope.js';
 import { requestLog } from './http/middleware/request-log.js';
 import { createRegistryRouter } from './http/routes/index.js';
+import { operationsRouter } from './http/routes/operations.js';
 import { UrlBuilder } from './http/urls.js';
+import { httpMetrics } from './metrics/http-metrics.js';
+import { Metrics } from './metrics/metrics.js';
+import { silentNotifier, type Notifier } from './notify/notifier.js';
 import { BlobService } from './services/blobs.js';
 import { ListingService } from './services/listing.js';
 import { ManifestService } from './services/manifests.js';
 import { UploadService } from './services/uploads.js';
 import type { BlobStore } from './storage/blob-store.js';
+import { instrumentBlobStore } from './storage/instrumented-blob-store.js';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -28,23 +33,52 @@ export interface AppDeps {
   trustProxy?: boolean;
   /** Who may do what; everything is open when absent (BERTH_AUTH=none). */
   access?: AccessControl;
+  /** Prometheus metrics of this process; a fresh set (without process metrics) when absent. */
+  metrics?: Metrics;
+  /** Serve GET /metrics here (false when BERTH_METRICS_ADDR has a listener of its own). */
+  serveMetrics?: boolean;
+  /** Told about pushes, tag changes and deletes (BERTH_WEBHOOKS). */
+  notifier?: Notifier;
+  /** True once the process is shutting down: /readyz answers 503. */
+  draining?: () => boolean;
 }
 
 export function buildApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: deps.trustProxy ?? false });
+  const metrics = deps.metrics ?? new Metrics({ processMetrics: false });
+  const store = instrumentBlobStore(deps.store, metrics);
+  const notifier = deps.notifier ?? silentNotifier;
   const router = createRegistryRouter({
-    blobs: new BlobService(deps.pool, deps.store),
-    uploads: new UploadService(deps.pool, deps.store, deps.lockPool),
-    manifests: new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false }),
+    blobs: new BlobService(deps.pool, store, notifier),
+    uploads: new UploadService(deps.pool, store, deps.lockPool),
+    manifests: new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false }, notifier),
     listing: new ListingService(deps.pool),
-    urls: new UrlBuilder(deps.publicUrl),
+    urls: new UrlBuilder(deps.publicUrl, deps.trustProxy ?? false),
     blobRedirect: deps.blobRedirect ?? false,
     access: deps.access ?? openAccess,
   });
+  const operations = operationsRouter(
+    { pool: deps.pool, store, metrics, draining: deps.draining },
+    { health: true, metrics: deps.serveMetrics ?? true },
+  );
   app.use(requestLog(deps.logger));
+  app.use(httpMetrics(metrics));
   app.use(errorEnvelope);
+  app.use(operations.routes());
+  app.use(operations.allowedMethods());
   app.use(router.routes());
   // Koa's default handler prints errors to stderr; the request log already has them.
+  app.silent = true;
+  return app;
+}
+
+/** The separate listener of BERTH_METRICS_ADDR: /metrics and the probes, nothing else. */
+export function buildOperationsApp(deps: Pick<AppDeps, 'pool' | 'store' | 'draining'> & { metrics: Metrics }): Koa {
+  const app = new Koa();
+  const store = instrumentBlobStore(deps.store, deps.metrics);
+  const operations = operationsRouter({ pool: deps.pool, store, metrics: deps.metrics, draining: deps.draining }, { health: true, metrics: true });
+  app.use(operations.routes());
+  app.use(operations.allowedMethods());
   app.silent = true;
   return app;
 }

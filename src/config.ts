@@ -2,6 +2,7 @@
 // The only module that reads process.env.
 import path from 'node:path';
 import { z } from 'zod';
+import { parseWebhooks, type WebhookEndpoint } from './notify/webhook-config.js';
 
 const booleanString = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -49,6 +50,13 @@ const envSchema = z.object({
   // Upload sessions untouched this long are aborted (S3 multipart parts included).
   BERTH_UPLOAD_TTL: duration('24h'),
   BERTH_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(5433),
+  // Production settings (deploy/README.md): proxy, TLS, metrics, shutdown, webhooks.
+  BERTH_TRUST_PROXY: booleanString.default(false),
+  BERTH_TLS_CERT: z.string().min(1).optional(),
+  BERTH_TLS_KEY: z.string().min(1).optional(),
+  BERTH_METRICS_ADDR: z.string().min(1).optional(),
+  BERTH_SHUTDOWN_TIMEOUT: duration('30s'),
+  BERTH_WEBHOOKS: z.string().optional(),
 });
 
 export type StorageConfig =
@@ -76,6 +84,15 @@ export interface Config {
   sparseManifests: boolean;
   uploadTtlMs: number;
   logLevel: string;
+  /** Honour X-Forwarded-For/-Proto/-Host (only behind a proxy that sets them). */
+  trustProxy: boolean;
+  /** PEM files: Berth serves HTTPS itself. */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** /metrics (and the probes) on a separate listener instead of Berth's own address. */
+  metricsAddr: { host: string; port: number } | undefined;
+  /** How long in-flight requests may run after SIGTERM before their connections are cut. */
+  shutdownTimeoutMs: number;
+  webhooks: WebhookEndpoint[];
 }
 
 export class ConfigError extends Error {
@@ -83,10 +100,10 @@ export class ConfigError extends Error {
 }
 
 /** Splits `host:port`, including a bracketed IPv6 host. */
-export function parseAddr(addr: string): { host: string; port: number } {
+export function parseAddr(addr: string, variable = 'BERTH_ADDR'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
   const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new ConfigError(`BERTH_ADDR must be host:port, got "${addr}"`);
+  if (!m || port > 65535) throw new ConfigError(`${variable} must be host:port, got "${addr}"`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
@@ -107,6 +124,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `refusing to listen on ${e.BERTH_ADDR} without authentication: anyone who can reach it could push and delete. ` +
         'Listen on a loopback address, or set BERTH_ALLOW_ANONYMOUS_PUBLIC=true if that is intended.',
     );
+  }
+  if ((e.BERTH_TLS_CERT === undefined) !== (e.BERTH_TLS_KEY === undefined)) {
+    throw new ConfigError('BERTH_TLS_CERT and BERTH_TLS_KEY go together: set both (PEM files) or neither');
+  }
+  let webhooks: WebhookEndpoint[];
+  try {
+    webhooks = parseWebhooks(e.BERTH_WEBHOOKS);
+  } catch (err) {
+    throw new ConfigError(`BERTH_WEBHOOKS: ${(err as Error).message}`);
   }
   const dataDir = path.resolve(e.BERTH_DATA_DIR);
   let storage: StorageConfig;
@@ -137,5 +163,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sparseManifests: e.BERTH_SPARSE_MANIFESTS,
     uploadTtlMs: e.BERTH_UPLOAD_TTL,
     logLevel: e.LOG_LEVEL,
+    trustProxy: e.BERTH_TRUST_PROXY,
+    tls: e.BERTH_TLS_CERT && e.BERTH_TLS_KEY ? { certFile: path.resolve(e.BERTH_TLS_CERT), keyFile: path.resolve(e.BERTH_TLS_KEY) } : undefined,
+    metricsAddr: e.BERTH_METRICS_ADDR === undefined ? undefined : parseAddr(e.BERTH_METRICS_ADDR, 'BERTH_METRICS_ADDR'),
+    shutdownTimeoutMs: e.BERTH_SHUTDOWN_TIMEOUT,
+    webhooks,
   });
 }

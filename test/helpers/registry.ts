@@ -51,7 +51,9 @@ export interface TestRegistry {
   close(): Promise<void>;
 }
 
-export async function startTestRegistry(options: Pick<AppDeps, 'sparseManifests' | 'publicUrl'> = {}): Promise<TestRegistry> {
+export async function startTestRegistry(
+  options: Pick<AppDeps, 'sparseManifests' | 'publicUrl' | 'trustProxy' | 'metrics' | 'serveMetrics' | 'notifier' | 'draining'> = {},
+): Promise<TestRegistry> {
   const storage = testStorage();
   const db = await createTestDatabase();
   const build = (store: BlobStore) => {
