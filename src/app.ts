@@ -10,8 +10,12 @@ import { createApiRouter } from './http/api/index.js';
 import { createRegistryRouter } from './http/routes/index.js';
 import { createManagementRouter } from './http/routes/management.js';
 import { createTokenRouter } from './http/routes/token.js';
-import { UrlBuilder } from './http/urls.js';
 import { ImmutableTags, type ImmutableTagRule } from './registry/immutable-tags.js';
+import { operationsRouter } from './http/routes/operations.js';
+import { UrlBuilder } from './http/urls.js';
+import { httpMetrics } from './metrics/http-metrics.js';
+import { Metrics } from './metrics/metrics.js';
+import { silentNotifier, type Notifier } from './notify/notifier.js';
 import { BlobService } from './services/blobs.js';
 import { ImageDiffService } from './services/image-diff.js';
 import { ListingService } from './services/listing.js';
@@ -20,6 +24,7 @@ import { OverviewService } from './services/overview.js';
 import { TagHistoryService } from './services/tag-history.js';
 import { UploadService } from './services/uploads.js';
 import type { BlobStore } from './storage/blob-store.js';
+import { instrumentBlobStore } from './storage/instrumented-blob-store.js';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -40,29 +45,47 @@ export interface AppDeps {
   immutableTags?: ImmutableTagRule[];
   /** BERTH_AUTH=token: adds /token, /.well-known/jwks.json and the management API, and guards /v2 with tokens. */
   auth?: TokenAuth;
+  /** Prometheus metrics of this process; a fresh set (without process metrics) when absent. */
+  metrics?: Metrics;
+  /** Serve GET /metrics here (false when BERTH_METRICS_ADDR has a listener of its own). */
+  serveMetrics?: boolean;
+  /** Told about pushes, tag changes and deletes (BERTH_WEBHOOKS). */
+  notifier?: Notifier;
+  /** True once the process is shutting down: /readyz answers 503. */
+  draining?: () => boolean;
 }
 
 export function buildApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: deps.trustProxy ?? false });
   const access = deps.access ?? deps.auth?.access ?? openAccess;
   const immutableTags = new ImmutableTags(deps.immutableTags ?? []);
+  const metrics = deps.metrics ?? new Metrics({ processMetrics: false });
+  const store = instrumentBlobStore(deps.store, metrics);
+  const notifier = deps.notifier ?? silentNotifier;
   const router = createRegistryRouter({
-    blobs: new BlobService(deps.pool, deps.store),
-    uploads: new UploadService(deps.pool, deps.store, deps.lockPool),
-    manifests: new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false, immutableTags }),
+    blobs: new BlobService(deps.pool, store, notifier),
+    uploads: new UploadService(deps.pool, store, deps.lockPool),
+    manifests: new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false, immutableTags }, notifier),
     listing: new ListingService(deps.pool),
-    urls: new UrlBuilder(deps.publicUrl),
+    urls: new UrlBuilder(deps.publicUrl, deps.trustProxy ?? false),
     blobRedirect: deps.blobRedirect ?? false,
     access,
   });
   const api = createApiRouter({
-    history: new TagHistoryService(deps.pool, deps.store, { immutableTags, sparseManifests: deps.sparseManifests }),
-    overview: new OverviewService(deps.pool, deps.store),
-    diff: new ImageDiffService(deps.pool, deps.store),
+    history: new TagHistoryService(deps.pool, store, { immutableTags, sparseManifests: deps.sparseManifests }, notifier),
+    overview: new OverviewService(deps.pool, store),
+    diff: new ImageDiffService(deps.pool, store),
     access,
   });
+  const operations = operationsRouter(
+    { pool: deps.pool, store, metrics, draining: deps.draining },
+    { health: true, metrics: deps.serveMetrics ?? true },
+  );
   app.use(requestLog(deps.logger));
+  app.use(httpMetrics(metrics));
   app.use(errorEnvelope);
+  app.use(operations.routes());
+  app.use(operations.allowedMethods());
   app.use(router.routes());
   if (deps.auth) {
     app.use(createTokenRouter(deps.auth).routes());
@@ -71,6 +94,17 @@ export function buildApp(deps: AppDeps): Koa {
   // Last: its catch-all answers every other /api path.
   app.use(api.routes());
   // Koa's default handler prints errors to stderr; the request log already has them.
+  app.silent = true;
+  return app;
+}
+
+/** The separate listener of BERTH_METRICS_ADDR: /metrics and the probes, nothing else. */
+export function buildOperationsApp(deps: Pick<AppDeps, 'pool' | 'store' | 'draining'> & { metrics: Metrics }): Koa {
+  const app = new Koa();
+  const store = instrumentBlobStore(deps.store, deps.metrics);
+  const operations = operationsRouter({ pool: deps.pool, store, metrics: deps.metrics, draining: deps.draining }, { health: true, metrics: true });
+  app.use(operations.routes());
+  app.use(operations.allowedMethods());
   app.silent = true;
   return app;
 }

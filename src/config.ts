@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { ExternalIssuerConfig } from './auth/external-issuers.js';
 import type { TokenAuthConfig } from './auth/token-auth.js';
 import type { ImmutableTagRule } from './registry/immutable-tags.js';
+import { parseWebhooks, type WebhookEndpoint } from './notify/webhook-config.js';
 
 const booleanString = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -112,6 +113,12 @@ const envSchema = z.object({
   BERTH_HISTORY_RETENTION: retention('90d'),
   BERTH_HISTORY_KEEP: z.coerce.number().int().min(0).max(1_000_000).default(10),
   BERTH_IMMUTABLE_TAGS: jsonRules,
+  // Production settings (deploy/README.md): TLS, metrics, shutdown, webhooks (proxy: above).
+  BERTH_TLS_CERT: z.string().min(1).optional(),
+  BERTH_TLS_KEY: z.string().min(1).optional(),
+  BERTH_METRICS_ADDR: z.string().min(1).optional(),
+  BERTH_SHUTDOWN_TIMEOUT: duration('30s'),
+  BERTH_WEBHOOKS: z.string().optional(),
 });
 
 export type StorageConfig =
@@ -168,6 +175,13 @@ export interface Config {
     keep: number;
   };
   immutableTags: ImmutableTagRule[];
+  /** PEM files: Berth serves HTTPS itself. */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** /metrics (and the probes) on a separate listener instead of Berth's own address. */
+  metricsAddr: { host: string; port: number } | undefined;
+  /** How long in-flight requests may run after SIGTERM before their connections are cut. */
+  shutdownTimeoutMs: number;
+  webhooks: WebhookEndpoint[];
 }
 
 export class ConfigError extends Error {
@@ -175,10 +189,10 @@ export class ConfigError extends Error {
 }
 
 /** Splits `host:port`, including a bracketed IPv6 host. */
-export function parseAddr(addr: string): { host: string; port: number } {
+export function parseAddr(addr: string, variable = 'BERTH_ADDR'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
   const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new ConfigError(`BERTH_ADDR must be host:port, got "${addr}"`);
+  if (!m || port > 65535) throw new ConfigError(`${variable} must be host:port, got "${addr}"`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
@@ -209,6 +223,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('BERTH_ADMIN_USER needs BERTH_AUTH=token: with BERTH_AUTH=none there are no accounts');
   }
   const tokenAuth = auth === 'token' ? tokenAuthConfig(e) : undefined;
+  if ((e.BERTH_TLS_CERT === undefined) !== (e.BERTH_TLS_KEY === undefined)) {
+    throw new ConfigError('BERTH_TLS_CERT and BERTH_TLS_KEY go together: set both (PEM files) or neither');
+  }
+  let webhooks: WebhookEndpoint[];
+  try {
+    webhooks = parseWebhooks(e.BERTH_WEBHOOKS);
+  } catch (err) {
+    throw new ConfigError(`BERTH_WEBHOOKS: ${(err as Error).message}`);
+  }
   const dataDir = path.resolve(e.BERTH_DATA_DIR);
   let storage: StorageConfig;
   if (e.BERTH_STORAGE === 's3') {
@@ -243,6 +266,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     history: { retentionMs: e.BERTH_HISTORY_RETENTION, keep: e.BERTH_HISTORY_KEEP },
     immutableTags: e.BERTH_IMMUTABLE_TAGS,
+    tls: e.BERTH_TLS_CERT && e.BERTH_TLS_KEY ? { certFile: path.resolve(e.BERTH_TLS_CERT), keyFile: path.resolve(e.BERTH_TLS_KEY) } : undefined,
+    metricsAddr: e.BERTH_METRICS_ADDR === undefined ? undefined : parseAddr(e.BERTH_METRICS_ADDR, 'BERTH_METRICS_ADDR'),
+    shutdownTimeoutMs: e.BERTH_SHUTDOWN_TIMEOUT,
+    webhooks,
   });
 }
 

@@ -104,11 +104,19 @@ async function applyOne(client: pg.PoolClient, file: MigrationFile): Promise<voi
   }
 }
 
-/** True when every migration file has been applied (readiness). */
+/**
+ * Migration files not applied to this database (readiness: a replica running newer code than the
+ * schema must not take traffic). Throws when the database cannot be asked.
+ */
+export async function pendingMigrations(pool: pg.Pool, files: readonly MigrationFile[]): Promise<string[]> {
+  const { rows } = await pool.query<{ regclass: string | null }>("SELECT to_regclass('schema_migrations')::text AS regclass");
+  if (!rows[0]?.regclass) return files.map((f) => f.name);
+  const applied = await pool.query<{ id: number }>('SELECT id FROM schema_migrations');
+  const ids = new Set(applied.rows.map((r) => r.id));
+  return files.filter((f) => !ids.has(f.id)).map((f) => f.name);
+}
+
+/** True when every migration file has been applied. */
 export async function isFullyMigrated(pool: pg.Pool, dir = DEFAULT_MIGRATIONS_DIR): Promise<boolean> {
-  const files = await loadMigrationFiles(dir);
-  const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations').catch(() => ({
-    rows: [{ n: -1 }],
-  }));
-  return rows[0]?.n === files.length;
+  return (await pendingMigrations(pool, await loadMigrationFiles(dir))).length === 0;
 }

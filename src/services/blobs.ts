@@ -8,6 +8,7 @@ import { findRepositoryId } from '../db/repositories.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { parseDigest } from '../registry/digest.js';
 import { BlobNotFoundError, type BlobStore, type ByteRange } from '../storage/blob-store.js';
+import { silentNotifier, type ChangeOrigin, type Notifier } from '../notify/notifier.js';
 
 /** Long enough for a client to follow the redirect, short enough not to be worth sharing. */
 const REDIRECT_SECONDS = 300;
@@ -16,6 +17,7 @@ export class BlobService {
   constructor(
     private readonly pool: pg.Pool,
     private readonly store: BlobStore,
+    private readonly notifier: Notifier = silentNotifier,
   ) {}
 
   /** The blob's size, or BLOB_UNKNOWN when the repository may not serve it. */
@@ -48,10 +50,11 @@ export class BlobService {
   }
 
   /** Unlinks the blob from the repository; its bytes go when no repository links them (GC). */
-  async delete(repository: string, digestParam: string): Promise<void> {
+  async delete(repository: string, digestParam: string, origin: ChangeOrigin = { actor: 'anonymous' }): Promise<void> {
     const { digest } = parseDigest(digestParam);
     const repositoryId = await findRepositoryId(this.pool, repository);
     if (repositoryId === undefined || !(await unlinkBlob(this.pool, repositoryId, digest))) throw blobUnknown(digest);
+    this.notifier.notify([{ action: 'delete', kind: 'blob', repository, digest, mediaType: 'application/octet-stream', ...origin }]);
   }
 }
 

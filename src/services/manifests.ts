@@ -18,6 +18,10 @@ import { digestOf, looksLikeDigest, parseDigest, type DigestAlgorithm } from '..
 import { ImmutableTags } from '../registry/immutable-tags.js';
 import { parseManifest } from '../registry/manifest.js';
 import { isValidTag } from '../registry/names.js';
+import { silentNotifier, type Notifier, type RegistryEvent, type RequestInfo } from '../notify/notifier.js';
+
+/** A tag change as routes describe it, plus the request for notifications. */
+export type ManifestChange = TagChangeContext & { request?: RequestInfo | undefined };
 
 /** The spec asks registries to accept manifests of at least 4 MiB; larger ones get 413. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -58,6 +62,8 @@ export class ManifestService {
   constructor(
     private readonly pool: pg.Pool,
     private readonly policy: ManifestPolicy = { sparse: false },
+    /** Told about pushes, tag changes and deletes once they are committed. */
+    private readonly notifier: Notifier = silentNotifier,
   ) {
     this.immutable = policy.immutableTags ?? new ImmutableTags();
   }
@@ -83,7 +89,7 @@ export class ManifestService {
     payload: Buffer,
     contentType: string | undefined,
     extraTags: string[],
-    change: TagChangeContext,
+    change: ManifestChange,
   ): Promise<PutManifestResult> {
     const ref = parseReference(reference);
     const tags = [...new Set([...(ref.kind === 'tag' ? [ref.tag] : []), ...extraTags])];
@@ -95,7 +101,7 @@ export class ManifestService {
     }
     const manifest = parseManifest(payload, contentType);
 
-    await withTransaction(this.pool, async (tx) => {
+    const moved = await withTransaction(this.pool, async (tx) => {
       const repositoryId = await ensureRepository(tx, repository);
       if (!this.policy.sparse) await assertReferencesExist(tx, repositoryId, manifest.references);
       await insertManifest(tx, {
@@ -109,25 +115,42 @@ export class ManifestService {
         references: manifest.references.map((r) => ({ kind: r.kind, digest: r.descriptor.digest })),
       });
       const guarded = { ...change, guard: (c: TagChange) => this.immutable.assertMayChange(repository, c, `moved to ${digest}`) };
-      for (const tag of tags) await setTag(tx, repositoryId, tag, digest, guarded);
+      const changed: { tag: string; previous: string | null }[] = [];
+      for (const tag of tags) {
+        const result = await setTag(tx, repositoryId, tag, digest, guarded);
+        if (result.changed) changed.push({ tag, previous: result.previous });
+      }
+      return changed;
     });
+    const target = { repository, digest, mediaType: manifest.mediaType, size: payload.length, actor: change.actor, request: change.request };
+    this.notifier.notify([
+      ...(tags.length === 0 ? [{ ...target, action: 'push' as const }] : tags.map((tag) => ({ ...target, action: 'push' as const, tag }))),
+      ...moved.map((m) => ({ ...target, action: 'tag' as const, tag: m.tag, previousDigest: m.previous })),
+    ]);
     return { digest, subject: manifest.subject?.digest ?? null, tags };
   }
 
   /** end-9: by digest removes the manifest and untags it; by tag removes only the tag. */
-  async delete(repository: string, reference: string, change: TagChangeContext): Promise<void> {
+  async delete(repository: string, reference: string, change: ManifestChange): Promise<void> {
     const ref = parseReference(reference);
     const repositoryId = await findRepositoryId(this.pool, repository);
     if (repositoryId === undefined) throw new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
     const guarded = { ...change, guard: (c: TagChange) => this.immutable.assertMayChange(repository, c, 'deleted') };
-    const deleted = await withTransaction(this.pool, async (tx) => {
-      if (ref.kind === 'tag') return removeTag(tx, repositoryId, ref.tag, guarded);
-      for (const tag of await listTagsOfManifest(tx, repositoryId, ref.digest)) {
-        await removeTag(tx, repositoryId, tag, guarded);
+    const who = { repository, actor: change.actor, request: change.request, action: 'delete' as const };
+    const events = await withTransaction(this.pool, async (tx): Promise<RegistryEvent[] | undefined> => {
+      if (ref.kind === 'tag') {
+        const previous = await findManifestByTag(tx, repository, ref.tag);
+        if (!previous || !(await removeTag(tx, repositoryId, ref.tag, guarded))) return undefined;
+        return [{ ...who, digest: previous.digest, mediaType: previous.mediaType, size: previous.size, tag: ref.tag }];
       }
-      return deleteManifest(tx, repositoryId, ref.digest);
+      const untagged: RegistryEvent[] = [];
+      for (const tag of await listTagsOfManifest(tx, repositoryId, ref.digest)) {
+        if (await removeTag(tx, repositoryId, tag, guarded)) untagged.push({ ...who, digest: ref.digest, tag });
+      }
+      return (await deleteManifest(tx, repositoryId, ref.digest)) ? [...untagged, { ...who, digest: ref.digest }] : undefined;
     });
-    if (!deleted) throw new RegistryError('MANIFEST_UNKNOWN', { detail: { reference } });
+    if (!events) throw new RegistryError('MANIFEST_UNKNOWN', { detail: { reference } });
+    this.notifier.notify(events);
   }
 }
 

@@ -2,6 +2,7 @@
 // src/db/tags.ts like a push does (same lock, same event, same immutability guard), with the
 // target resolved under the tag's lock so a concurrent push cannot make "previous" stale.
 // Webhooks (issue 7) hook into that one place; callers use TagHistoryService.rollback.
+import { silentNotifier, type Notifier } from '../notify/notifier.js';
 import type pg from 'pg';
 import { findLinkedDigests } from '../db/blobs.js';
 import { findManifestInRepository } from '../db/manifests.js';
@@ -72,6 +73,8 @@ export class TagHistoryService {
     private readonly pool: pg.Pool,
     private readonly store: BlobStore,
     options: { immutableTags?: ImmutableTags | undefined; sparseManifests?: boolean | undefined } = {},
+    /** Told about each rollback once it is committed (BERTH_WEBHOOKS). */
+    private readonly notifier: Notifier = silentNotifier,
   ) {
     this.immutable = options.immutableTags ?? new ImmutableTags();
     this.sparse = options.sparseManifests ?? false;
@@ -102,7 +105,7 @@ export class TagHistoryService {
     assertValidTag(tag);
     const repositoryId = await this.repositoryId(repository);
     const dryRun = request.dryRun ?? false;
-    return withTransaction(
+    const result = await withTransaction(
       this.pool,
       async (tx) => {
         await lockTag(tx, repositoryId, tag);
@@ -135,6 +138,10 @@ export class TagHistoryService {
       },
       { dryRun },
     );
+    if (result.changed && !dryRun) {
+      this.notifier.notify([{ action: 'rollback', repository, tag, digest: result.to, previousDigest: result.from, actor: change.actor }]);
+    }
+    return result;
   }
 
   private async resolve(

@@ -19,6 +19,11 @@ export interface BlobStore {
    * not, running digests are saved in the database after every chunk so no replica re-reads.
    */
   readonly stagedReadsAreCheap: boolean;
+  /**
+   * A cheap check that the backend answers and the blob area is usable (readiness probe): resolves,
+   * or throws StorageUnavailableError saying why.
+   */
+  ping(): Promise<void>;
   /** Size of a committed blob, or undefined when the store has no such blob. */
   stat(digest: string): Promise<{ size: number } | undefined>;
   /** Streams a committed blob (or part of it); throws BlobNotFoundError when it is missing. */

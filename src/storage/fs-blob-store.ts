@@ -1,12 +1,12 @@
 // The filesystem blob store: blobs at <root>/<algorithm>/<first two hex>/<hex>, uploads staged at
 // <root>/_uploads/<uploadId>. A commit is a rename, so a blob path only ever holds whole content.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { access, constants, mkdir, open, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tryParseDigest } from '../registry/digest.js';
-import { BlobNotFoundError, type BlobStore, type ByteRange, type UploadBackendState } from './blob-store.js';
+import { BlobNotFoundError, StorageUnavailableError, type BlobStore, type ByteRange, type UploadBackendState } from './blob-store.js';
 
 /** Large reads: the default 64 KiB stream chunk makes pulls syscall-bound. */
 const READ_CHUNK = 1024 * 1024;
@@ -27,6 +27,16 @@ export class FsBlobStore implements BlobStore {
   private uploadPath(uploadId: string): string {
     if (!UPLOAD_ID.test(uploadId)) throw new Error(`invalid upload id: ${uploadId.slice(0, 100)}`);
     return path.join(this.root, '_uploads', uploadId);
+  }
+
+  async ping(): Promise<void> {
+    try {
+      // The root appears with the first push; before that, creating it is the check.
+      await mkdir(this.root, { recursive: true });
+      await access(this.root, constants.R_OK | constants.W_OK);
+    } catch (err) {
+      throw new StorageUnavailableError(`blob directory ${this.root} is not usable: ${(err as Error).message}`, 5, { cause: err });
+    }
   }
 
   async stat(digest: string): Promise<{ size: number } | undefined> {

@@ -8,7 +8,7 @@
 // An upload's whole progress is in its saved state (S3UploadState), so any replica continues it.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { tryParseDigest } from '../registry/digest.js';
 import { BlobNotFoundError, type BlobStore, type ByteRange, type UploadBackendState } from './blob-store.js';
@@ -79,6 +79,11 @@ export class S3BlobStore implements BlobStore {
   private uploadPrefix(uploadId: string): string {
     if (!UPLOAD_ID.test(uploadId)) throw new Error(`invalid upload id: ${uploadId.slice(0, 100)}`);
     return `${this.prefix}uploads/${uploadId}/`;
+  }
+
+  /** HeadBucket: one request that proves the endpoint, the credentials and the bucket. */
+  async ping(): Promise<void> {
+    await this.bucket.call('HeadBucket', () => this.bucket.client.send(new HeadBucketCommand({ Bucket: this.bucket.name })));
   }
 
   async stat(digest: string): Promise<{ size: number } | undefined> {

@@ -96,6 +96,10 @@ export function blobStoreContract(name: string, factory: () => Promise<ContractS
       return { digest, bytes };
     }
 
+    it('ping resolves on a working store (readiness)', async () => {
+      await store.ping();
+    });
+
     it('stat and open answer undefined and BlobNotFoundError for a blob never stored', async () => {
       const digest = sha256(randomBytes(16));
       assert.equal(await store.stat(digest), undefined);

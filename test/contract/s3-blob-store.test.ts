@@ -190,9 +190,15 @@ describe('S3 errors and the start-up bucket check', { timeout: 60_000 }, () => {
       const store = new S3BlobStore(client, { bucket: 'any-bucket' });
       await assert.rejects(store.stat(sha256(Buffer.from('x'))), StorageUnavailableError);
       await assert.rejects(store.open(sha256(Buffer.from('x'))), StorageUnavailableError);
+      await assert.rejects(store.ping(), StorageUnavailableError);
     } finally {
       client.destroy();
     }
+  });
+
+  it('ping rejects when the bucket is gone (readiness fails)', async () => {
+    const store = new S3BlobStore(s3.client, { bucket: `gone-${randomBytes(4).toString('hex')}` });
+    await assert.rejects(store.ping());
   });
 
   it('classifies throttling, 5xx and socket errors as unavailable, and not-found or 4xx as not', () => {

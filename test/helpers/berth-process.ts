@@ -17,6 +17,8 @@ import { freePort, killOnExit } from './child-processes.js';
 import { writeDistributionConfig } from './distribution.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -157,8 +159,9 @@ class Instance implements RegistryInstance {
     this.timeoutMs = o.timeoutMs;
   }
 
+  /** https:// when the instance serves TLS itself (BERTH_TLS_CERT in its env). */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.extraEnv.BERTH_TLS_CERT ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
   get host(): string {
     return `127.0.0.1:${this.port}`;
@@ -240,11 +243,10 @@ class Instance implements RegistryInstance {
         );
       }
       try {
-        const res = await fetch(`${this.url}/v2/`, { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
+        const { status, challenge } = await probeStatus(`${this.url}/v2/`);
         // 401 with a Bearer challenge: up, with token auth (BERTH_AUTH=token).
-        if (res.status === 200 || (res.status === 401 && res.headers.get('www-authenticate')?.startsWith('Bearer '))) return;
-        lastProblem = `GET /v2/ answered ${res.status}`;
+        if (status === 200 || (status === 401 && challenge?.startsWith('Bearer '))) return;
+        lastProblem = `GET /v2/ answered ${status}`;
       } catch (e) {
         lastProblem = `GET /v2/: ${(e as Error).message}`;
       }
@@ -310,6 +312,19 @@ class Instance implements RegistryInstance {
     this.s3 = undefined;
     if (process.env.BERTH_E2E_KEEP !== '1') rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** Status of a GET; over https the certificate is not checked (readiness only: tests check TLS themselves). */
+function probeStatus(url: string): Promise<{ status: number; challenge: string | undefined }> {
+  return new Promise((resolvePromise, reject) => {
+    const get = url.startsWith('https:') ? httpsGet : httpGet;
+    const req = get(url, { timeout: 2000, rejectUnauthorized: false }, (res) => {
+      res.resume();
+      res.once('end', () => resolvePromise({ status: res.statusCode ?? 0, challenge: res.headers['www-authenticate'] }));
+    });
+    req.once('timeout', () => req.destroy(new Error('no answer within 2000 ms')));
+    req.once('error', reject);
+  });
 }
 
 /** Starts a fresh registry (own port, data dir and database) and waits until GET /v2/ is 200. */

@@ -32,6 +32,10 @@ describe('loadConfig (config): defaults', () => {
       logLevel: 'info',
       history: { retentionMs: 90 * 86_400_000, keep: 10 },
       immutableTags: [],
+      tls: undefined,
+      metricsAddr: undefined,
+      shutdownTimeoutMs: 30_000,
+      webhooks: [],
     });
     assert.ok(Object.isFrozen(config));
   });
@@ -237,6 +241,19 @@ describe('loadConfig (config): invalid values are refused with the variable name
     ['BERTH_EMBEDDED_PG_PORT', '70000'],
     ['BERTH_EMBEDDED_PG_PORT', 'abc'],
     ['BERTH_EMBEDDED_PG_PORT', '5432.5'],
+    ['BERTH_TRUST_PROXY', 'sometimes'],
+    ['BERTH_METRICS_ADDR', '9090'],
+    ['BERTH_METRICS_ADDR', '127.0.0.1:99999'],
+    ['BERTH_SHUTDOWN_TIMEOUT', '30'],
+    ['BERTH_WEBHOOKS', 'not json'],
+    ['BERTH_WEBHOOKS', '{"url":"http://127.0.0.1:9/"}'],
+    ['BERTH_WEBHOOKS', '[{"url":"ftp://example.com/"}]'],
+    ['BERTH_WEBHOOKS', '[{"url":"http://127.0.0.1:9/","events":["pull"]}]'],
+    ['BERTH_WEBHOOKS', '[{"url":"http://127.0.0.1:9/","events":[]}]'],
+    ['BERTH_WEBHOOKS', '[{"url":"http://127.0.0.1:9/","secret":""}]'],
+    ['BERTH_WEBHOOKS', '[{"url":"http://127.0.0.1:9/","headers":{}}]'],
+    ['BERTH_TLS_CERT', '/etc/berth/tls.crt'],
+    ['BERTH_TLS_KEY', '/etc/berth/tls.key'],
   ];
   for (const [variable, value] of cases) {
     it(`refuses ${variable}=${JSON.stringify(value)}`, () => {
@@ -326,5 +343,46 @@ describe('loadConfig (config): tag history and immutable tags', () => {
     ]) {
       assertRefused({ BERTH_IMMUTABLE_TAGS: bad }, 'BERTH_IMMUTABLE_TAGS');
     }
+  });
+});
+
+describe('loadConfig (config): production settings', () => {
+  it('reads proxy trust, TLS files, the metrics address and the shutdown timeout', () => {
+    const config = loadConfig({
+      BERTH_TRUST_PROXY: 'true',
+      BERTH_TLS_CERT: '/etc/berth/tls.crt',
+      BERTH_TLS_KEY: '/etc/berth/tls.key',
+      BERTH_METRICS_ADDR: '127.0.0.1:9090',
+      BERTH_SHUTDOWN_TIMEOUT: '90s',
+    });
+    assert.equal(config.trustProxy, true);
+    assert.deepEqual(config.tls, { certFile: '/etc/berth/tls.crt', keyFile: '/etc/berth/tls.key' });
+    assert.deepEqual(config.metricsAddr, { host: '127.0.0.1', port: 9090 });
+    assert.equal(config.shutdownTimeoutMs, 90_000);
+  });
+
+  it('reads BERTH_WEBHOOKS: events default to all actions, secrets are optional', () => {
+    const config = loadConfig({
+      BERTH_WEBHOOKS: JSON.stringify([
+        { url: 'https://ci.example.com/hooks/berth', secret: 'k' },
+        { url: 'http://127.0.0.1:8080/only-deletes', events: ['delete', 'rollback'] },
+      ]),
+    });
+    assert.deepEqual(config.webhooks, [
+      { url: 'https://ci.example.com/hooks/berth', events: ['push', 'delete', 'tag', 'rollback'], secret: 'k' },
+      { url: 'http://127.0.0.1:8080/only-deletes', events: ['delete', 'rollback'], secret: undefined },
+    ]);
+  });
+
+  it('an empty BERTH_WEBHOOKS means none', () => {
+    assert.deepEqual(loadConfig({ BERTH_WEBHOOKS: ' ' }).webhooks, []);
+    assert.deepEqual(loadConfig({ BERTH_WEBHOOKS: '[]' }).webhooks, []);
+  });
+
+  it('says which webhook field is wrong', () => {
+    assert.throws(
+      () => loadConfig({ BERTH_WEBHOOKS: '[{"url":"http://a.example/"},{"url":"http://b.example/","events":["pull"]}]' }),
+      (err: Error) => err instanceof ConfigError && /BERTH_WEBHOOKS: 1\.events\.0/.test(err.message),
+    );
   });
 });

@@ -3,13 +3,13 @@
 // the invariants a scaled-out Berth relies on: two identical replicas sharing one PostgreSQL and
 // one S3 bucket, behind an nginx that streams bodies of any size.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DCLinter } from 'dclint';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -237,20 +237,149 @@ describe('deploy/nginx.conf', () => {
 describe('deploy/Dockerfile', () => {
   const dockerfile = readFileSync(path.join(DEPLOY, 'Dockerfile'), 'utf8');
 
-  it('builds on a swappable Node base, runs as non-root, listens on 0.0.0.0:5000 with a healthcheck', () => {
+  it('builds on a swappable Node 24 base, runs as non-root, listens on 0.0.0.0:5000 with a healthcheck', () => {
     assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
     assert.equal(dockerfile.match(/^FROM \$\{NODE_IMAGE\}/gm)?.length, 2, 'two stages on NODE_IMAGE');
-    assert.match(dockerfile, /npm ci --omit=dev/);
+    assert.match(dockerfile, /npm prune --omit=dev/);
     assert.match(dockerfile, /^COPY migrations /m);
-    assert.match(dockerfile, /^USER (?!root\b)\S+$/m);
+    assert.match(dockerfile, /^USER (?!root\b|0\b)\S+$/m);
     assert.match(dockerfile, /BERTH_ADDR=0\.0\.0\.0:5000/);
     assert.match(dockerfile, /^EXPOSE 5000$/m);
-    assert.match(dockerfile, /^HEALTHCHECK [\s\S]*http:\/\/127\.0\.0\.1:5000\/v2\//m);
+    assert.match(dockerfile, /^HEALTHCHECK [\s\S]*\/healthz/m);
     assert.match(dockerfile, /^CMD \["node", "dist\/cli\.js", "serve"\]$/m);
+    // The runtime stage runs no shell step, so a base without a shell (distroless) works too.
+    const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'));
+    assert.doesNotMatch(runtime, /^RUN /m);
   });
 
   it('the repo-root .dockerignore keeps node_modules, dist and .git out of the build context', () => {
     const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
     for (const entry of ['node_modules', 'dist', '.git']) assert.ok(ignored.includes(entry), `.dockerignore lists ${entry}`);
+  });
+});
+
+// deploy/kubernetes: every object validates against the Kubernetes OpenAPI schemas shipped in the
+// kubernetes-models package (offline), and keeps what running Berth in a cluster relies on.
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+  resources?: string[];
+}
+
+const K8S = path.join(DEPLOY, 'kubernetes');
+
+function loadK8s(): Map<string, K8sObject> {
+  const objects = new Map<string, K8sObject>();
+  for (const file of readdirSync(K8S).filter((f) => f.endsWith('.yaml'))) {
+    for (const doc of parseAllDocuments(readFileSync(path.join(K8S, file), 'utf8'))) {
+      const o = doc.toJS() as K8sObject;
+      objects.set(`${o.kind}/${o.metadata?.name ?? file}`, o);
+    }
+  }
+  return objects;
+}
+
+/** Validates with the model class of the object's apiVersion and kind; returns the error message or ''. */
+async function validateK8s(o: K8sObject): Promise<string> {
+  const module = (await import(`kubernetes-models/${o.apiVersion}`)) as Record<string, new (data: unknown) => { validate(): void }>;
+  const Model = module[o.kind];
+  if (!Model) return `no schema for ${o.apiVersion} ${o.kind}`;
+  try {
+    new Model(o).validate();
+    return '';
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+describe('deploy/kubernetes: Kubernetes schemas (kubernetes-models)', () => {
+  const objects = loadK8s();
+  const apiObjects = [...objects.values()].filter((o) => o.kind !== 'Kustomization');
+
+  it('has the Deployment, Service, Ingress, Secret, ConfigMap, migration Job and PodDisruptionBudget', () => {
+    for (const key of ['Deployment/berth', 'Service/berth', 'Ingress/berth', 'Secret/berth', 'ConfigMap/berth', 'Job/berth-migrate', 'PodDisruptionBudget/berth']) {
+      assert.ok(objects.has(key), `${key} is missing`);
+    }
+  });
+
+  it('every object validates against its schema', async () => {
+    const problems: string[] = [];
+    for (const o of apiObjects) {
+      const problem = await validateK8s(o);
+      if (problem) problems.push(`${o.kind}/${o.metadata.name}: ${problem}`);
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  it('the validator does reject a wrong type and a missing required field', async () => {
+    const deployment = structuredClone(objects.get('Deployment/berth')!);
+    deployment.spec.replicas = 'two';
+    assert.match(await validateK8s(deployment), /replicas must be integer/);
+    const service = structuredClone(objects.get('Service/berth')!);
+    delete service.spec.ports[0].port;
+    assert.match(await validateK8s(service), /port/);
+  });
+
+  it('kustomization.yaml lists files that exist (all but the per-release Job)', () => {
+    const kustomization = objects.get('Kustomization/kustomization.yaml') ?? [...objects.values()].find((o) => o.kind === 'Kustomization')!;
+    for (const file of kustomization.resources ?? []) assert.ok(existsSync(path.join(K8S, file)), file);
+    assert.ok(!(kustomization.resources ?? []).includes('migrate-job.yaml'));
+  });
+
+  it('Deployment: ≥ 2 replicas, probes on /readyz and /healthz, resource requests, grace period beyond the shutdown timeout', () => {
+    const d = objects.get('Deployment/berth')!;
+    assert.ok(d.spec.replicas >= 2);
+    const c = d.spec.template.spec.containers[0];
+    assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+    assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+    assert.ok(c.resources.requests.cpu && c.resources.requests.memory);
+    assert.deepEqual(c.envFrom.map((e: { configMapRef?: { name: string }; secretRef?: { name: string } }) => e.configMapRef?.name ?? e.secretRef?.name), ['berth', 'berth']);
+    assert.equal(d.spec.template.spec.securityContext.runAsNonRoot, true);
+    const config = objects.get('ConfigMap/berth')!.data!;
+    const timeout = loadConfig({ ...config, ...objects.get('Secret/berth')!.stringData }).shutdownTimeoutMs / 1000;
+    assert.ok(d.spec.template.spec.terminationGracePeriodSeconds > timeout, 'Kubernetes must not SIGKILL before Berth gives up on requests in flight');
+    const ports = Object.fromEntries(c.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
+    assert.equal(`0.0.0.0:${ports.http}`, config.BERTH_ADDR);
+    assert.equal(`0.0.0.0:${ports.metrics}`, config.BERTH_METRICS_ADDR);
+  });
+
+  it("the ConfigMap and Secret together are a configuration Berth accepts, behind a trusted proxy", () => {
+    const config = loadConfig({ ...objects.get('ConfigMap/berth')!.data, ...objects.get('Secret/berth')!.stringData });
+    assert.equal(config.trustProxy, true);
+    assert.equal(config.storage.driver, 's3');
+    assert.ok(config.databaseUrl);
+  });
+
+  it('Service and PodDisruptionBudget select the Deployment\'s pods; the PDB keeps one available', () => {
+    const labels = objects.get('Deployment/berth')!.spec.template.metadata.labels as Record<string, string>;
+    const selects = (selector: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+    assert.ok(selects(objects.get('Service/berth')!.spec.selector));
+    const pdb = objects.get('PodDisruptionBudget/berth')!;
+    assert.ok(selects(pdb.spec.selector.matchLabels));
+    assert.ok(pdb.spec.minAvailable >= 1 && pdb.spec.minAvailable < objects.get('Deployment/berth')!.spec.replicas);
+  });
+
+  it('Ingress: TLS, unlimited streamed bodies and long timeouts for large layers, to the Service', () => {
+    const ing = objects.get('Ingress/berth')!;
+    assert.ok(ing.spec.tls?.[0]?.secretName);
+    assert.deepEqual(ing.spec.tls[0].hosts, [ing.spec.rules[0].host]);
+    const a = ing.metadata.annotations!;
+    assert.equal(a['nginx.ingress.kubernetes.io/proxy-body-size'], '0');
+    assert.equal(a['nginx.ingress.kubernetes.io/proxy-request-buffering'], 'off');
+    assert.ok(Number(a['nginx.ingress.kubernetes.io/proxy-read-timeout']) >= 600);
+    assert.equal(ing.spec.rules[0].http.paths[0].backend.service.name, 'berth');
+  });
+
+  it('the migration Job runs `berth migrate` with the same image and settings as the Deployment', () => {
+    const job = objects.get('Job/berth-migrate')!.spec.template.spec;
+    const app = objects.get('Deployment/berth')!.spec.template.spec.containers[0];
+    assert.deepEqual(job.containers[0].command, ['node', 'dist/cli.js', 'migrate']);
+    assert.equal(job.containers[0].image, app.image);
+    assert.deepEqual(job.containers[0].envFrom, app.envFrom);
+    assert.equal(job.restartPolicy, 'OnFailure');
   });
 });

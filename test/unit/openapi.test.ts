@@ -19,6 +19,8 @@ const ROUTE_FILES = [
   { file: 'src/http/routes/token.ts', prefix: '^\\/' },
   { file: 'src/http/routes/management.ts', prefix: '^\\/api\\/v1' },
 ].map((f) => ({ ...f, text: readFileSync(new URL(f.file, root), 'utf8') }));
+/** /healthz, /readyz and /metrics: plain string paths, read separately. */
+const operationsText = readFileSync(new URL('src/http/routes/operations.ts', root), 'utf8');
 
 type Json = Record<string, unknown>;
 const doc = parse(yamlText) as Json;
@@ -82,6 +84,25 @@ function fileRoutes(routesText: string, file: string): Route[] {
     routes.push({ method, pattern, source: target, head: /\/\/.*\bHEAD\b/.test(line), file });
   }
   return routes;
+}
+
+/** The probes and metrics routes: `router.get('/healthz', …)` lines of src/http/routes/operations.ts. */
+function operationsRoutes(): Route[] {
+  const routes = [...operationsText.matchAll(/\brouter\.(\w+)\('(\/[\w/]*)'/g)].map((m) => ({
+    method: m[1]!,
+    pattern: new RegExp(`^${m[2]!.replace(/\//g, '\\/')}$`),
+    source: m[2]!,
+    // @koa/router answers HEAD on GET routes; the probes do not document it separately.
+    head: false,
+    file: 'src/http/routes/operations.ts',
+  }));
+  assert.ok(routes.length >= 3, `only ${routes.length} operations routes found`);
+  return routes;
+}
+
+/** Every route the app serves: /v2 and operations. */
+function allRoutes(): Route[] {
+  return [...routeTable(), ...operationsRoutes()];
 }
 
 /** Values for path templates; the repository name has slashes, as real ones do. */
@@ -151,7 +172,7 @@ describe('openapi.yaml', () => {
 
   it('documents every route with its method (and HEAD where the route serves it)', () => {
     const ops = documentedOperations();
-    for (const route of routeTable()) {
+    for (const route of allRoutes()) {
       const methods = route.head ? [route.method, 'head'] : [route.method];
       for (const method of methods) {
         const found = ops.filter((o) => o.method === method && route.pattern.test(samplePath(o.path)));
@@ -161,7 +182,7 @@ describe('openapi.yaml', () => {
   });
 
   it('documents nothing that no route serves', () => {
-    const routes = routeTable();
+    const routes = allRoutes();
     for (const { path, method } of documentedOperations()) {
       // @koa/router answers HEAD on GET routes.
       const served = method === 'head' ? 'get' : method;
@@ -186,6 +207,7 @@ describe('openapi.yaml', () => {
         const response = resolve(ref);
         assert.ok(isObject(response), `${method} ${path} ${status}`);
         assert.ok(isObject(response.headers), `${method.toUpperCase()} ${path} ${status} documents no headers`);
+        // The API version header is set on /v2 responses only.
         const headers = path.startsWith('/v2') ? ['X-Request-Id', 'Docker-Distribution-API-Version'] : ['X-Request-Id'];
         for (const header of headers) {
           assert.ok(header in response.headers, `${method.toUpperCase()} ${path} ${status} lacks ${header}`);

@@ -7,8 +7,10 @@ import { parseRangeHeader } from '../request.js';
 import { sendFile } from '../send-file.js';
 import { sendEmpty } from '../respond.js';
 import type { RouteDeps } from './context.js';
+import { principalOf } from '../access.js';
+import { requestInfo } from '../request-info.js';
 
-export function blobRoutes({ blobs, blobRedirect }: RouteDeps) {
+export function blobRoutes({ blobs, blobRedirect, urls }: RouteDeps) {
   return {
     async get(ctx: Context, name: string, digestParam: string): Promise<void> {
       const { digest, size } = await blobs.stat(name, digestParam);
@@ -55,7 +57,7 @@ export function blobRoutes({ blobs, blobRedirect }: RouteDeps) {
     },
 
     async delete(ctx: Context, name: string, digestParam: string): Promise<void> {
-      await blobs.delete(name, digestParam);
+      await blobs.delete(name, digestParam, { actor: principalOf(ctx).subject, request: requestInfo(ctx, urls) });
       sendEmpty(ctx, 202);
     },
   };

@@ -11,6 +11,7 @@ import { CONTENT_DIGEST, OCI_SUBJECT, OCI_TAG } from '../headers.js';
 import { queryList, readBody } from '../request.js';
 import { sendEmpty } from '../respond.js';
 import type { RouteDeps } from './context.js';
+import { requestInfo } from '../request-info.js';
 
 /** Who changed a tag, for its history: the principal the access check recorded. */
 export function tagChangeContext(ctx: Context): TagChangeContext {
@@ -43,10 +44,10 @@ export function manifestRoutes({ manifests, urls }: RouteDeps) {
         payload,
         bareMediaType(ctx.get('Content-Type')),
         queryList(ctx, 'tag'),
-        tagChangeContext(ctx),
+        { ...tagChangeContext(ctx), request: requestInfo(ctx, urls) },
       );
       const headers: Record<string, string> = {
-        Location: urls.manifest(name, result.digest),
+        Location: urls.manifest(ctx, name, result.digest),
         [CONTENT_DIGEST]: result.digest,
       };
       if (result.subject) headers[OCI_SUBJECT] = result.subject;
@@ -55,7 +56,7 @@ export function manifestRoutes({ manifests, urls }: RouteDeps) {
     },
 
     async delete(ctx: Context, name: string, reference: string): Promise<void> {
-      await manifests.delete(name, reference, tagChangeContext(ctx));
+      await manifests.delete(name, reference, { ...tagChangeContext(ctx), request: requestInfo(ctx, urls) });
       sendEmpty(ctx, 202);
     },
   };

@@ -18,15 +18,15 @@ import type { RouteDeps } from './context.js';
 
 export function uploadRoutes({ uploads, urls, access }: RouteDeps) {
   const created = (ctx: Context, name: string, digest: string) =>
-    sendEmpty(ctx, 201, { Location: urls.blob(name, digest), [CONTENT_DIGEST]: digest });
+    sendEmpty(ctx, 201, { Location: urls.blob(ctx, name, digest), [CONTENT_DIGEST]: digest });
   const inProgress = (ctx: Context, status: number, name: string, id: string, offset: number) =>
-    sendEmpty(ctx, status, { Location: urls.upload(name, id), Range: rangeHeader(offset), [UPLOAD_UUID]: id });
+    sendEmpty(ctx, status, { Location: urls.upload(ctx, name, id), Range: rangeHeader(offset), [UPLOAD_UUID]: id });
   /** A 416 tells the client where to resume, so it carries the session's Location too. */
-  const withLocation = async <T>(name: string, id: string, task: () => Promise<T>): Promise<T> => {
+  const withLocation = async <T>(ctx: Context, name: string, id: string, task: () => Promise<T>): Promise<T> => {
     try {
       return await task();
     } catch (err) {
-      if (err instanceof RegistryError && err.code === 'RANGE_INVALID') err.headers.Location = urls.upload(name, id);
+      if (err instanceof RegistryError && err.code === 'RANGE_INVALID') err.headers.Location = urls.upload(ctx, name, id);
       throw err;
     }
   };
@@ -52,13 +52,13 @@ export function uploadRoutes({ uploads, urls, access }: RouteDeps) {
     },
 
     async patch(ctx: Context, name: string, id: string): Promise<void> {
-      const { offset } = await withLocation(name, id, () => uploads.append(name, id, chunkBody(ctx)));
+      const { offset } = await withLocation(ctx, name, id, () => uploads.append(name, id, chunkBody(ctx)));
       inProgress(ctx, 202, name, id, offset);
     },
 
     async put(ctx: Context, name: string, id: string): Promise<void> {
       const body = hasBody(ctx) ? chunkBody(ctx) : undefined;
-      const digest = await withLocation(name, id, () => uploads.complete(name, id, querySingle(ctx, 'digest'), body));
+      const digest = await withLocation(ctx, name, id, () => uploads.complete(name, id, querySingle(ctx, 'digest'), body));
       created(ctx, name, digest);
     },
 

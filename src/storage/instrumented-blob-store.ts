@@ -1,0 +1,55 @@
+// A BlobStore decorator that times every operation and counts failures (blob store latency and
+// errors on /metrics), whatever the driver underneath. Streams are timed until they are open:
+// their bytes flow at the client's pace, which the HTTP metrics already show.
+import type { Metrics } from '../metrics/metrics.js';
+import { BlobNotFoundError, StorageUnavailableError, type BlobStore } from './blob-store.js';
+
+function errorKind(err: unknown): string {
+  if (err instanceof BlobNotFoundError) return 'not_found';
+  if (err instanceof StorageUnavailableError) return 'unavailable';
+  return (err as { name?: string } | null)?.name === 'AbortError' ? 'aborted' : 'error';
+}
+
+export function instrumentBlobStore(inner: BlobStore, metrics: Metrics): BlobStore {
+  const timed = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    try {
+      const result = await run();
+      metrics.storeDuration.observe({ operation, outcome: 'ok' }, seconds());
+      return result;
+    } catch (err) {
+      metrics.storeDuration.observe({ operation, outcome: 'error' }, seconds());
+      metrics.storeErrors.inc({ operation, kind: errorKind(err) });
+      throw err;
+    }
+  };
+  const store: BlobStore = {
+    stagedReadsAreCheap: inner.stagedReadsAreCheap,
+    ping: () => timed('ping', () => inner.ping()),
+    stat: (digest) => timed('stat', () => inner.stat(digest)),
+    open: (digest, options) => timed('open', () => inner.open(digest, options)),
+    delete: (digest) => timed('delete', () => inner.delete(digest)),
+    createUpload: (id) => timed('create_upload', () => inner.createUpload(id)),
+    appendUpload: (id, chunks, options) => timed('append_upload', () => inner.appendUpload(id, chunks, options)),
+    readUpload: (id, options) => timed('read_upload', () => inner.readUpload(id, options)),
+    commitUpload: (id, digest, options) => timed('commit_upload', () => inner.commitUpload(id, digest, options)),
+    abortUpload: (id, state) => timed('abort_upload', () => inner.abortUpload(id, state)),
+  };
+  // Optional capabilities stay optional: callers test for them.
+  if (inner.openFile) {
+    const openFile = inner.openFile.bind(inner);
+    store.openFile = (digest) => timed('open', () => openFile(digest));
+  }
+  if (inner.presignGet) {
+    const presignGet = inner.presignGet.bind(inner);
+    store.presignGet = (digest, options) => timed('presign_get', () => presignGet(digest, options));
+  }
+  if (inner.putBlob && inner.canPutBlob) {
+    const putBlob = inner.putBlob.bind(inner);
+    const canPutBlob = inner.canPutBlob.bind(inner);
+    store.putBlob = (digest, chunks, options) => timed('put_blob', () => putBlob(digest, chunks, options));
+    store.canPutBlob = () => canPutBlob();
+  }
+  return store;
+}
