@@ -9,6 +9,7 @@ import { createApiRouter } from './http/api/index.js';
 import { createRegistryRouter } from './http/routes/index.js';
 import { UrlBuilder } from './http/urls.js';
 import { ImmutableTags, type ImmutableTagRule } from './registry/immutable-tags.js';
+import { Quotas, type QuotaRule } from './registry/quotas.js';
 import { BlobService } from './services/blobs.js';
 import { ImageDiffService } from './services/image-diff.js';
 import { ListingService } from './services/listing.js';
@@ -16,6 +17,7 @@ import { ManifestService } from './services/manifests.js';
 import { OverviewService } from './services/overview.js';
 import { TagHistoryService } from './services/tag-history.js';
 import { UploadService } from './services/uploads.js';
+import { UsageService } from './services/usage.js';
 import type { BlobStore } from './storage/blob-store.js';
 
 export interface AppDeps {
@@ -35,16 +37,19 @@ export interface AppDeps {
   access?: AccessControl;
   /** Tags that may be created but never moved, deleted or rolled back (BERTH_IMMUTABLE_TAGS). */
   immutableTags?: ImmutableTagRule[];
+  /** Storage allowances per repository glob (BERTH_QUOTAS); none when absent. */
+  quotas?: QuotaRule[];
 }
 
 export function buildApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: deps.trustProxy ?? false });
   const access = deps.access ?? openAccess;
   const immutableTags = new ImmutableTags(deps.immutableTags ?? []);
+  const quotas = new Quotas(deps.quotas ?? []);
   const router = createRegistryRouter({
     blobs: new BlobService(deps.pool, deps.store),
     uploads: new UploadService(deps.pool, deps.store, deps.lockPool),
-    manifests: new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false, immutableTags }),
+    manifests: new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false, immutableTags, quotas }),
     listing: new ListingService(deps.pool),
     urls: new UrlBuilder(deps.publicUrl),
     blobRedirect: deps.blobRedirect ?? false,
@@ -54,6 +59,7 @@ export function buildApp(deps: AppDeps): Koa {
     history: new TagHistoryService(deps.pool, deps.store, { immutableTags, sparseManifests: deps.sparseManifests }),
     overview: new OverviewService(deps.pool, deps.store),
     diff: new ImageDiffService(deps.pool, deps.store),
+    usage: new UsageService(deps.pool, quotas),
     access,
   });
   app.use(requestLog(deps.logger));

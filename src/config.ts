@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import type { ImmutableTagRule } from './registry/immutable-tags.js';
+import { parseByteSize, type QuotaRule } from './registry/quotas.js';
 
 const booleanString = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -64,6 +65,49 @@ const jsonRules = z.string().default('[]').transform((v, ctx): ImmutableTagRule[
   return rules.data;
 });
 
+/** `off` (null), or a duration. */
+const optionalDuration = z.string().default('off').transform((v, ctx) => {
+  if (v.trim() === 'off' || v.trim() === '') return null;
+  const ms = parseDuration(v);
+  if (ms === undefined || ms === 0) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration like 30m, 6h or 1d, nor "off"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const quotaRules = z
+  .array(
+    z.object({
+      repository: z.string().regex(GLOB, 'a repository glob like "team/*"'),
+      bytes: z.union([z.string(), z.number()]).transform((v, ctx) => {
+        const bytes = parseByteSize(v);
+        if (bytes === undefined) {
+          ctx.addIssue({ code: 'custom', message: `"${v}" is not a size like 10GiB, 500MB or 1048576` });
+          return z.NEVER;
+        }
+        return bytes;
+      }),
+    }).strict(),
+  )
+  .max(1000);
+
+const jsonQuotas = z.string().default('[]').transform((v, ctx): QuotaRule[] => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be JSON, e.g. [{"repository":"team/*","bytes":"10GiB"}]' });
+    return z.NEVER;
+  }
+  const rules = quotaRules.safeParse(parsed);
+  if (!rules.success) {
+    for (const issue of rules.error.issues) ctx.addIssue({ code: 'custom', message: `[${issue.path.join('.')}] ${issue.message}` });
+    return z.NEVER;
+  }
+  return rules.data;
+});
+
 const envSchema = z.object({
   BERTH_ADDR: z.string().default('127.0.0.1:5000'),
   BERTH_DATA_DIR: z.string().default('./data'),
@@ -93,6 +137,11 @@ const envSchema = z.object({
   BERTH_HISTORY_RETENTION: retention('90d'),
   BERTH_HISTORY_KEEP: z.coerce.number().int().min(0).max(1_000_000).default(10),
   BERTH_IMMUTABLE_TAGS: jsonRules,
+  // Garbage collection: unreferenced blobs and untagged manifests younger than the grace are kept.
+  BERTH_GC_GRACE: duration('24h'),
+  // The background collector's period; off unless set.
+  BERTH_GC_INTERVAL: optionalDuration,
+  BERTH_QUOTAS: jsonQuotas,
 });
 
 export type StorageConfig =
@@ -127,6 +176,13 @@ export interface Config {
     keep: number;
   };
   immutableTags: ImmutableTagRule[];
+  gc: {
+    /** BERTH_GC_GRACE in ms. */
+    graceMs: number;
+    /** BERTH_GC_INTERVAL in ms; null: no background collector. */
+    intervalMs: number | null;
+  };
+  quotas: QuotaRule[];
 }
 
 export class ConfigError extends Error {
@@ -190,5 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     history: { retentionMs: e.BERTH_HISTORY_RETENTION, keep: e.BERTH_HISTORY_KEEP },
     immutableTags: e.BERTH_IMMUTABLE_TAGS,
+    gc: { graceMs: e.BERTH_GC_GRACE, intervalMs: e.BERTH_GC_INTERVAL },
+    quotas: e.BERTH_QUOTAS,
   });
 }

@@ -3,7 +3,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
+import { embeddedUrl, runningEmbeddedPort, startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { createLogger } from './logger.js';
@@ -31,6 +31,29 @@ export async function openDatabase(
   const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort);
   logger.info({ ms: Date.now() - started, port: config.embeddedPostgresPort }, 'embedded PostgreSQL started');
   return { url: embedded.url, pool: createPool(embedded.url), embedded };
+}
+
+/**
+ * The database for a CLI command run next to (or without) a server: DATABASE_URL; or the embedded
+ * PostgreSQL a running Berth started on BERTH_DATA_DIR (found through its postmaster.pid, so
+ * whatever port that server was given); or, when none runs, the embedded one started for the
+ * command and stopped by close().
+ */
+export async function openDatabaseForCli(config: Config, logger: Logger): Promise<{ pool: pg.Pool; close(): Promise<void> }> {
+  const runningPort = config.databaseUrl ? undefined : await runningEmbeddedPort(config.dataDir);
+  if (runningPort !== undefined) {
+    logger.debug({ port: runningPort }, 'using the embedded PostgreSQL of the running Berth');
+    const pool = createPool(embeddedUrl(runningPort));
+    return { pool, close: () => pool.end() };
+  }
+  const { pool, embedded } = await openDatabase(config, logger);
+  return {
+    pool,
+    async close() {
+      await pool.end();
+      await embedded?.stop();
+    },
+  };
 }
 
 export async function createDeps(config: Config): Promise<Deps> {

@@ -3,7 +3,9 @@
 import http from 'node:http';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
+import { gcOptions } from './gc/options.js';
 import { createDeps } from './deps.js';
+import { scheduleGc } from './gc/schedule.js';
 import { schedulePurge } from './jobs/purge-uploads.js';
 
 const SHUTDOWN_DEADLINE_MS = 30_000;
@@ -20,6 +22,7 @@ export async function serve(config: Config): Promise<void> {
     publicUrl: config.publicUrl,
     sparseManifests: config.sparseManifests,
     immutableTags: config.immutableTags,
+    quotas: config.quotas,
     blobRedirect: config.storage.driver === 's3' && config.storage.redirect,
   });
   const server = http.createServer(app.callback());
@@ -33,12 +36,17 @@ export async function serve(config: Config): Promise<void> {
   });
   deps.logger.info({ addr: `${config.host}:${config.port}`, storage: config.storage.driver }, 'berth listening');
   const stopPurge = schedulePurge(deps.pool, deps.store, config.uploadTtlMs, deps.logger, Math.max(1000, Math.min(config.uploadTtlMs, PURGE_EVERY_MS)));
+  const stopGc =
+    config.gc.intervalMs === null
+      ? () => {}
+      : scheduleGc(deps.pool, deps.store, { ...gcOptions(config), logger: deps.logger }, config.gc.intervalMs);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     stopPurge();
+    stopGc();
     deps.logger.info({ signal }, 'shutting down');
     const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_DEADLINE_MS).unref();
     server.closeIdleConnections();

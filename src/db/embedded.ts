@@ -13,6 +13,24 @@ export interface EmbeddedDatabase {
 
 const DATABASE = 'berth';
 
+export function embeddedUrl(port: number): string {
+  return `postgres://berth:berth@127.0.0.1:${port}/${DATABASE}`;
+}
+
+/**
+ * The port of the embedded PostgreSQL running on this data directory right now (a Berth serving
+ * from it), read from its postmaster.pid; undefined when none runs. CLI commands connect to it
+ * rather than start a second server on the same files.
+ */
+export async function runningEmbeddedPort(dataDir: string): Promise<number | undefined> {
+  const pidFile = await readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => undefined);
+  const lines = pidFile?.split('\n') ?? [];
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !Number.isInteger(port) || port <= 0) return undefined;
+  return port;
+}
+
 export async function startEmbeddedPostgres(dataDir: string, port: number): Promise<EmbeddedDatabase> {
   const databaseDir = path.join(dataDir, 'postgres');
   await mkdir(dataDir, { recursive: true });
@@ -34,7 +52,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
   await pg.start();
   if (fresh) await pg.createDatabase(DATABASE);
   return {
-    url: `postgres://berth:berth@127.0.0.1:${port}/${DATABASE}`,
+    url: embeddedUrl(port),
     stop: () => pg.stop(),
   };
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tryParseDigest } from '../registry/digest.js';
+import { listFsBlobs, type StoredObject } from './blob-listing.js';
 import { BlobNotFoundError, type BlobStore, type ByteRange, type UploadBackendState } from './blob-store.js';
 
 /** Large reads: the default 64 KiB stream chunk makes pulls syscall-bound. */
@@ -132,6 +133,10 @@ export class FsBlobStore implements BlobStore {
 
   async abortUpload(uploadId: string): Promise<void> {
     await rm(this.uploadPath(uploadId), { force: true });
+  }
+
+  listBlobs(): AsyncIterable<StoredObject> {
+    return listFsBlobs(this.root);
   }
 }
 
