@@ -51,7 +51,7 @@ export interface TestRegistry {
   close(): Promise<void>;
 }
 
-export async function startTestRegistry(options: Pick<AppDeps, 'sparseManifests' | 'publicUrl' | 'immutableTags'> = {}): Promise<TestRegistry> {
+export async function startTestRegistry(options: Pick<AppDeps, 'sparseManifests' | 'publicUrl' | 'immutableTags' | 'quotas'> = {}): Promise<TestRegistry> {
   const storage = testStorage();
   const db = await createTestDatabase();
   const build = (store: BlobStore) => {
