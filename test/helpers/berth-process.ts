@@ -17,7 +17,7 @@ import { freePort, killOnExit } from './child-processes.js';
 import { writeDistributionConfig } from './distribution.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -60,6 +60,8 @@ export interface RegistryInstance {
   readonly dataDir: string;
   /** the DATABASE_URL given to the child (Berth only) */
   readonly databaseUrl: string | undefined;
+  /** The settings the Berth process was started with (BERTH_*, DATABASE_URL, AWS_*): what a CLI command run next to it needs. */
+  settings(): Record<string, string>;
   /** is the process running */
   running(): boolean;
   /** last output of the current (or last) process */
@@ -166,6 +168,10 @@ class Instance implements RegistryInstance {
   get pid(): number {
     return this.child?.pid ?? -1;
   }
+  private started: Record<string, string> = {};
+  settings(): Record<string, string> {
+    return { ...this.started };
+  }
   running(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
   }
@@ -216,6 +222,9 @@ class Instance implements RegistryInstance {
       // the test runner's own flags must not leak into the server
       delete env.NODE_TEST_CONTEXT;
       delete env.NODE_OPTIONS;
+      this.started = Object.fromEntries(
+        Object.entries(env).filter((e): e is [string, string] => /^(BERTH_|DATABASE_URL$|AWS_)/.test(e[0]) && e[1] !== undefined),
+      );
     }
     const child = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -315,6 +324,8 @@ class Instance implements RegistryInstance {
 export async function startRegistry(opts: StartOptions = {}): Promise<RegistryInstance> {
   const target = opts.target ?? e2eTarget();
   const dataDir = mkdtempSync(join(tmpdir(), `berth-e2e-${target}-`));
+  // As root, an embedded PostgreSQL runs as its own system user, which must be able to enter it.
+  chmodSync(dataDir, 0o755);
   const db = target === 'berth' ? await createDatabase() : null;
   let s3: TestS3 | undefined;
   if (target === 'berth' && process.env.BERTH_TEST_STORAGE === 's3') {
