@@ -98,6 +98,7 @@ export async function runGc(pool: pg.Pool, store: BlobStore, options: GcOptions)
     startedAt: new Date(started),
     durationMs: 0,
     graceMs: options.graceMs,
+    phasesMs: { uploads: 0, pending: 0, markManifests: 0, sweepManifests: 0, markBlobs: 0, sweepBlobs: 0 },
     uploads: { aborted: 0 },
     manifests: { deleted: 0, bytes: 0, skipped: 0, removed: [] },
     blobs: { deleted: 0, bytes: 0, skipped: 0, storeErrors: 0, removed: [] },
@@ -111,16 +112,27 @@ export async function runGc(pool: pg.Pool, store: BlobStore, options: GcOptions)
     result.manifests = { deleted: manifests.length, bytes: sum(manifests), skipped: 0, removed: manifests.map(manifestRef) };
     result.blobs = { deleted: blobs.length, bytes: sum(blobs), skipped: 0, storeErrors: 0, removed: blobs.map((b) => b.digest) };
   } else {
+    let t = Date.now();
+    const phase = (name: keyof GcResult['phasesMs']) => {
+      result.phasesMs[name] = Date.now() - t;
+      t = Date.now();
+    };
     for (;;) {
       const purged = await purgeStaleUploads(pool, store, options.uploadTtlMs);
       result.uploads.aborted += purged;
       if (purged < PURGE_BATCH) break;
     }
+    phase('uploads');
     await finishPendingStoreDeletes(pool, store, options, result);
+    phase('pending');
     const manifests = await markManifests(pool, cutoff, await retainedKeys(pool, options.retention));
+    phase('markManifests');
     for (const chunk of manifestBatches(manifests, batch)) await sweepManifests(pool, chunk, cutoff, result);
+    phase('sweepManifests');
     const blobs = await markBlobs(pool, cutoff);
+    phase('markBlobs');
     for (let i = 0; i < blobs.length; i += batch) await sweepBlobs(pool, store, blobs.slice(i, i + batch), cutoff, options, result);
+    phase('sweepBlobs');
   }
   result.durationMs = Date.now() - started;
   options.logger?.info({ gc: summaryOf(result) }, dryRun ? 'garbage collection dry run finished' : 'garbage collection finished');
@@ -141,6 +153,7 @@ export function summaryOf(r: GcResult) {
     blobBytes: r.blobs.bytes,
     blobsSkipped: r.blobs.skipped,
     storeErrors: r.blobs.storeErrors,
+    phasesMs: r.phasesMs,
   };
 }
 

@@ -7,6 +7,8 @@ export interface GcResult {
   startedAt: Date;
   durationMs: number;
   graceMs: number;
+  /** Milliseconds spent in each phase: uploads, pending store deletes, manifest mark and sweep, blob mark and sweep. */
+  phasesMs: Record<'uploads' | 'pending' | 'markManifests' | 'sweepManifests' | 'markBlobs' | 'sweepBlobs', number>;
   uploads: { aborted: number };
   manifests: {
     deleted: number;
