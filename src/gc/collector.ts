@@ -79,13 +79,16 @@ export interface GcOptions {
   dryRun?: boolean;
   /** Rows per transaction. */
   batchSize?: number;
-  /** Store deletes in flight at once. */
+  /** Store deletes in flight at once, per batch. */
   storeConcurrency?: number;
+  /** Blob batches swept at once. */
+  parallelBatches?: number;
   logger?: Logger;
 }
 
 const DEFAULT_BATCH = 1000;
 const DEFAULT_STORE_CONCURRENCY = 16;
+const DEFAULT_PARALLEL_BATCHES = 2;
 /** purgeStaleUploads handles this many sessions per call. */
 const PURGE_BATCH = 500;
 
@@ -131,7 +134,16 @@ export async function runGc(pool: pg.Pool, store: BlobStore, options: GcOptions)
     phase('sweepManifests');
     const blobs = await markBlobs(pool, cutoff);
     phase('markBlobs');
-    for (let i = 0; i < blobs.length; i += batch) await sweepBlobs(pool, store, blobs.slice(i, i + batch), cutoff, options, result);
+    // Batches are independent (each takes its own locks): a few at once overlap one batch's store
+    // deletes with the next one's database work.
+    let next = 0;
+    const sweeper = async () => {
+      while (next < blobs.length) {
+        const chunk = blobs.slice(next, (next += batch));
+        await sweepBlobs(pool, store, chunk, cutoff, options, result);
+      }
+    };
+    await Promise.all(Array.from({ length: options.parallelBatches ?? DEFAULT_PARALLEL_BATCHES }, sweeper));
     phase('sweepBlobs');
   }
   result.durationMs = Date.now() - started;
