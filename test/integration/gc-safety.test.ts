@@ -102,8 +102,9 @@ describe('garbage collection safety: continuous pushes while collectors loop wit
         if (roll < 0.45) {
           await push(repo, pick(tags), image(shared), roll < 0.2);
         } else if (roll < 0.65) {
+          // Tagged (a tag of its own) so that only this DELETE removes it, not a collector first.
           const img = image(shared);
-          await push(repo, img.digest, img, false);
+          await push(repo, `tmp-${img.digest.slice(7, 19)}`, img, false);
           const res = await agent.delete(`/v2/${repo}/manifests/${img.digest}`);
           if (res.status !== 202) throw new Error(`DELETE answered ${res.status}`);
           stats.deletes += 1;
