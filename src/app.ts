@@ -16,6 +16,7 @@ import { UrlBuilder } from './http/urls.js';
 import { httpMetrics } from './metrics/http-metrics.js';
 import { Metrics } from './metrics/metrics.js';
 import { silentNotifier, type Notifier } from './notify/notifier.js';
+import { Quotas, type QuotaRule } from './registry/quotas.js';
 import { BlobService } from './services/blobs.js';
 import { ImageDiffService } from './services/image-diff.js';
 import { ListingService } from './services/listing.js';
@@ -23,6 +24,7 @@ import { ManifestService } from './services/manifests.js';
 import { OverviewService } from './services/overview.js';
 import { TagHistoryService } from './services/tag-history.js';
 import { UploadService } from './services/uploads.js';
+import { UsageService } from './services/usage.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { instrumentBlobStore } from './storage/instrumented-blob-store.js';
 
@@ -53,6 +55,8 @@ export interface AppDeps {
   notifier?: Notifier;
   /** True once the process is shutting down: /readyz answers 503. */
   draining?: () => boolean;
+  /** Storage allowances per repository glob (BERTH_QUOTAS); none when absent. */
+  quotas?: QuotaRule[];
 }
 
 export function buildApp(deps: AppDeps): Koa {
@@ -62,10 +66,11 @@ export function buildApp(deps: AppDeps): Koa {
   const metrics = deps.metrics ?? new Metrics({ processMetrics: false });
   const store = instrumentBlobStore(deps.store, metrics);
   const notifier = deps.notifier ?? silentNotifier;
+  const quotas = new Quotas(deps.quotas ?? []);
   const router = createRegistryRouter({
     blobs: new BlobService(deps.pool, store, notifier),
     uploads: new UploadService(deps.pool, store, deps.lockPool),
-    manifests: new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false, immutableTags }, notifier),
+    manifests: new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false, immutableTags, quotas }, notifier),
     listing: new ListingService(deps.pool),
     urls: new UrlBuilder(deps.publicUrl, deps.trustProxy ?? false),
     blobRedirect: deps.blobRedirect ?? false,
@@ -75,6 +80,7 @@ export function buildApp(deps: AppDeps): Koa {
     history: new TagHistoryService(deps.pool, store, { immutableTags, sparseManifests: deps.sparseManifests }, notifier),
     overview: new OverviewService(deps.pool, store),
     diff: new ImageDiffService(deps.pool, store),
+    usage: new UsageService(deps.pool, quotas),
     access,
   });
   const operations = operationsRouter(

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The `berth` command: serve | migrate | user | robot | permission | key on the server's database;
-// history | rollback | diff as a client of a running Berth over its /api/v1. Parsed with
-// node:util's parseArgs (no dependency needed).
+// The `berth` command: serve | migrate | gc | fsck | user | robot | permission | key on the server
+// side (the database and the blob store, with the server's settings); history | rollback | diff |
+// du as a client of a running Berth over its /api/v1. Parsed with node:util's parseArgs.
 import { parseArgs } from 'node:util';
 import { KeyConfigError } from './auth/keys.js';
 import { ACCOUNT_USAGE, runAccountCommand, UsageError as AccountUsageError } from './cli-accounts.js';
@@ -9,8 +9,14 @@ import { ApiClient, ApiError } from './client/api-client.js';
 import { diffCommand, historyCommand, rollbackCommand, UsageError } from './client/commands.js';
 import { resolveCredentials } from './client/credentials.js';
 import { ConfigError, isLoopback, loadConfig } from './config.js';
-import { openDatabase } from './deps.js';
+import { duCommand } from './client/usage-command.js';
+import { openDatabaseForCli } from './deps.js';
 import { MigrationError, migrate } from './db/migrate.js';
+import { fsckText, gcText } from './gc/cli-output.js';
+import { runGc } from './gc/collector.js';
+import { fsck } from './gc/fsck.js';
+import { gcOptions } from './gc/options.js';
+import { createBlobStore } from './storage/create-blob-store.js';
 import { createLogger } from './logger.js';
 import { serve } from './server.js';
 
@@ -19,6 +25,12 @@ const USAGE = `usage: berth <command> [options]
 server commands (settings from the environment: BERTH_ADDR, BERTH_DATA_DIR, DATABASE_URL, ...; see README.md):
   serve                              start the registry (the default)
   migrate                            apply database migrations and exit
+  gc [--dry-run]                     collect garbage now, while the server runs (BERTH_GC_GRACE,
+                                     BERTH_UPLOAD_TTL, BERTH_HISTORY_*): untagged manifests nothing
+                                     keeps, unreferenced blobs, stale uploads; prints what it removed
+  fsck [--deep]                      check that the store holds every blob PostgreSQL knows, of the right
+                                     size (--deep: and digest), and list objects PostgreSQL does not know;
+                                     exits 1 when it finds a problem
 ${ACCOUNT_USAGE}
 
 client commands (talk to a running Berth):
@@ -33,6 +45,8 @@ client commands (talk to a running Berth):
       [--reason R] [--dry-run]
   diff <name> <from> <to>            what changed between two images: tags (prod), digests (sha256:...)
                                      or tag revisions (prod@3)
+  du [<name>...]                     logical size of repositories (unique blobs their manifests
+                                     reference) and their quotas; all repositories without names
 
 client options:
   --registry URL                     Berth's address (or BERTH_REGISTRY; default http://127.0.0.1:5000)
@@ -59,6 +73,7 @@ const OPTIONS = {
   allow: { type: 'string', multiple: true },
   expires: { type: 'string' },
   description: { type: 'string' },
+  deep: { type: 'boolean' },
 } as const;
 
 /** `127.0.0.1:5000` → http (loopback) or https (anything else); a URL is taken as it is. */
@@ -123,6 +138,9 @@ async function main(argv: string[]): Promise<number> {
         ),
       );
       return 0;
+    case 'du':
+      console.log(await duCommand(await client(values), positionals.slice(1), { json: values.json ?? false }));
+      return 0;
   }
   const config = loadConfig();
   switch (command) {
@@ -131,13 +149,12 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     case 'migrate': {
       const logger = createLogger(config.logLevel);
-      const { pool, embedded } = await openDatabase(config, logger);
+      const db = await openDatabaseForCli(config, logger);
       try {
-        const applied = await migrate(pool);
+        const applied = await migrate(db.pool);
         console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
       } finally {
-        await pool.end();
-        await embedded?.stop();
+        await db.close();
       }
       return 0;
     }
@@ -146,6 +163,26 @@ async function main(argv: string[]): Promise<number> {
     case 'permission':
     case 'key':
       return runAccountCommand(config, positionals, values);
+    case 'gc':
+    case 'fsck': {
+      // Logs go to stderr: stdout is the report.
+      const logger = createLogger(config.logLevel, { cli: true });
+      const db = await openDatabaseForCli(config, logger);
+      try {
+        await migrate(db.pool);
+        const store = await createBlobStore(config.storage);
+        if (command === 'gc') {
+          const result = await runGc(db.pool, store, { ...gcOptions(config), dryRun: values['dry-run'] ?? false, logger });
+          console.log(values.json ? JSON.stringify(result, null, 2) : gcText(result));
+          return 0;
+        }
+        const report = await fsck(db.pool, store, { deep: values.deep ?? false });
+        console.log(values.json ? JSON.stringify(report, null, 2) : fsckText(report));
+        return report.problems.length === 0 ? 0 : 1;
+      } finally {
+        await db.close();
+      }
+    }
     default:
       console.error(`unknown command: ${command}\n\n${USAGE}`);
       return 2;

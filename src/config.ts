@@ -7,6 +7,7 @@ import type { ExternalIssuerConfig } from './auth/external-issuers.js';
 import type { TokenAuthConfig } from './auth/token-auth.js';
 import type { ImmutableTagRule } from './registry/immutable-tags.js';
 import { parseWebhooks, type WebhookEndpoint } from './notify/webhook-config.js';
+import { parseByteSize, type QuotaRule } from './registry/quotas.js';
 
 const booleanString = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -68,6 +69,49 @@ const jsonRules = z.string().default('[]').transform((v, ctx): ImmutableTagRule[
   return rules.data;
 });
 
+/** `off` (null), or a duration. */
+const optionalDuration = z.string().default('off').transform((v, ctx) => {
+  if (v.trim() === 'off' || v.trim() === '') return null;
+  const ms = parseDuration(v);
+  if (ms === undefined || ms === 0) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration like 30m, 6h or 1d, nor "off"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const quotaRules = z
+  .array(
+    z.object({
+      repository: z.string().regex(GLOB, 'a repository glob like "team/*"'),
+      bytes: z.union([z.string(), z.number()]).transform((v, ctx) => {
+        const bytes = parseByteSize(v);
+        if (bytes === undefined) {
+          ctx.addIssue({ code: 'custom', message: `"${v}" is not a size like 10GiB, 500MB or 1048576` });
+          return z.NEVER;
+        }
+        return bytes;
+      }),
+    }).strict(),
+  )
+  .max(1000);
+
+const jsonQuotas = z.string().default('[]').transform((v, ctx): QuotaRule[] => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be JSON, e.g. [{"repository":"team/*","bytes":"10GiB"}]' });
+    return z.NEVER;
+  }
+  const rules = quotaRules.safeParse(parsed);
+  if (!rules.success) {
+    for (const issue of rules.error.issues) ctx.addIssue({ code: 'custom', message: `[${issue.path.join('.')}] ${issue.message}` });
+    return z.NEVER;
+  }
+  return rules.data;
+});
+
 const envSchema = z.object({
   BERTH_ADDR: z.string().default('127.0.0.1:5000'),
   BERTH_DATA_DIR: z.string().default('./data'),
@@ -119,6 +163,11 @@ const envSchema = z.object({
   BERTH_METRICS_ADDR: z.string().min(1).optional(),
   BERTH_SHUTDOWN_TIMEOUT: duration('30s'),
   BERTH_WEBHOOKS: z.string().optional(),
+  // Garbage collection: unreferenced blobs and untagged manifests younger than the grace are kept.
+  BERTH_GC_GRACE: duration('24h'),
+  // The background collector's period; off unless set.
+  BERTH_GC_INTERVAL: optionalDuration,
+  BERTH_QUOTAS: jsonQuotas,
 });
 
 export type StorageConfig =
@@ -182,6 +231,13 @@ export interface Config {
   /** How long in-flight requests may run after SIGTERM before their connections are cut. */
   shutdownTimeoutMs: number;
   webhooks: WebhookEndpoint[];
+  gc: {
+    /** BERTH_GC_GRACE in ms. */
+    graceMs: number;
+    /** BERTH_GC_INTERVAL in ms; null: no background collector. */
+    intervalMs: number | null;
+  };
+  quotas: QuotaRule[];
 }
 
 export class ConfigError extends Error {
@@ -270,6 +326,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsAddr: e.BERTH_METRICS_ADDR === undefined ? undefined : parseAddr(e.BERTH_METRICS_ADDR, 'BERTH_METRICS_ADDR'),
     shutdownTimeoutMs: e.BERTH_SHUTDOWN_TIMEOUT,
     webhooks,
+    gc: { graceMs: e.BERTH_GC_GRACE, intervalMs: e.BERTH_GC_INTERVAL },
+    quotas: e.BERTH_QUOTAS,
   });
 }
 

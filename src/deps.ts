@@ -43,6 +43,29 @@ export async function openDatabase(
   return { url: embedded.url, pool: createPool(embedded.url), embedded };
 }
 
+/**
+ * The database for a CLI command run next to (or without) a server: DATABASE_URL; or the embedded
+ * PostgreSQL a running Berth started on BERTH_DATA_DIR (found through its postmaster.pid, so
+ * whatever port that server was given); or, when none runs, the embedded one started for the
+ * command and stopped by close().
+ */
+export async function openDatabaseForCli(config: Config, logger: Logger): Promise<{ pool: pg.Pool; close(): Promise<void> }> {
+  const runningPort = config.databaseUrl ? undefined : await runningEmbeddedPort(config.dataDir);
+  if (runningPort !== undefined) {
+    logger.debug({ port: runningPort }, 'using the embedded PostgreSQL of the running Berth');
+    const pool = createPool(embeddedUrl(runningPort));
+    return { pool, close: () => pool.end() };
+  }
+  const { pool, embedded } = await openDatabase(config, logger);
+  return {
+    pool,
+    async close() {
+      await pool.end();
+      await embedded?.stop();
+    },
+  };
+}
+
 export async function createDeps(config: Config): Promise<Deps> {
   const logger = createLogger(config.logLevel);
   const { url, pool, embedded } = await openDatabase(config, logger);

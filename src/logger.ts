@@ -26,8 +26,12 @@ export const REDACT_PATHS = [
   '*.headers.authorization',
 ];
 
-/** The root logger; `destination` is for tests that read what was logged (stdout otherwise). */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/**
+ * The root logger, on stdout. `destination`: a stream tests read what was logged from, or
+ * `{ cli: true }` for synchronous lines on stderr (commands whose stdout is their report and that
+ * exit at once).
+ */
+export function createLogger(level: string, destination?: DestinationStream | { cli: true }): Logger {
   const options = {
     level,
     base: { service: 'berth' },
@@ -35,5 +39,6 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   };
   // Asynchronous writes: a synchronous write per request line costs the hot path a syscall.
   // Callers that exit flush first (server shutdown does).
+  if (destination && 'cli' in destination) return pino(options, pino.destination({ dest: 2, sync: true }));
   return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
 }

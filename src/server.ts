@@ -8,7 +8,9 @@ import type Koa from 'koa';
 import { buildApp, buildOperationsApp } from './app.js';
 import type { Config } from './config.js';
 import { createTokenAuth, type TokenAuth } from './auth/token-auth.js';
+import { gcOptions } from './gc/options.js';
 import { createDeps } from './deps.js';
+import { scheduleGc } from './gc/schedule.js';
 import { schedulePurge } from './jobs/purge-uploads.js';
 import { Metrics } from './metrics/metrics.js';
 import { WebhookNotifier } from './notify/webhooks.js';
@@ -55,6 +57,7 @@ export async function serve(config: Config): Promise<void> {
     trustProxy: config.trustProxy,
     sparseManifests: config.sparseManifests,
     immutableTags: config.immutableTags,
+    quotas: config.quotas,
     blobRedirect: config.storage.driver === 's3' && config.storage.redirect,
     auth,
     metrics,
@@ -69,11 +72,16 @@ export async function serve(config: Config): Promise<void> {
     (await listen(buildOperationsApp({ pool: deps.pool, store: deps.store, metrics, draining }), config.metricsAddr.host, config.metricsAddr.port));
   if (config.metricsAddr) deps.logger.info({ addr: `${config.metricsAddr.host}:${config.metricsAddr.port}` }, 'metrics listening');
   const stopPurge = schedulePurge(deps.pool, deps.store, config.uploadTtlMs, deps.logger, Math.max(1000, Math.min(config.uploadTtlMs, PURGE_EVERY_MS)));
+  const stopGc =
+    config.gc.intervalMs === null
+      ? () => {}
+      : scheduleGc(deps.pool, deps.store, { ...gcOptions(config), logger: deps.logger }, config.gc.intervalMs);
 
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     stopPurge();
+    stopGc();
     const started = Date.now();
     deps.logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
     // Past the timeout, requests still running (a stalled upload) are cut: their uploads stay

@@ -1,9 +1,15 @@
 // Blob rows (what the store holds) and repository links (who may serve it).
 import type { Db } from './pool.js';
 
+/**
+ * Links a blob to a repository, or refreshes the link's time: a blob linked just now is not garbage
+ * until BERTH_GC_GRACE has passed again. Throws a foreign key violation (23503) when the blob row
+ * went meanwhile (collected).
+ */
 export async function linkBlob(db: Db, repositoryId: number, digest: string): Promise<void> {
   await db.query(
-    'INSERT INTO repository_blobs (repository_id, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+    `INSERT INTO repository_blobs (repository_id, digest) VALUES ($1, $2)
+     ON CONFLICT (repository_id, digest) DO UPDATE SET created_at = now()`,
     [repositoryId, digest],
   );
 }
@@ -60,15 +66,30 @@ export async function findLinkedDigests(db: Db, repositoryId: number, digests: s
 }
 
 /**
+ * Which of these digests the repository may serve, locking those links (FOR KEY SHARE) until the
+ * transaction ends: the garbage collector cannot remove a link a manifest push is relying on.
+ */
+export async function lockLinkedDigests(tx: Db, repositoryId: number, digests: string[]): Promise<Set<string>> {
+  if (digests.length === 0) return new Set();
+  const { rows } = await tx.query<{ digest: string }>(
+    'SELECT digest FROM repository_blobs WHERE repository_id = $1 AND digest = ANY($2::text[]) ORDER BY digest FOR KEY SHARE',
+    [repositoryId, digests],
+  );
+  return new Set(rows.map((r) => r.digest));
+}
+
+/**
  * Finishes an upload in one statement (so one round trip, and atomic): the session row goes,
- * the blob row and the repository's link appear. False when the session was gone already
+ * the blob row and the repository's link appear (an existing link's time is refreshed: uploaded
+ * just now, it gets the full GC grace). False when the session was gone already
  * (cancelled meanwhile), in which case nothing changes.
  */
 export async function recordUploadedBlob(db: Db, uploadId: string, digest: string, size: number): Promise<boolean> {
   const { rows } = await db.query<{ finished: number }>(
     `WITH finished AS (DELETE FROM uploads WHERE id = $1 RETURNING repository_id),
           blob AS (INSERT INTO blobs (digest, size) SELECT $2, $3 FROM finished ON CONFLICT (digest) DO NOTHING),
-          link AS (INSERT INTO repository_blobs (repository_id, digest) SELECT repository_id, $2 FROM finished ON CONFLICT DO NOTHING)
+          link AS (INSERT INTO repository_blobs (repository_id, digest) SELECT repository_id, $2 FROM finished
+                   ON CONFLICT (repository_id, digest) DO UPDATE SET created_at = now())
      SELECT count(*)::int AS finished FROM finished`,
     [uploadId, digest, size],
   );

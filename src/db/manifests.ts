@@ -20,14 +20,24 @@ export interface NewManifest {
   references: { kind: ReferenceKind; digest: string }[];
 }
 
-/** Inserts a manifest and its references; pushing the same bytes again changes nothing. */
+/**
+ * Inserts a manifest and its references; pushing the same bytes again changes nothing. Must run in
+ * a transaction: an existing row is locked (FOR KEY SHARE) until it ends, so the garbage collector
+ * cannot delete it between this push and the tags it is about to get; a row deleted meanwhile is
+ * inserted again.
+ */
 export async function insertManifest(db: Db, m: NewManifest): Promise<void> {
-  const { rowCount } = await db.query(
-    `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, payload)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (repository_id, digest) DO NOTHING`,
-    [m.repositoryId, m.digest, m.mediaType, m.artifactType, m.subjectDigest, m.annotations, m.payload.length, m.payload],
-  );
-  if (rowCount === 0 || m.references.length === 0) return;
+  for (;;) {
+    const { rowCount } = await db.query(
+      `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, payload)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (repository_id, digest) DO NOTHING`,
+      [m.repositoryId, m.digest, m.mediaType, m.artifactType, m.subjectDigest, m.annotations, m.payload.length, m.payload],
+    );
+    if (rowCount === 1) break;
+    const existing = await db.query('SELECT 1 FROM manifests WHERE repository_id = $1 AND digest = $2 FOR KEY SHARE', [m.repositoryId, m.digest]);
+    if (existing.rows.length === 1) return;
+  }
+  if (m.references.length === 0) return;
   await db.query(
     `INSERT INTO manifest_references (repository_id, manifest_digest, kind, child_digest)
      SELECT $1, $2, kind, child FROM unnest($3::text[], $4::text[]) AS r(kind, child) ON CONFLICT DO NOTHING`,
@@ -67,6 +77,16 @@ export async function findExistingManifestDigests(db: Db, repositoryId: number, 
   return new Set(rows.map((r) => r.digest));
 }
 
+/** Like findExistingManifestDigests, locking them (FOR KEY SHARE) until the transaction ends. */
+export async function lockExistingManifestDigests(tx: Db, repositoryId: number, digests: string[]): Promise<Set<string>> {
+  if (digests.length === 0) return new Set();
+  const { rows } = await tx.query<{ digest: string }>(
+    'SELECT digest FROM manifests WHERE repository_id = $1 AND digest = ANY($2::text[]) ORDER BY digest FOR KEY SHARE',
+    [repositoryId, digests],
+  );
+  return new Set(rows.map((r) => r.digest));
+}
+
 export async function deleteManifest(db: Db, repositoryId: number, digest: string): Promise<boolean> {
   const { rowCount } = await db.query('DELETE FROM manifests WHERE repository_id = $1 AND digest = $2', [
     repositoryId,
@@ -100,10 +120,19 @@ export async function listReferrers(
   return rows;
 }
 
-/** A manifest of the repository by id (the management API works on repository ids). */
-export async function findManifestInRepository(db: Db, repositoryId: number, digest: string): Promise<StoredManifest | undefined> {
+/**
+ * A manifest of the repository by id (the management API works on repository ids). With `lock`
+ * (in a transaction), the row is held FOR KEY SHARE until it ends: a rollback about to tag it keeps
+ * the garbage collector off it.
+ */
+export async function findManifestInRepository(
+  db: Db,
+  repositoryId: number,
+  digest: string,
+  options: { lock?: boolean } = {},
+): Promise<StoredManifest | undefined> {
   const { rows } = await db.query<StoredManifest>(
-    `SELECT digest, media_type AS "mediaType", size, payload FROM manifests WHERE repository_id = $1 AND digest = $2`,
+    `SELECT digest, media_type AS "mediaType", size, payload FROM manifests WHERE repository_id = $1 AND digest = $2${options.lock ? ' FOR KEY SHARE' : ''}`,
     [repositoryId, digest],
   );
   return rows[0];

@@ -1,10 +1,10 @@
 // Manifests (end-3, end-7, end-9): validated on push, stored verbatim, tagged in the same
 // transaction that records the tag's history.
 import type pg from 'pg';
-import { findLinkedDigests } from '../db/blobs.js';
+import { lockLinkedDigests } from '../db/blobs.js';
 import {
   deleteManifest,
-  findExistingManifestDigests,
+  lockExistingManifestDigests,
   findManifestByDigest,
   findManifestByTag,
   insertManifest,
@@ -22,6 +22,8 @@ import { silentNotifier, type Notifier, type RegistryEvent, type RequestInfo } f
 
 /** A tag change as routes describe it, plus the request for notifications. */
 export type ManifestChange = TagChangeContext & { request?: RequestInfo | undefined };
+import { Quotas } from '../registry/quotas.js';
+import { assertWithinQuota } from './quota-check.js';
 
 /** The spec asks registries to accept manifests of at least 4 MiB; larger ones get 413. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -54,6 +56,8 @@ export interface ManifestPolicy {
   sparse: boolean;
   /** BERTH_IMMUTABLE_TAGS: tags that may be created but never moved or deleted. */
   immutableTags?: ImmutableTags;
+  /** BERTH_QUOTAS: a push that would take a rule's repositories past their allowance is DENIED. */
+  quotas?: Quotas;
 }
 
 export class ManifestService {
@@ -104,6 +108,10 @@ export class ManifestService {
     const moved = await withTransaction(this.pool, async (tx) => {
       const repositoryId = await ensureRepository(tx, repository);
       if (!this.policy.sparse) await assertReferencesExist(tx, repositoryId, manifest.references);
+      if (this.policy.quotas) {
+        const blobs = manifest.references.filter((r) => r.kind !== 'manifest' && r.kind !== 'subject').map((r) => r.descriptor.digest);
+        await assertWithinQuota(tx, this.policy.quotas, repository, blobs);
+      }
       await insertManifest(tx, {
         repositoryId,
         digest,
@@ -162,10 +170,10 @@ async function assertReferencesExist(
   const required = references.filter((r) => r.mustExist);
   const blobDigests = required.filter((r) => r.kind !== 'manifest').map((r) => r.descriptor.digest);
   const manifestDigests = required.filter((r) => r.kind === 'manifest').map((r) => r.descriptor.digest);
-  const [blobs, manifests] = await Promise.all([
-    findLinkedDigests(tx, repositoryId, blobDigests),
-    findExistingManifestDigests(tx, repositoryId, manifestDigests),
-  ]);
+  // Locked until the push commits: garbage collection cannot take what this manifest is checked
+  // to reference (it skips locked rows; if it got there first, they are gone and this is refused).
+  const blobs = await lockLinkedDigests(tx, repositoryId, blobDigests);
+  const manifests = await lockExistingManifestDigests(tx, repositoryId, manifestDigests);
   const missing = [
     ...blobDigests.filter((d) => !blobs.has(d)),
     ...manifestDigests.filter((d) => !manifests.has(d)),

@@ -212,7 +212,7 @@ export class TagHistoryService {
    * and neither does a rollback: only the manifest itself is required.
    */
   private async assertPullable(tx: Db, repositoryId: number, digest: string, depth = 0): Promise<void> {
-    const manifest = await findManifestInRepository(tx, repositoryId, digest);
+    const manifest = await findManifestInRepository(tx, repositoryId, digest, { lock: true });
     if (!manifest) {
       throw new RegistryError('MANIFEST_UNKNOWN', {
         message: `manifest ${digest} is no longer in the repository (deleted or garbage-collected); the tag is left unchanged`,

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
+import { underBlobGuard } from '../db/blob-guard.js';
 import { findBlob, findBlobLinkedInAny, findLinkedBlob, linkBlob, recordUploadedBlob } from '../db/blobs.js';
 import { ensureRepository } from '../db/repositories.js';
 import {
@@ -75,7 +76,13 @@ export class UploadService {
     else blob = readable.size > 0 ? await findBlobLinkedInAny(this.pool, [...readable], digest) : undefined;
     if (!blob) return false;
     const repositoryId = await ensureRepository(this.pool, repository);
-    await linkBlob(this.pool, repositoryId, digest);
+    try {
+      await linkBlob(this.pool, repositoryId, digest);
+    } catch (err) {
+      // The blob was garbage-collected meanwhile: the client uploads it instead.
+      if ((err as { code?: string }).code === '23503') return false;
+      throw err;
+    }
     return true;
   }
 
@@ -95,8 +102,8 @@ export class UploadService {
   /** end-6: takes an optional last chunk, verifies the digest and commits the blob. */
   async complete(repository: string, id: string, digestParam: string | undefined, body?: ChunkBody): Promise<string> {
     const expected = parseDigest(digestParam);
-    return this.underLock(repository, id, async (upload) => {
-      if (body && upload.offset === 0 && (await this.store.canPutBlob?.())) return this.completeWhole(upload, expected, body);
+    return this.underLock(repository, id, async (upload, session) => {
+      if (body && upload.offset === 0 && (await this.store.canPutBlob?.())) return this.completeWhole(upload, expected, body, session);
       let size = upload.offset;
       let digest: RunningDigest | undefined;
       if (body) ({ offset: size, digest } = await this.appendChunk(upload, body, expected.algorithm, true));
@@ -107,7 +114,7 @@ export class UploadService {
         await this.discard(upload);
         throw new RegistryError('DIGEST_INVALID', { detail: { expected: expected.digest, actual: `${expected.algorithm}:${actual}` } });
       }
-      await this.commit(upload, expected, size);
+      await this.commit(upload, expected, size, session);
       return expected.digest;
     });
   }
@@ -116,27 +123,29 @@ export class UploadService {
    * The whole blob in the closing request, digest known before the first byte: the store writes
    * it straight under its content address (no staging, no copy), made visible only if it matches.
    */
-  private async completeWhole(upload: UploadRow, expected: ParsedDigest, body: ChunkBody): Promise<string> {
+  private async completeWhole(upload: UploadRow, expected: ParsedDigest, body: ChunkBody, session: pg.PoolClient): Promise<string> {
     checkChunkRange(upload, body);
     this.digests.forget(upload.id);
     const digest = fastDigest(expected.algorithm);
     let mismatch: RegistryError | undefined;
-    let size: number;
     try {
-      size = await this.store.putBlob!(expected.digest, hashing(body.stream, digest), {
-        verify: async (written) => {
-          checkChunkLength(body, written);
-          const actual = await digest.finish();
-          if (actual !== expected.hex) {
-            throw (mismatch = new RegistryError('DIGEST_INVALID', { detail: { expected: expected.digest, actual: `${expected.algorithm}:${actual}` } }));
-          }
-        },
+      // Bytes and row under the digest's guard, as commit() does (src/gc/collector.ts).
+      await underBlobGuard(session, expected.digest, async () => {
+        const size = await this.store.putBlob!(expected.digest, hashing(body.stream, digest), {
+          verify: async (written) => {
+            checkChunkLength(body, written);
+            const actual = await digest.finish();
+            if (actual !== expected.hex) {
+              throw (mismatch = new RegistryError('DIGEST_INVALID', { detail: { expected: expected.digest, actual: `${expected.algorithm}:${actual}` } }));
+            }
+          },
+        });
+        if (!(await recordUploadedBlob(this.pool, upload.id, expected.digest, size))) throw cancelledMeanwhile();
       });
     } catch (err) {
       if (err === mismatch) await this.discard(upload);
       throw err;
     }
-    if (!(await recordUploadedBlob(this.pool, upload.id, expected.digest, size))) throw cancelledMeanwhile();
     return expected.digest;
   }
 
@@ -162,7 +171,7 @@ export class UploadService {
    * another replica, gets 416 with the current Range: its chunk does not start where the upload
    * will be once the first one is done.
    */
-  private async underLock<T>(repository: string, id: string, task: (upload: UploadRow) => Promise<T>): Promise<T> {
+  private async underLock<T>(repository: string, id: string, task: (upload: UploadRow, session: pg.PoolClient) => Promise<T>): Promise<T> {
     if (!UPLOAD_ID.test(id)) throw uploadUnknown(id);
     const client = await this.lockPool.connect();
     let broken: Error | undefined;
@@ -177,7 +186,7 @@ export class UploadService {
       }
       try {
         // Re-read under the lock: the previous holder may have moved the offset meanwhile.
-        return await task(await this.load(repository, id));
+        return await task(await this.load(repository, id), client);
       } catch (err) {
         // The store lost the staged bytes (cancelled meanwhile, or an S3 upload already sealed
         // by a commit that then failed): the session cannot continue; the client restarts.
@@ -256,11 +265,14 @@ export class UploadService {
     return hash.digest('hex');
   }
 
-  private async commit(upload: UploadRow, digest: ParsedDigest, size: number): Promise<void> {
+  private async commit(upload: UploadRow, digest: ParsedDigest, size: number, session: pg.PoolClient): Promise<void> {
     // Bytes first, rows second: a crash in between leaves an unreferenced file, never a row
-    // pointing at missing or partial content.
-    await this.store.commitUpload(upload.id, digest.digest, { size, state: upload.backendState });
-    if (!(await recordUploadedBlob(this.pool, upload.id, digest.digest, size))) throw cancelledMeanwhile();
+    // pointing at missing or partial content. Both under the digest's guard, so garbage collection
+    // never deletes these bytes between the two (src/gc/collector.ts).
+    await underBlobGuard(session, digest.digest, async () => {
+      await this.store.commitUpload(upload.id, digest.digest, { size, state: upload.backendState });
+      if (!(await recordUploadedBlob(this.pool, upload.id, digest.digest, size))) throw cancelledMeanwhile();
+    });
   }
 
   private async discard(upload: UploadRow): Promise<void> {

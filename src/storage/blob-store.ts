@@ -2,6 +2,7 @@
 // nothing of repositories, tags or HTTP; the services decide what is visible.
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import type { StoredObject } from './blob-listing.js';
 
 /** Backend-specific state of an upload, saved in the uploads row so any replica can continue it. */
 export type UploadBackendState = Record<string, unknown> | null;
@@ -66,6 +67,8 @@ export interface BlobStore {
    * `Range` header; without it, the backend honours whatever Range the client sends.
    */
   presignGet?(digest: string, options: { expiresIn: number; range?: ByteRange }): Promise<string>;
+  /** Every object stored under the content-address layout (`berth fsck`), in no particular order. */
+  listBlobs(): AsyncIterable<StoredObject>;
 }
 
 export class BlobNotFoundError extends Error {

@@ -1,11 +1,12 @@
 // The filesystem blob store: blobs at <root>/<algorithm>/<first two hex>/<hex>, uploads staged at
 // <root>/_uploads/<uploadId>. A commit is a rename, so a blob path only ever holds whole content.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, constants, mkdir, open, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { access, constants, mkdir, open, rename, rm, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tryParseDigest } from '../registry/digest.js';
+import { listFsBlobs, type StoredObject } from './blob-listing.js';
 import { BlobNotFoundError, StorageUnavailableError, type BlobStore, type ByteRange, type UploadBackendState } from './blob-store.js';
 
 /** Large reads: the default 64 KiB stream chunk makes pulls syscall-bound. */
@@ -66,7 +67,10 @@ export class FsBlobStore implements BlobStore {
   }
 
   async delete(digest: string): Promise<void> {
-    await rm(this.blobPath(digest), { force: true });
+    // One unlink (rm would lstat first): garbage collection deletes blobs by the thousand.
+    await unlink(this.blobPath(digest)).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
   }
 
   /** Directories known to exist: each is created once per process, not once per blob. */
@@ -142,6 +146,10 @@ export class FsBlobStore implements BlobStore {
 
   async abortUpload(uploadId: string): Promise<void> {
     await rm(this.uploadPath(uploadId), { force: true });
+  }
+
+  listBlobs(): AsyncIterable<StoredObject> {
+    return listFsBlobs(this.root);
   }
 }
 

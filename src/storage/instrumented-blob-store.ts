@@ -35,6 +35,8 @@ export function instrumentBlobStore(inner: BlobStore, metrics: Metrics): BlobSto
     readUpload: (id, options) => timed('read_upload', () => inner.readUpload(id, options)),
     commitUpload: (id, digest, options) => timed('commit_upload', () => inner.commitUpload(id, digest, options)),
     abortUpload: (id, state) => timed('abort_upload', () => inner.abortUpload(id, state)),
+    // Listing streams for as long as the caller reads: not timed as one operation.
+    listBlobs: () => inner.listBlobs(),
   };
   // Optional capabilities stay optional: callers test for them.
   if (inner.openFile) {

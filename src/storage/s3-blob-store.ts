@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { tryParseDigest } from '../registry/digest.js';
+import { listS3Blobs, type StoredObject } from './blob-listing.js';
 import { BlobNotFoundError, type BlobStore, type ByteRange, type UploadBackendState } from './blob-store.js';
 import { S3Copier, type CopyLimits } from './s3-copy.js';
 import { isNoSuchUpload, isS3NotFound } from './s3-errors.js';
@@ -114,6 +115,10 @@ export class S3BlobStore implements BlobStore {
 
   async delete(digest: string): Promise<void> {
     await this.bucket.delete(this.blobKey(digest));
+  }
+
+  listBlobs(): AsyncIterable<StoredObject> {
+    return listS3Blobs(this.bucket.client, this.bucket.name, this.prefix);
   }
 
   async presignGet(digest: string, options: { expiresIn: number; range?: ByteRange }): Promise<string> {

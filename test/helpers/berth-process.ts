@@ -62,6 +62,8 @@ export interface RegistryInstance {
   readonly dataDir: string;
   /** the DATABASE_URL given to the child (Berth only) */
   readonly databaseUrl: string | undefined;
+  /** The settings the Berth process was started with (BERTH_*, DATABASE_URL, AWS_*): what a CLI command run next to it needs. */
+  settings(): Record<string, string>;
   /** is the process running */
   running(): boolean;
   /** last output of the current (or last) process */
@@ -169,6 +171,10 @@ class Instance implements RegistryInstance {
   get pid(): number {
     return this.child?.pid ?? -1;
   }
+  private started: Record<string, string> = {};
+  settings(): Record<string, string> {
+    return { ...this.started };
+  }
   running(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
   }
@@ -219,6 +225,9 @@ class Instance implements RegistryInstance {
       // the test runner's own flags must not leak into the server
       delete env.NODE_TEST_CONTEXT;
       delete env.NODE_OPTIONS;
+      this.started = Object.fromEntries(
+        Object.entries(env).filter((e): e is [string, string] => /^(BERTH_|DATABASE_URL$|AWS_)/.test(e[0]) && e[1] !== undefined),
+      );
     }
     const child = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -331,6 +340,8 @@ function probeStatus(url: string): Promise<{ status: number; challenge: string |
 export async function startRegistry(opts: StartOptions = {}): Promise<RegistryInstance> {
   const target = opts.target ?? e2eTarget();
   const dataDir = mkdtempSync(join(tmpdir(), `berth-e2e-${target}-`));
+  // As root, an embedded PostgreSQL runs as its own system user, which must be able to enter it.
+  chmodSync(dataDir, 0o755);
   const db = target === 'berth' ? await createDatabase() : null;
   // The embedded PostgreSQL runs as its own system user when we are root: it must enter the data dir.
   if (target === 'berth' && !db) chmodSync(dataDir, 0o755);

@@ -36,6 +36,8 @@ describe('loadConfig (config): defaults', () => {
       metricsAddr: undefined,
       shutdownTimeoutMs: 30_000,
       webhooks: [],
+      gc: { graceMs: 24 * 3_600_000, intervalMs: null },
+      quotas: [],
     });
     assert.ok(Object.isFrozen(config));
   });
@@ -384,5 +386,51 @@ describe('loadConfig (config): production settings', () => {
       () => loadConfig({ BERTH_WEBHOOKS: '[{"url":"http://a.example/"},{"url":"http://b.example/","events":["pull"]}]' }),
       (err: Error) => err instanceof ConfigError && /BERTH_WEBHOOKS: 1\.events\.0/.test(err.message),
     );
+  });
+});
+
+describe('loadConfig (config): garbage collection and quotas', () => {
+  it('reads BERTH_GC_GRACE as a duration and BERTH_GC_INTERVAL as a duration or off', () => {
+    assert.deepEqual(loadConfig({ BERTH_GC_GRACE: '0s', BERTH_GC_INTERVAL: '30m' }).gc, { graceMs: 0, intervalMs: 30 * 60_000 });
+    assert.deepEqual(loadConfig({ BERTH_GC_GRACE: '7d', BERTH_GC_INTERVAL: 'off' }).gc, { graceMs: 7 * 86_400_000, intervalMs: null });
+  });
+
+  it('refuses other grace and interval values, naming the variable', () => {
+    for (const bad of ['24', '-1h', 'off', '1.5h']) assertRefused({ BERTH_GC_GRACE: bad }, 'BERTH_GC_GRACE');
+    for (const bad of ['0s', '10', 'never', '1 h']) assertRefused({ BERTH_GC_INTERVAL: bad }, 'BERTH_GC_INTERVAL');
+  });
+
+  it('reads BERTH_QUOTAS with sizes in bytes, SI and binary units', () => {
+    const quotas = loadConfig({
+      BERTH_QUOTAS: JSON.stringify([
+        { repository: 'team/*', bytes: '10GiB' },
+        { repository: 'big', bytes: '1.5 TB' },
+        { repository: 'tiny/?', bytes: 1024 },
+        { repository: 'x', bytes: '500MB' },
+        { repository: 'y', bytes: '2048' },
+      ]),
+    }).quotas;
+    assert.deepEqual(quotas, [
+      { repository: 'team/*', bytes: 10 * 1024 ** 3 },
+      { repository: 'big', bytes: 1.5e12 },
+      { repository: 'tiny/?', bytes: 1024 },
+      { repository: 'x', bytes: 500e6 },
+      { repository: 'y', bytes: 2048 },
+    ]);
+  });
+
+  it('refuses malformed quotas, naming the variable', () => {
+    for (const bad of [
+      'team/*',
+      '{"repository":"team/*","bytes":"1GiB"}',
+      '[{"repository":"team/*"}]',
+      '[{"repository":"team/*","bytes":"lots"}]',
+      '[{"repository":"team/*","bytes":-5}]',
+      '[{"repository":"team/*","bytes":"10 GB","tags":["x"]}]',
+      '[{"repository":"team app","bytes":"1GiB"}]',
+      '[{"repository":"team/*","bytes":"10XB"}]',
+    ]) {
+      assertRefused({ BERTH_QUOTAS: bad }, 'BERTH_QUOTAS');
+    }
   });
 });

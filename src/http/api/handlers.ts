@@ -4,6 +4,7 @@ import type { TagEventRow } from '../../db/tags.js';
 import type { ImageDiffService } from '../../services/image-diff.js';
 import type { OverviewService } from '../../services/overview.js';
 import type { TagHistoryService } from '../../services/tag-history.js';
+import type { UsageService } from '../../services/usage.js';
 import { tagChangeContext } from '../routes/manifests.js';
 import { optionalQuery, pageSize, parseRevision, readJsonObject, requiredQuery } from './input.js';
 import { parseRollbackRequest } from './rollback-request.js';
@@ -12,6 +13,7 @@ export interface ApiDeps {
   history: TagHistoryService;
   overview: OverviewService;
   diff: ImageDiffService;
+  usage: UsageService;
 }
 
 /**
@@ -36,7 +38,7 @@ function linkNext(ctx: Context, params: Record<string, string | number>): void {
   ctx.set('Link', `<${ctx.path}?${query.toString()}>; rel="next"`);
 }
 
-export function apiHandlers({ history, overview, diff }: ApiDeps) {
+export function apiHandlers({ history, overview, diff, usage }: ApiDeps) {
   return {
     async repositories(ctx: Context): Promise<void> {
       const n = pageSize(ctx);
@@ -82,6 +84,10 @@ export function apiHandlers({ history, overview, diff }: ApiDeps) {
 
     async diff(ctx: Context, name: string): Promise<void> {
       ctx.body = await diff.diff(name, requiredQuery(ctx, 'from'), requiredQuery(ctx, 'to'));
+    },
+
+    async usage(ctx: Context, name: string): Promise<void> {
+      ctx.body = await usage.usage(name);
     },
   };
 }

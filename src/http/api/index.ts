@@ -34,6 +34,7 @@ export function createApiRouter(deps: ApiDeps & { access: AccessControl }): Rout
   const HISTORY = /^\/api\/v1\/repositories\/(.+)\/tags\/([^/]+)\/history$/;
   const ROLLBACK = /^\/api\/v1\/repositories\/(.+)\/tags\/([^/]+)\/rollback$/;
   const DIFF = /^\/api\/v1\/repositories\/(.+)\/diff$/;
+  const USAGE = /^\/api\/v1\/repositories\/(.+)\/usage$/;
 
   const PULL = ['pull'] as const;
   const PUSH = ['push'] as const;
@@ -45,9 +46,10 @@ export function createApiRouter(deps: ApiDeps & { access: AccessControl }): Rout
   router.get(HISTORY, repo(PULL, api.history));                                         // a tag's events, newest first
   router.post(ROLLBACK, repo(PUSH, api.rollback));                                      // point a tag back
   router.get(DIFF, repo(PULL, api.diff));                                               // what changed between two images
+  router.get(USAGE, repo(PULL, api.usage));                                             // logical size and quotas
 
   // A known path with another method is UNSUPPORTED (405); an unknown path is NOT_FOUND.
-  const known = [REPOSITORIES, TAGS, HISTORY, ROLLBACK, DIFF];
+  const known = [REPOSITORIES, TAGS, HISTORY, ROLLBACK, DIFF, USAGE];
   router.all(/^\/api(\/.*)?$/, async (ctx) => {
     const detail = { method: ctx.method, path: ctx.path.slice(0, 300) };
     throw new RegistryError(known.some((r) => r.test(ctx.path)) ? 'UNSUPPORTED' : 'NOT_FOUND', { detail });

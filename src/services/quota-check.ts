@@ -1,0 +1,27 @@
+// Quota enforcement (BERTH_QUOTAS) at manifest push. Blobs alone belong to no repository until a
+// manifest references them, so the manifest PUT is where a repository's size grows: it is refused
+// with DENIED when the blobs it adds would take a rule's repositories past their allowance. A push
+// adding nothing new (a re-tag, an image sharing every blob) is always allowed, so a lowered quota
+// never blocks tags from moving. Pushes under one rule are serialized by a transaction-level lock,
+// so two concurrent pushes cannot both take the last bytes. The blobs of a refused push stay
+// unreferenced and are collected after BERTH_GC_GRACE.
+import { lockQuota, prefixUsage } from '../db/usage.js';
+import type { Db } from '../db/pool.js';
+import { RegistryError } from '../errors/registry-error.js';
+import { humanSize as formatBytes } from '../client/format.js';
+import type { Quotas } from '../registry/quotas.js';
+
+export async function assertWithinQuota(tx: Db, quotas: Quotas, repository: string, blobDigests: string[]): Promise<void> {
+  for (const { rule, regexSource } of quotas.rulesFor(repository)) {
+    await lockQuota(tx, rule.repository);
+    const { used, added } = await prefixUsage(tx, regexSource, blobDigests);
+    if (added > 0 && used + added > rule.bytes) {
+      throw new RegistryError('DENIED', {
+        message:
+          `quota exceeded: this push would add ${formatBytes(added)} to the ${formatBytes(used)} that repositories matching ` +
+          `"${rule.repository}" use, over their quota of ${formatBytes(rule.bytes)} (BERTH_QUOTAS); delete images and let garbage collection run, or raise the quota`,
+        detail: { repository, quota: { repository: rule.repository, bytes: rule.bytes }, used, added },
+      });
+    }
+  }
+}
