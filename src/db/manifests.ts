@@ -20,18 +20,32 @@ export interface NewManifest {
   references: { kind: ReferenceKind; digest: string }[];
 }
 
-/** Inserts a manifest and its references; pushing the same bytes again changes nothing. */
+/**
+ * Inserts a manifest and its references in one statement (one round trip); pushing the same bytes
+ * again changes nothing. The references' foreign key is checked at the end of the statement, when
+ * the manifest row is there.
+ */
 export async function insertManifest(db: Db, m: NewManifest): Promise<void> {
-  const { rowCount } = await db.query(
-    `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, payload)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (repository_id, digest) DO NOTHING`,
-    [m.repositoryId, m.digest, m.mediaType, m.artifactType, m.subjectDigest, m.annotations, m.payload.length, m.payload],
-  );
-  if (rowCount === 0 || m.references.length === 0) return;
   await db.query(
-    `INSERT INTO manifest_references (repository_id, manifest_digest, kind, child_digest)
-     SELECT $1, $2, kind, child FROM unnest($3::text[], $4::text[]) AS r(kind, child) ON CONFLICT DO NOTHING`,
-    [m.repositoryId, m.digest, m.references.map((r) => r.kind), m.references.map((r) => r.digest)],
+    `WITH inserted AS (
+       INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, payload)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (repository_id, digest) DO NOTHING RETURNING 1
+     )
+     INSERT INTO manifest_references (repository_id, manifest_digest, kind, child_digest)
+     SELECT $1, $2, kind, child FROM unnest($9::text[], $10::text[]) AS r(kind, child)
+     WHERE EXISTS (SELECT 1 FROM inserted) ON CONFLICT DO NOTHING`,
+    [
+      m.repositoryId,
+      m.digest,
+      m.mediaType,
+      m.artifactType,
+      m.subjectDigest,
+      m.annotations,
+      m.payload.length,
+      m.payload,
+      m.references.map((r) => r.kind),
+      m.references.map((r) => r.digest),
+    ],
   );
 }
 

@@ -54,19 +54,25 @@ export async function lockTag(tx: Db, repositoryId: number, tag: string): Promis
   await tx.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [repositoryId % 2 ** 31, tag]);
 }
 
+const RECORD_EVENT = `INSERT INTO tag_events (repository_id, tag, revision, digest, previous_digest, action, actor, client_addr, user_agent, reason)
+     SELECT $1, $2, coalesce(max(revision), 0) + 1, $3, $4, $5, $6, $7, $8, $9
+     FROM tag_events WHERE repository_id = $1 AND tag = $2
+     RETURNING ${TAG_EVENT_COLUMNS}`;
+
+function eventValues(
+  e: { repositoryId: number; tag: string; digest: string | null; previous: string | null; action: TagAction },
+  ctx: TagChangeContext,
+): unknown[] {
+  return [e.repositoryId, e.tag, e.digest, e.previous, e.action, ctx.actor, ctx.clientAddr ?? null, ctx.userAgent ?? null, ctx.reason ?? null];
+}
+
 /** The event's revision is the tag's last one plus one, computed under the tag's lock. */
 async function recordEvent(
   tx: Db,
   e: { repositoryId: number; tag: string; digest: string | null; previous: string | null; action: TagAction },
   ctx: TagChangeContext,
 ): Promise<TagEventRow> {
-  const { rows } = await tx.query<TagEventRow>(
-    `INSERT INTO tag_events (repository_id, tag, revision, digest, previous_digest, action, actor, client_addr, user_agent, reason)
-     SELECT $1, $2, coalesce(max(revision), 0) + 1, $3, $4, $5, $6, $7, $8, $9
-     FROM tag_events WHERE repository_id = $1 AND tag = $2
-     RETURNING ${TAG_EVENT_COLUMNS}`,
-    [e.repositoryId, e.tag, e.digest, e.previous, e.action, ctx.actor, ctx.clientAddr ?? null, ctx.userAgent ?? null, ctx.reason ?? null],
-  );
+  const { rows } = await tx.query<TagEventRow>(RECORD_EVENT, eventValues(e, ctx));
   return rows[0]!;
 }
 
@@ -101,14 +107,17 @@ export async function setTag(
   const previous = await currentDigest(tx, repositoryId, tag);
   if (previous === digest) return { previous, changed: false };
   ctx.guard?.({ tag, current: previous, next: digest });
-  await tx.query(
-    `INSERT INTO tags (repository_id, name, manifest_digest) VALUES ($1, $2, $3)
-     ON CONFLICT (repository_id, name) DO UPDATE SET manifest_digest = EXCLUDED.manifest_digest, updated_at = now()`,
-    [repositoryId, tag, digest],
-  );
   const recorded: TagAction = action === 'rollback' ? 'rollback' : previous === null ? 'push' : 'move';
-  const event = await recordEvent(tx, { repositoryId, tag, digest, previous, action: recorded }, ctx);
-  return { previous, changed: true, event };
+  // The tag and its event in one statement: one round trip fewer on every tagging push.
+  const { rows } = await tx.query<TagEventRow>(
+    `WITH tagged AS (
+       INSERT INTO tags (repository_id, name, manifest_digest) VALUES ($1, $2, $3)
+       ON CONFLICT (repository_id, name) DO UPDATE SET manifest_digest = EXCLUDED.manifest_digest, updated_at = now()
+     )
+     ${RECORD_EVENT}`,
+    eventValues({ repositoryId, tag, digest, previous, action: recorded }, ctx),
+  );
+  return { previous, changed: true, event: rows[0]! };
 }
 
 /** Removes a tag; false when there was none. Must run inside a transaction. */
