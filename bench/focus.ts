@@ -2,16 +2,18 @@
 // figure (not the results file: `npm run bench` writes that). Starts Berth (built dist/) and
 // Distribution like run.ts, runs the figures named, prints median (min–max) and the ratio.
 //
-//   node --import tsx bench/focus.ts [blobs] [manifest] [images] [tags] [--runs N] [--seconds S]
+//   node --import tsx bench/focus.ts [blobs] [manifest] [images] [tags] [clients] [--runs N] [--seconds S]
 //        [--cpu-prof DIR] [--berth-only] [--build]
 //
 //   --cpu-prof DIR  run Berth's node with --cpu-prof into DIR (the profile is written when it stops)
 //   --build         npm run build first (default: the dist/ that is there)
+//   --berth-root D  run the Berth built in D (e.g. an earlier commit from `git archive`, for before/after)
 import { randomFillSync } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clientFigures } from './clients.js';
 import { blobFigures, manifestLoad, smallImages, tagList, type Ctx, type Fig, type PerRegistry, type Settings } from './figures.js';
 import { Client, makeImage } from './lib/client.js';
 import { MemSampler, startBerth, startDistribution, type RegistryName, type RegistryProc } from './lib/procs.js';
@@ -19,11 +21,11 @@ import { MiB, num, type Spread } from './lib/stats.js';
 import { runOk } from './lib/system.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const FIGURES = ['blobs', 'manifest', 'images', 'tags'] as const;
+const FIGURES = ['blobs', 'manifest', 'images', 'tags', 'clients'] as const;
 type FigureName = (typeof FIGURES)[number];
 
 function parse(argv: string[]) {
-  const o = { figures: [] as FigureName[], runs: 3, seconds: 5, cpuProf: '', berthOnly: false, build: false };
+  const o = { figures: [] as FigureName[], runs: 3, seconds: 5, cpuProf: '', berthOnly: false, build: false, berthRoot: REPO_ROOT };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => {
@@ -36,6 +38,7 @@ function parse(argv: string[]) {
     else if (a === '--cpu-prof') o.cpuProf = resolve(val());
     else if (a === '--berth-only') o.berthOnly = true;
     else if (a === '--build') o.build = true;
+    else if (a === '--berth-root') o.berthRoot = resolve(val());
     else if ((FIGURES as readonly string[]).includes(a)) o.figures.push(a as FigureName);
     else throw new Error(`unknown argument ${a} (see the head of bench/focus.ts)`);
   }
@@ -81,7 +84,7 @@ async function main(): Promise<void> {
     mkdirSync(join(tmp, 'berth'));
     mkdirSync(join(tmp, 'distribution'));
     if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
-    regs.push(await startBerth({ repoRoot: REPO_ROOT, dataDir: join(tmp, 'berth'), nodeArgs: o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProf}`] : [] }));
+    regs.push(await startBerth({ repoRoot: o.berthRoot, dataDir: join(tmp, 'berth'), nodeArgs: o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProf}`] : [] }));
     if (!o.berthOnly) regs.push(await startDistribution({ dataDir: join(tmp, 'distribution') }));
     for (const r of regs) clients.set(r.name, new Client(r.url));
     const sampler = new MemSampler(regs, 100);
@@ -100,6 +103,11 @@ async function main(): Promise<void> {
         out.push(line('4. manifest HEAD [req/s]', l.head.rps, 'higher'), line('   HEAD p99 [ms]', l.head.p99, 'lower', 2), line('   CPU per HEAD [µs]', l.head.cpu, 'lower'));
       } else if (f === 'images') {
         out.push(...figLines('5. small images', 'images/s', await smallImages(ctx), 'higher', 'CPU ms/image'));
+      } else if (f === 'clients') {
+        for (const c of clientFigures) {
+          const rows = await c.run({ regs, clients: clients as Map<string, Client>, runs: o.runs, tmp, log, notes: ctx.notes });
+          for (const r of rows) out.push(line(`${r.title} [${r.unit}]`, r.values, r.better, 1));
+        }
       } else {
         const t = await tagList(ctx);
         out.push(...figLines('6. tag list whole', 'ms', t.whole, 'lower', 'CPU ms'));
