@@ -133,7 +133,13 @@ async function stopChild(child: ChildProcess, exited: Promise<void>, graceMs: nu
 }
 
 /** Berth from the built dist/, with its embedded PostgreSQL (DATABASE_URL unset) in dataDir. */
-export async function startBerth(o: { repoRoot: string; dataDir: string; extraEnv?: Record<string, string> }): Promise<RegistryProc> {
+export async function startBerth(o: {
+  repoRoot: string;
+  dataDir: string;
+  extraEnv?: Record<string, string>;
+  /** node flags before dist/cli.js, e.g. --cpu-prof (NODE_OPTIONS is cleared) */
+  nodeArgs?: string[];
+}): Promise<RegistryProc> {
   const port = await freePort();
   const pgPort = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -147,7 +153,7 @@ export async function startBerth(o: { repoRoot: string; dataDir: string; extraEn
   };
   delete env.DATABASE_URL;
   delete env.NODE_OPTIONS;
-  const { child, exited, output } = spawnTracked(process.execPath, [join(o.repoRoot, 'dist', 'cli.js'), 'serve'], env, o.repoRoot);
+  const { child, exited, output } = spawnTracked(process.execPath, [...(o.nodeArgs ?? []), join(o.repoRoot, 'dist', 'cli.js'), 'serve'], env, o.repoRoot);
   const url = `http://127.0.0.1:${port}`;
   let known: number[] = [];
   const helperPids = () => {

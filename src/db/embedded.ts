@@ -13,10 +13,24 @@ export interface EmbeddedDatabase {
 
 const DATABASE = 'berth';
 
+/** PostgreSQL's limit for a socket path (sizeof sockaddr_un.sun_path, less the NUL), with room to spare. */
+const MAX_SOCKET_PATH = 100;
+
+/**
+ * The directory for the server's Unix socket: its own data directory, when the socket's path fits.
+ * A query over a Unix socket costs both processes markedly less CPU than over loopback TCP, and
+ * every request makes at least one.
+ */
+function socketDirFor(databaseDir: string, port: number): string | undefined {
+  const dir = path.resolve(databaseDir);
+  return `${dir}/.s.PGSQL.${port}`.length <= MAX_SOCKET_PATH ? dir : undefined;
+}
+
 export async function startEmbeddedPostgres(dataDir: string, port: number): Promise<EmbeddedDatabase> {
   const databaseDir = path.join(dataDir, 'postgres');
   await mkdir(dataDir, { recursive: true });
   const fresh = !existsSync(path.join(databaseDir, 'PG_VERSION'));
+  const socketDir = socketDirFor(databaseDir, port);
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -27,14 +41,17 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
     createPostgresUser: process.getuid?.() === 0,
     onLog: () => {},
     onError: () => {},
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    // TCP stays on (tools, psql); Berth itself talks over the socket when there is one.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir ?? ''}`],
   });
   if (fresh) await pg.initialise();
   else await stopOrphanedPostmaster(databaseDir);
   await pg.start();
   if (fresh) await pg.createDatabase(DATABASE);
   return {
-    url: embeddedUrl(port),
+    url: socketDir
+      ? `postgres://berth:berth@/${DATABASE}?host=${encodeURIComponent(socketDir)}&port=${port}`
+      : embeddedUrl(port),
     stop: () => pg.stop(),
   };
 }

@@ -21,28 +21,42 @@ export interface NewManifest {
 }
 
 /**
- * Inserts a manifest and its references; pushing the same bytes again changes nothing. Must run in
- * a transaction: an existing row is locked (FOR KEY SHARE) until it ends, so the garbage collector
- * cannot delete it between this push and the tags it is about to get; a row deleted meanwhile is
- * inserted again.
+ * Inserts a manifest and its references in one statement (one round trip); pushing the same bytes
+ * again changes nothing. Must run in a transaction: an existing row is locked (FOR KEY SHARE) until
+ * it ends, so the garbage collector cannot delete it between this push and the tags it is about to
+ * get; a row deleted meanwhile is inserted again. The references' foreign key is checked at the end
+ * of the statement, when the manifest row is there.
  */
 export async function insertManifest(db: Db, m: NewManifest): Promise<void> {
   for (;;) {
-    const { rowCount } = await db.query(
-      `INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, payload)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (repository_id, digest) DO NOTHING`,
-      [m.repositoryId, m.digest, m.mediaType, m.artifactType, m.subjectDigest, m.annotations, m.payload.length, m.payload],
+    const { rows } = await db.query<{ inserted: boolean }>(
+      `WITH inserted AS (
+         INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, payload)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (repository_id, digest) DO NOTHING RETURNING 1
+       ),
+       refs AS (
+         INSERT INTO manifest_references (repository_id, manifest_digest, kind, child_digest)
+         SELECT $1, $2, kind, child FROM unnest($9::text[], $10::text[]) AS r(kind, child)
+         WHERE EXISTS (SELECT 1 FROM inserted) ON CONFLICT DO NOTHING
+       )
+       SELECT EXISTS (SELECT 1 FROM inserted) AS inserted`,
+      [
+        m.repositoryId,
+        m.digest,
+        m.mediaType,
+        m.artifactType,
+        m.subjectDigest,
+        m.annotations,
+        m.payload.length,
+        m.payload,
+        m.references.map((r) => r.kind),
+        m.references.map((r) => r.digest),
+      ],
     );
-    if (rowCount === 1) break;
+    if (rows[0]?.inserted) return;
     const existing = await db.query('SELECT 1 FROM manifests WHERE repository_id = $1 AND digest = $2 FOR KEY SHARE', [m.repositoryId, m.digest]);
     if (existing.rows.length === 1) return;
   }
-  if (m.references.length === 0) return;
-  await db.query(
-    `INSERT INTO manifest_references (repository_id, manifest_digest, kind, child_digest)
-     SELECT $1, $2, kind, child FROM unnest($3::text[], $4::text[]) AS r(kind, child) ON CONFLICT DO NOTHING`,
-    [m.repositoryId, m.digest, m.references.map((r) => r.kind), m.references.map((r) => r.digest)],
-  );
 }
 
 export async function findManifestByDigest(db: Db, repository: string, digest: string): Promise<StoredManifest | undefined> {

@@ -26,6 +26,22 @@ export async function insertUpload(
   ]);
 }
 
+/**
+ * Inserts the upload for a repository known by name, looked up in the same statement (one round
+ * trip instead of two on every push); false when the repository does not exist yet.
+ */
+export async function insertUploadByName(
+  db: Db,
+  upload: { id: string; repository: string; hashAlgorithm: string; backendState: UploadBackendState },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO uploads (id, repository_id, hash_algorithm, backend_state)
+     SELECT $1, id, $3, $4 FROM repositories WHERE name = $2`,
+    [upload.id, upload.repository, upload.hashAlgorithm, upload.backendState],
+  );
+  return rowCount === 1;
+}
+
 /** The upload, when it exists and belongs to the named repository. */
 export async function findUpload(db: Db, repository: string, id: string): Promise<UploadRow | undefined> {
   const { rows } = await db.query<{

@@ -1,8 +1,8 @@
 // Tag lists (end-8), the catalog and referrers (end-12): read-only listings from PostgreSQL.
 import type pg from 'pg';
 import { listReferrers } from '../db/manifests.js';
-import { findRepositoryId, listRepositoryNames } from '../db/repositories.js';
-import { listTagNames } from '../db/tags.js';
+import { listRepositoryNames } from '../db/repositories.js';
+import { tagPageJson } from '../db/tags.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { parseDigest } from '../registry/digest.js';
 import { OCI_INDEX } from '../registry/media-types.js';
@@ -23,6 +23,13 @@ async function paged(fetch: (limit: number) => Promise<string[]>, n: number | un
   return { items, next: items[items.length - 1] };
 }
 
+/** A page of tags with its names as a JSON array text. */
+export interface TagPage {
+  itemsJson: string;
+  count: number;
+  next: string | undefined;
+}
+
 export class ListingService {
   constructor(
     private readonly pool: pg.Pool,
@@ -30,10 +37,13 @@ export class ListingService {
     private readonly maxPage = 10_000,
   ) {}
 
-  async tags(repository: string, n: number | undefined, last: string | undefined): Promise<Page> {
-    const repositoryId = await findRepositoryId(this.pool, repository);
-    if (repositoryId === undefined) throw new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
-    return paged((limit) => listTagNames(this.pool, repositoryId, { last, limit }), n, this.maxPage);
+  /** One statement: the repository lookup and the page, serialized to JSON by PostgreSQL. */
+  async tags(repository: string, n: number | undefined, last: string | undefined): Promise<TagPage> {
+    const pageSize = n === undefined ? this.maxPage : Math.min(n, this.maxPage);
+    const page = await tagPageJson(this.pool, repository, { last, limit: pageSize });
+    if (page.repositoryId === undefined) throw new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
+    const next = page.more && page.lastName !== null ? page.lastName : undefined;
+    return { itemsJson: page.itemsJson, count: page.count, next };
   }
 
   async catalog(n: number | undefined, last: string | undefined): Promise<Page> {

@@ -12,6 +12,7 @@ import {
   deleteUpload,
   findUpload,
   insertUpload,
+  insertUploadByName,
   tryLockUpload,
   unlockUpload,
   type UploadRow,
@@ -56,10 +57,13 @@ export class UploadService {
   ) {}
 
   async start(repository: string, hashAlgorithm: DigestAlgorithm = 'sha256'): Promise<UploadStatus> {
-    const repositoryId = await ensureRepository(this.pool, repository);
     const id = randomUUID();
     const backendState = await this.store.createUpload(id);
-    await insertUpload(this.pool, { id, repositoryId, hashAlgorithm, backendState });
+    if (!(await insertUploadByName(this.pool, { id, repository, hashAlgorithm, backendState }))) {
+      // The repository's first upload: create it.
+      const repositoryId = await ensureRepository(this.pool, repository);
+      await insertUpload(this.pool, { id, repositoryId, hashAlgorithm, backendState });
+    }
     return { id, offset: 0 };
   }
 

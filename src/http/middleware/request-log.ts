@@ -21,6 +21,8 @@ export function requestLog(logger: Logger) {
     } finally {
       const done = () => {
         const status = ctx.status;
+        // Below the logger's level the line is dropped anyway: skip building it (a hot path).
+        if (!logger.isLevelEnabled(status >= 500 ? 'error' : 'info')) return;
         const fields = {
           reqId,
           method: ctx.method,

@@ -11,8 +11,10 @@ export function listingRoutes({ listing, urls }: RouteDeps) {
     async tags(ctx: Context, name: string): Promise<void> {
       const { n, last } = parsePaging(ctx);
       const page = await listing.tags(name, n, last);
-      if (page.next !== undefined) ctx.set('Link', `<${urls.tagsPage(name, page.items.length, page.next)}>; rel="next"`);
-      ctx.body = { name, tags: page.items };
+      if (page.next !== undefined) ctx.set('Link', `<${urls.tagsPage(name, page.count, page.next)}>; rel="next"`);
+      // The names arrive as JSON text from PostgreSQL: spliced in, never parsed and re-serialized.
+      ctx.type = 'application/json';
+      ctx.body = `{"name":${JSON.stringify(name)},"tags":${page.itemsJson}}`;
     },
 
     async catalog(ctx: Context): Promise<void> {
