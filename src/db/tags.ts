@@ -76,7 +76,8 @@ async function recordEvent(
   return rows[0]!;
 }
 
-async function currentDigest(tx: Db, repositoryId: number, tag: string): Promise<string | null> {
+/** The digest the tag points at now; null when it does not exist. */
+export async function currentDigest(tx: Db, repositoryId: number, tag: string): Promise<string | null> {
   const { rows } = await tx.query<{ manifest_digest: string }>(
     'SELECT manifest_digest FROM tags WHERE repository_id = $1 AND name = $2',
     [repositoryId, tag],

@@ -9,7 +9,7 @@ import { findManifestInRepository } from '../db/manifests.js';
 import { withTransaction, type Db } from '../db/pool.js';
 import { findRepositoryId } from '../db/repositories.js';
 import { findTagEvent, latestTagEvent, listTagEvents, tagEventAt, tagEverPointedAt } from '../db/tag-history.js';
-import { lockTag, setTag, type TagChangeContext, type TagEventRow } from '../db/tags.js';
+import { currentDigest, lockTag, setTag, type TagChangeContext, type TagEventRow } from '../db/tags.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { parseDigest } from '../registry/digest.js';
 import { ImmutableTags } from '../registry/immutable-tags.js';
@@ -55,14 +55,6 @@ export interface HistoryPage {
 export function assertValidTag(tag: string): string {
   if (!isValidTag(tag)) throw new RegistryError('REQUEST_INVALID', { message: 'invalid tag', detail: { tag: tag.slice(0, 200) } });
   return tag;
-}
-
-async function currentDigest(db: Db, repositoryId: number, tag: string): Promise<string | null> {
-  const { rows } = await db.query<{ manifest_digest: string }>(
-    'SELECT manifest_digest FROM tags WHERE repository_id = $1 AND name = $2',
-    [repositoryId, tag],
-  );
-  return rows[0]?.manifest_digest ?? null;
 }
 
 export class TagHistoryService {

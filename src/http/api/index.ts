@@ -7,17 +7,11 @@ import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import { assertValidName } from '../../registry/names.js';
 import type { AccessControl, RepositoryAction } from '../access.js';
+import { decodeCaptures } from '../routes/index.js';
 import { apiHandlers, type ApiDeps } from './handlers.js';
 
 type Handler = (ctx: Context, ...params: string[]) => Promise<void>;
 
-function decodeCaptures(ctx: Context): string[] {
-  try {
-    return (ctx.captures ?? []).map((p: string) => decodeURIComponent(p));
-  } catch {
-    throw new RegistryError('NAME_INVALID', { message: 'malformed percent-encoding in the path' });
-  }
-}
 
 export function createApiRouter(deps: ApiDeps & { access: AccessControl }): Router {
   const repo = (actions: readonly RepositoryAction[], handler: Handler) => async (ctx: Context) => {

@@ -15,7 +15,7 @@ import { uploadRoutes } from './uploads.js';
 type Handler = (ctx: Context, ...params: string[]) => Promise<void>;
 
 /** Decodes the captures (clients may escape the `:` of a digest). */
-function decodeCaptures(ctx: Context): string[] {
+export function decodeCaptures(ctx: Context): string[] {
   try {
     return (ctx.captures ?? []).map((p: string) => decodeURIComponent(p));
   } catch {
