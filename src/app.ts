@@ -13,6 +13,7 @@ import { createTokenRouter } from './http/routes/token.js';
 import { ImmutableTags, type ImmutableTagRule } from './registry/immutable-tags.js';
 import { operationsRouter } from './http/routes/operations.js';
 import { UrlBuilder } from './http/urls.js';
+import { authFailureMetrics } from './metrics/auth-failures.js';
 import { httpMetrics } from './metrics/http-metrics.js';
 import { Metrics } from './metrics/metrics.js';
 import { silentNotifier, type Notifier } from './notify/notifier.js';
@@ -89,6 +90,7 @@ export function buildApp(deps: AppDeps): Koa {
   );
   app.use(requestLog(deps.logger));
   app.use(httpMetrics(metrics));
+  if (deps.auth) app.use(authFailureMetrics(metrics));
   app.use(errorEnvelope);
   app.use(operations.routes());
   app.use(operations.allowedMethods());

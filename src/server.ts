@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { createTokenAuth, type TokenAuth } from './auth/token-auth.js';
 import { gcOptions } from './gc/options.js';
 import { createDeps } from './deps.js';
+import { onGcResult } from './gc/report.js';
 import { scheduleGc } from './gc/schedule.js';
 import { schedulePurge } from './jobs/purge-uploads.js';
 import { Metrics } from './metrics/metrics.js';
@@ -72,6 +73,17 @@ export async function serve(config: Config): Promise<void> {
     (await listen(buildOperationsApp({ pool: deps.pool, store: deps.store, metrics, draining }), config.metricsAddr.host, config.metricsAddr.port));
   if (config.metricsAddr) deps.logger.info({ addr: `${config.metricsAddr.host}:${config.metricsAddr.port}` }, 'metrics listening');
   const stopPurge = schedulePurge(deps.pool, deps.store, config.uploadTtlMs, deps.logger, Math.max(1000, Math.min(config.uploadTtlMs, PURGE_EVERY_MS)));
+  // Every collection this process runs (background or not) shows on /metrics.
+  const stopGcMetrics = onGcResult((r) => {
+    if (r.dryRun) return;
+    metrics.recordGc({
+      outcome: 'success',
+      durationSeconds: r.durationMs / 1000,
+      deletedBlobs: r.blobs.deleted,
+      deletedManifests: r.manifests.deleted,
+      freedBytes: r.blobs.bytes + r.manifests.bytes,
+    });
+  });
   const stopGc =
     config.gc.intervalMs === null
       ? () => {}
@@ -82,6 +94,7 @@ export async function serve(config: Config): Promise<void> {
     stopping = true;
     stopPurge();
     stopGc();
+    stopGcMetrics();
     const started = Date.now();
     deps.logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
     // Past the timeout, requests still running (a stalled upload) are cut: their uploads stay

@@ -17,7 +17,7 @@ export interface GcResult {
 }
 
 /** Why a request was refused by authentication; a closed set keeps the label bounded. */
-export type AuthFailureReason = 'missing_credentials' | 'bad_credentials' | 'invalid_token' | 'insufficient_scope' | 'denied';
+export type AuthFailureReason = 'missing_credentials' | 'bad_credentials' | 'invalid_token' | 'insufficient_scope' | 'denied' | 'rate_limited';
 
 export class Metrics {
   readonly registry = new Registry();

@@ -277,3 +277,24 @@ describe('cross-repository mount under token auth', () => {
     await withSource.post(`/v2/team/dst3/blobs/uploads/?mount=${sha256(shared)}`).expect(201);
   });
 });
+
+describe('auth failures on /metrics (BERTH_AUTH=token)', () => {
+  async function failures(): Promise<Record<string, number>> {
+    const text = (await reg.request.get('/metrics').expect(200)).text;
+    const counts: Record<string, number> = {};
+    for (const m of text.matchAll(/^berth_auth_failures_total\{reason="(\w+)"\} (\d+)/gm)) counts[m[1]!] = Number(m[2]);
+    return counts;
+  }
+
+  it('counts a missing token, a forged one, missing scope and wrong credentials, each by reason', async () => {
+    const before = await failures();
+    await reg.request.get('/v2/team/app/tags/list').expect(401);
+    await reg.request.get('/v2/team/app/tags/list').set('Authorization', 'Bearer not.a.token').expect(401);
+    await reg.request.get('/token').query({ scope: 'repository:team/app:pull' }).auth('alice', 'wrong password').expect(401);
+    const after = await failures();
+    const grew = (reason: string) => (after[reason] ?? 0) - (before[reason] ?? 0);
+    assert.equal(grew('missing_credentials'), 1);
+    assert.equal(grew('invalid_token'), 1);
+    assert.equal(grew('bad_credentials'), 1);
+  });
+});
