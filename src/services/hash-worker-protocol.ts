@@ -8,7 +8,8 @@ export type ToWorker =
   | { t: 'close'; id: number; want: 'state' | 'digest' | 'drop' };
 
 export type FromWorker =
-  | { t: 'ack'; id: number }
+  /** A batch is hashed; its buffer comes back (transferred) for the next batch. */
+  | { t: 'ack'; id: number; bytes: ArrayBuffer }
   | { t: 'state'; id: number; state: Uint8Array }
   | { t: 'digest'; id: number; hex: string }
   | { t: 'error'; id: number; message: string };

@@ -35,7 +35,7 @@ port.on('message', (message: ToWorker) => {
       void hashers.get(id)?.then((hasher) => {
         if (!hasher) return;
         hasher.update(new Uint8Array(message.bytes, 0, message.length));
-        reply({ t: 'ack', id });
+        port.postMessage({ t: 'ack', id, bytes: message.bytes } satisfies FromWorker, [message.bytes]);
       });
       return;
     case 'close':

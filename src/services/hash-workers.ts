@@ -2,7 +2,8 @@
 // at ~130 MB/s here against OpenSSL's ~1 GB/s; on the thread that receives the bytes it held a
 // whole S3 push to that pace (bench: one-PATCH push at 0.41 of the SDK's speed). On a worker it
 // runs beside the receiving and the part uploads. Bytes go over in 1 MiB batches, transferred
-// rather than copied, and at most MAX_IN_FLIGHT batches of one upload wait, so memory stays flat.
+// rather than copied and handed back with the acknowledgement for the next batch, and at most
+// MAX_IN_FLIGHT batches of one upload wait: memory stays flat and no garbage piles up.
 import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -12,19 +13,24 @@ import type { RunningDigest } from './upload-digest.js';
 
 const BATCH = 1024 * 1024;
 const MAX_IN_FLIGHT = 4;
+/** Batch buffers the workers handed back, reused by every upload (4 MiB at most). */
+const MAX_SPARE = 4;
+const spareBatches: ArrayBuffer[] = [];
 
 const here = fileURLToPath(import.meta.url);
 const WORKER_FILE = here.replace(/hash-workers\.(ts|js)$/, 'hash-worker-thread.$1');
 
 /** Under tsx (the tests) this module is TypeScript, and so is its worker, which needs tsx too. */
 function newWorker(): Worker {
-  if (!WORKER_FILE.endsWith('.ts')) return new Worker(WORKER_FILE);
+  // The worker holds a hasher per upload and batches in passing: a small young generation is plenty.
+  const resourceLimits = { maxYoungGenerationSizeMb: 2 };
+  if (!WORKER_FILE.endsWith('.ts')) return new Worker(WORKER_FILE, { resourceLimits });
   const url = JSON.stringify(pathToFileURL(WORKER_FILE).href);
-  return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${url}); })`, { eval: true });
+  return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${url}); })`, { eval: true, resourceLimits });
 }
 
 interface JobListener {
-  onAck(): void;
+  onAck(bytes: ArrayBuffer): void;
   onResult(result: { hex?: string; state?: Uint8Array }): void;
   onError(err: Error): void;
 }
@@ -61,7 +67,7 @@ class HashThread {
     worker.on('message', (message: FromWorker) => {
       const job = this.jobs.get(message.id);
       if (!job) return;
-      if (message.t === 'ack') job.onAck();
+      if (message.t === 'ack') job.onAck(message.bytes);
       else if (message.t === 'error') job.onError(new Error(`hash worker: ${message.message}`));
       else job.onResult(message.t === 'digest' ? { hex: message.hex } : { state: message.state });
     });
@@ -97,7 +103,7 @@ class WorkerDigest implements RunningDigest, JobListener {
     if (this.closed) throw new Error('digest already finished');
     let at = 0;
     while (at < chunk.length) {
-      this.batch ??= Buffer.from(new ArrayBuffer(BATCH));
+      this.batch ??= Buffer.from(spareBatches.pop() ?? new ArrayBuffer(BATCH));
       const n = chunk.copy(this.batch, this.length, at);
       this.length += n;
       at += n;
@@ -126,8 +132,9 @@ class WorkerDigest implements RunningDigest, JobListener {
     this.thread.post({ t: 'close', id: this.id, want: 'drop' });
   }
 
-  onAck(): void {
+  onAck(bytes: ArrayBuffer): void {
     this.inFlight -= 1;
+    if (spareBatches.length < MAX_SPARE) spareBatches.push(bytes);
     if (this.waiting && this.inFlight < MAX_IN_FLIGHT) {
       const { resolve } = this.waiting;
       this.waiting = null;
