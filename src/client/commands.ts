@@ -7,7 +7,8 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-interface EventJson {
+/** One tag event as GET …/history answers it. */
+export interface EventJson {
   revision: number;
   action: string;
   digest: string | null;

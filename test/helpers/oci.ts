@@ -57,10 +57,8 @@ export interface TestImage {
   digest: string;
 }
 
-/** An OCI image manifest over a fresh config and layers (not pushed). */
-export function buildImage(options: { layers?: number; extra?: Record<string, unknown>; mediaType?: string } = {}): TestImage {
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, n: randomBytes(4).toString('hex') }));
-  const layers = Array.from({ length: options.layers ?? 2 }, () => randomBlob(512));
+/** An image manifest over the given config and layers (not pushed). */
+export function imageOf(config: Buffer, layers: Buffer[], options: { extra?: Record<string, unknown>; mediaType?: string } = {}): TestImage {
   const mediaType = options.mediaType ?? OCI_MANIFEST;
   const docker = mediaType === DOCKER_MANIFEST;
   const manifest = Buffer.from(
@@ -73,6 +71,13 @@ export function buildImage(options: { layers?: number; extra?: Record<string, un
     }),
   );
   return { config, layers, manifest, digest: sha256(manifest) };
+}
+
+/** An OCI image manifest over a fresh config and layers (not pushed). */
+export function buildImage(options: { layers?: number; extra?: Record<string, unknown>; mediaType?: string } = {}): TestImage {
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, n: randomBytes(4).toString('hex') }));
+  const layers = Array.from({ length: options.layers ?? 2 }, () => randomBlob(512));
+  return imageOf(config, layers, options);
 }
 
 /** Pushes an image's blobs and its manifest under `reference`; returns the manifest digest. */

@@ -11,32 +11,18 @@ import supertest from 'supertest';
 import { gcCutoff, markBlobs, markManifests } from '../../src/db/gc.js';
 import { listRetainedManifests, type RetentionPolicy } from '../../src/db/retention.js';
 import { runGc } from '../../src/gc/collector.js';
-import { OCI_MANIFEST, descriptorOf, putManifest, randomBlob, rawBody, sha256 } from '../helpers/oci.js';
+import { OCI_MANIFEST, imageOf, putManifest, randomBlob, rawBody, sha256, type TestImage } from '../helpers/oci.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const LOOP_MS = Number(process.env.BERTH_GC_SAFETY_MS ?? 5000);
 const RETENTION: RetentionPolicy = { windowMs: 0, keep: 1 };
 type Agent = ReturnType<typeof supertest.agent>;
 
-interface Image {
-  config: Buffer;
-  layers: Buffer[];
-  manifest: Buffer;
-  digest: string;
-}
+type Image = TestImage;
 
 function image(shared: Buffer[]): Image {
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', n: Math.random() }));
-  const layers = [randomBlob(300 + Math.floor(Math.random() * 200)), shared[Math.floor(Math.random() * shared.length)]!];
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: descriptorOf(config, 'application/vnd.oci.image.config.v1+json'),
-      layers: layers.map((l) => descriptorOf(l, 'application/vnd.oci.image.layer.v1.tar+gzip')),
-    }),
-  );
-  return { config, layers, manifest, digest: sha256(manifest) };
+  return imageOf(config, [randomBlob(300 + Math.floor(Math.random() * 200)), pick(shared)]);
 }
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;

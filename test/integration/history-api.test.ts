@@ -1,6 +1,7 @@
 // The management API (/api/v1): repository and tag listings, tag history, rollback (every way of
 // naming the target, expect, dry run, force, restoring a deleted tag, dangling targets), diff, and
 // immutable tags on both /api/v1 and /v2. Driven through HTTP like a user would.
+import type { EventJson } from '../../src/client/commands.js';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -47,15 +48,6 @@ function rollback(reg: TestRegistry, repo: string, tag: string, body: unknown) {
   return reg.request.post(`/api/v1/repositories/${repo}/tags/${tag}/rollback`).set('Content-Type', 'application/json').send(JSON.stringify(body));
 }
 
-interface EventJson {
-  revision: number;
-  action: string;
-  digest: string | null;
-  previousDigest: string | null;
-  actor: string;
-  at: string;
-  reason: string | null;
-}
 
 async function history(reg: TestRegistry, repo: string, tag: string, query = ''): Promise<{ current: string | null; events: EventJson[]; next: number | null }> {
   const res = await reg.request.get(`/api/v1/repositories/${repo}/tags/${tag}/history${query}`).expect(200);

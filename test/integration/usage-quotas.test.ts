@@ -6,21 +6,10 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { after, before, describe, it } from 'node:test';
 import { fsck } from '../../src/gc/fsck.js';
 import { S3BlobStore } from '../../src/storage/s3-blob-store.js';
-import { OCI_MANIFEST, assertErrorCode, buildImage, descriptorOf, pushBlob, pushImage, putManifest, randomBlob, sha256 } from '../helpers/oci.js';
+import { assertErrorCode, buildImage, imageOf, pushBlob, pushImage, putManifest, randomBlob } from '../helpers/oci.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 import { blobFile } from '../helpers/uploads.js';
 
-function imageOf(config: Buffer, layers: Buffer[]) {
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: descriptorOf(config, 'application/vnd.oci.image.config.v1+json'),
-      layers: layers.map((l) => descriptorOf(l, 'application/vnd.oci.image.layer.v1.tar+gzip')),
-    }),
-  );
-  return { config, layers, manifest, digest: sha256(manifest) };
-}
 
 describe('storage usage and quotas', () => {
   let reg: TestRegistry;
