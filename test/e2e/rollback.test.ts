@@ -5,10 +5,9 @@
 //
 // Run: node --import tsx --test test/e2e/rollback.test.ts (needs dockerd + docker and DATABASE_URL).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, e2eTarget, startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
+import { runCli } from '../helpers/berth-cli.js';
+import { e2eTarget, startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { buildDockerImage, randomFiles, randomId, readFilesFromImage, removeLocalImages, type BuiltImage } from '../helpers/images.js';
 import { assertTools, describeRun, suiteSkip } from '../helpers/system-tools.js';
@@ -17,20 +16,8 @@ const TOOLS = ['dockerd', 'docker'];
 // Distribution has no tag history: this story is Berth's own.
 const skip = e2eTarget() === 'distribution' ? 'tag rollback is a Berth feature (BERTH_E2E_TARGET=distribution)' : suiteSkip(TOOLS);
 
-function berthCli(registry: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const { NODE_TEST_CONTEXT: _t, NODE_OPTIONS: _o, ...env } = process.env;
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...env, BERTH_REGISTRY: registry, DOCKER_CONFIG: '/nonexistent' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function berthCli(registry: string, args: string[]) {
+  return runCli(args, { BERTH_REGISTRY: registry });
 }
 
 describe('docker + berth rollback: undoing a bad deploy', { skip }, () => {

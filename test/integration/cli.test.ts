@@ -4,34 +4,17 @@
 // another issue; the client must already follow the protocol), with credentials from a docker
 // config.json as `docker login` writes it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT } from '../helpers/berth-process.js';
+import { runCli } from '../helpers/berth-cli.js';
 import { pushImage, type TestImage } from '../helpers/oci.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function berth(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const { NODE_TEST_CONTEXT: _t, BERTH_USERNAME: _u, BERTH_PASSWORD: _p, ...inherited } = process.env;
-    const childEnv: NodeJS.ProcessEnv = { ...inherited, DOCKER_CONFIG: '/nonexistent', ...env };
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli.ts'), ...args], { cwd: REPO_ROOT, env: childEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function berth(args: string[], env: Record<string, string> = {}) {
+  return runCli(args, env);
 }
 
 async function listen(handler: http.RequestListener): Promise<{ url: string; port: number; close(): Promise<void> }> {

@@ -2,36 +2,17 @@
 // uses its embedded PostgreSQL: the commands must reach that database rather than start a second
 // one on the same files. And the background collector (BERTH_GC_INTERVAL) of a running server.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import supertest from 'supertest';
 import { embeddedUrl, runningEmbeddedPort } from '../../src/db/embedded.js';
-import { REPO_ROOT, freePort, startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
+import { runCli } from '../helpers/berth-cli.js';
+import { freePort, startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
 import { OCI_MANIFEST, buildImage, pushImage, sha256 } from '../helpers/oci.js';
-import path from 'node:path';
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function berth(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const { NODE_TEST_CONTEXT: _t, DATABASE_URL: _d, ...inherited } = process.env;
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli.ts'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...inherited, DOCKER_CONFIG: '/nonexistent', LOG_LEVEL: 'warn', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function berth(args: string[], env: Record<string, string>) {
+  return runCli(args, { LOG_LEVEL: 'warn', ...env });
 }
 
 /** Starts Berth on its embedded PostgreSQL (no DATABASE_URL) in a fresh data directory. */
