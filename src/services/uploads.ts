@@ -116,7 +116,7 @@ export class UploadService {
       const actual = digest ? await digest.finish() : await this.hashStaged(upload, size, expected.algorithm);
       if (actual !== expected.hex) {
         await this.discard(upload);
-        throw new RegistryError('DIGEST_INVALID', { detail: { expected: expected.digest, actual: `${expected.algorithm}:${actual}` } });
+        throw digestMismatch(expected, actual);
       }
       await this.commit(upload, expected, size, session);
       return expected.digest;
@@ -139,9 +139,7 @@ export class UploadService {
           verify: async (written) => {
             checkChunkLength(body, written);
             const actual = await digest.finish();
-            if (actual !== expected.hex) {
-              throw (mismatch = new RegistryError('DIGEST_INVALID', { detail: { expected: expected.digest, actual: `${expected.algorithm}:${actual}` } }));
-            }
+            if (actual !== expected.hex) throw (mismatch = digestMismatch(expected, actual));
           },
         });
         if (!(await recordUploadedBlob(this.pool, upload.id, expected.digest, size))) throw cancelledMeanwhile();
@@ -304,6 +302,10 @@ function checkChunkLength({ range, length }: ChunkBody, written: number): void {
   if (expected !== undefined && written !== expected) {
     throw new RegistryError('SIZE_INVALID', { detail: { expected, received: written } });
   }
+}
+
+function digestMismatch(expected: ParsedDigest, actualHex: string): RegistryError {
+  return new RegistryError('DIGEST_INVALID', { detail: { expected: expected.digest, actual: `${expected.algorithm}:${actualHex}` } });
 }
 
 function cancelledMeanwhile(): RegistryError {
