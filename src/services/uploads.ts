@@ -21,6 +21,7 @@ import { RegistryError } from '../errors/registry-error.js';
 import { createDigestHash, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../registry/digest.js';
 import { isValidName } from '../registry/names.js';
 import { BlobNotFoundError, type BlobStore, type UploadBackendState } from '../storage/blob-store.js';
+import { noteStreamedBytes } from './streamed-garbage.js';
 import { DigestCache, fastDigest, resumableDigest, type RunningDigest } from './upload-digest.js';
 
 /** A canonical lower-case UUID; anything else never reaches PostgreSQL's uuid column (it would be a 500). */
@@ -323,6 +324,7 @@ export function rangeHeader(offset: number): string {
 
 async function* hashing(stream: Readable, digest: RunningDigest | undefined): AsyncIterable<Buffer> {
   for await (const chunk of stream) {
+    noteStreamedBytes((chunk as Buffer).length);
     const behind = digest?.update(chunk as Buffer);
     if (behind) await behind;
     yield chunk as Buffer;

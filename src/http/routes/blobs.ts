@@ -6,6 +6,7 @@ import { CONTENT_DIGEST } from '../headers.js';
 import { parseRangeHeader } from '../request.js';
 import { sendFile } from '../send-file.js';
 import { sendEmpty } from '../respond.js';
+import { countingStreamedBytes } from '../../services/streamed-garbage.js';
 import type { RouteDeps } from './context.js';
 import { principalOf } from '../access.js';
 import { requestInfo } from '../request-info.js';
@@ -48,7 +49,7 @@ export function blobRoutes({ blobs, blobRedirect, urls }: RouteDeps) {
       const source = await blobs.open(digest, range.kind === 'partial' ? range.range : undefined);
       ctx.length = length;
       if (source.kind === 'stream') {
-        ctx.body = source.stream;
+        ctx.body = countingStreamedBytes(source.stream);
         return;
       }
       // Past this point Koa writes nothing: the status and headers set above go out with the bytes.
