@@ -12,9 +12,9 @@ import type { FromWorker, ToWorker } from './hash-worker-protocol.js';
 import type { RunningDigest } from './upload-digest.js';
 
 const BATCH = 1024 * 1024;
-const MAX_IN_FLIGHT = 4;
-/** Batch buffers the workers handed back, reused by every upload (4 MiB at most). */
-const MAX_SPARE = 4;
+const MAX_IN_FLIGHT = 3;
+/** Batch buffers the workers handed back, reused by every upload (2 MiB at most). */
+const MAX_SPARE = 2;
 const spareBatches: ArrayBuffer[] = [];
 
 const here = fileURLToPath(import.meta.url);
