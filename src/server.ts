@@ -15,6 +15,7 @@ import { scheduleGc } from './gc/schedule.js';
 import { schedulePurge } from './jobs/purge-uploads.js';
 import { Metrics } from './metrics/metrics.js';
 import { WebhookNotifier } from './notify/webhooks.js';
+import { tuneHeap } from './v8-heap.js';
 
 /** Webhook deliveries still queued at shutdown get at most this long (within the timeout). */
 const WEBHOOK_DRAIN_MS = 5000;
@@ -22,6 +23,7 @@ const WEBHOOK_DRAIN_MS = 5000;
 const PURGE_EVERY_MS = 10 * 60_000;
 
 export async function serve(config: Config): Promise<void> {
+  tuneHeap();
   // Read before anything starts: a wrong path stops start-up with its message.
   const tls = config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
   const deps = await createDeps(config);

@@ -7,10 +7,10 @@ import type { Db } from './pool.js';
 
 /** Runs `fn` holding the shared "blob:<digest>" lock on `session` (a connection of its own). */
 export async function underBlobGuard<T>(session: Db, digest: string, fn: () => Promise<T>): Promise<T> {
-  await session.query("SELECT pg_advisory_lock_shared(hashtextextended('blob:' || $1, 0))", [digest]);
+  await session.query({ name: 'blob-guard-lock', text: "SELECT pg_advisory_lock_shared(hashtextextended('blob:' || $1, 0))", values: [digest] });
   try {
     return await fn();
   } finally {
-    await session.query("SELECT pg_advisory_unlock_shared(hashtextextended('blob:' || $1, 0))", [digest]);
+    await session.query({ name: 'blob-guard-unlock', text: "SELECT pg_advisory_unlock_shared(hashtextextended('blob:' || $1, 0))", values: [digest] });
   }
 }

@@ -71,10 +71,11 @@ export async function findLinkedDigests(db: Db, repositoryId: number, digests: s
  */
 export async function lockLinkedDigests(tx: Db, repositoryId: number, digests: string[]): Promise<Set<string>> {
   if (digests.length === 0) return new Set();
-  const { rows } = await tx.query<{ digest: string }>(
-    'SELECT digest FROM repository_blobs WHERE repository_id = $1 AND digest = ANY($2::text[]) ORDER BY digest FOR KEY SHARE',
-    [repositoryId, digests],
-  );
+  const { rows } = await tx.query<{ digest: string }>({
+    name: 'lock-linked-digests',
+    text: 'SELECT digest FROM repository_blobs WHERE repository_id = $1 AND digest = ANY($2::text[]) ORDER BY digest FOR KEY SHARE',
+    values: [repositoryId, digests],
+  });
   return new Set(rows.map((r) => r.digest));
 }
 
@@ -85,13 +86,14 @@ export async function lockLinkedDigests(tx: Db, repositoryId: number, digests: s
  * (cancelled meanwhile), in which case nothing changes.
  */
 export async function recordUploadedBlob(db: Db, uploadId: string, digest: string, size: number): Promise<boolean> {
-  const { rows } = await db.query<{ finished: number }>(
-    `WITH finished AS (DELETE FROM uploads WHERE id = $1 RETURNING repository_id),
+  const { rows } = await db.query<{ finished: number }>({
+    name: 'record-uploaded-blob',
+    text: `WITH finished AS (DELETE FROM uploads WHERE id = $1 RETURNING repository_id),
           blob AS (INSERT INTO blobs (digest, size) SELECT $2, $3 FROM finished ON CONFLICT (digest) DO NOTHING),
           link AS (INSERT INTO repository_blobs (repository_id, digest) SELECT repository_id, $2 FROM finished
                    ON CONFLICT (repository_id, digest) DO UPDATE SET created_at = now())
      SELECT count(*)::int AS finished FROM finished`,
-    [uploadId, digest, size],
-  );
+    values: [uploadId, digest, size],
+  });
   return rows[0]?.finished === 1;
 }

@@ -29,8 +29,9 @@ export interface NewManifest {
  */
 export async function insertManifest(db: Db, m: NewManifest): Promise<void> {
   for (;;) {
-    const { rows } = await db.query<{ inserted: boolean }>(
-      `WITH inserted AS (
+    const { rows } = await db.query<{ inserted: boolean }>({
+      name: 'insert-manifest',
+      text: `WITH inserted AS (
          INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, payload)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (repository_id, digest) DO NOTHING RETURNING 1
        ),
@@ -40,7 +41,7 @@ export async function insertManifest(db: Db, m: NewManifest): Promise<void> {
          WHERE EXISTS (SELECT 1 FROM inserted) ON CONFLICT DO NOTHING
        )
        SELECT EXISTS (SELECT 1 FROM inserted) AS inserted`,
-      [
+      values: [
         m.repositoryId,
         m.digest,
         m.mediaType,
@@ -52,7 +53,7 @@ export async function insertManifest(db: Db, m: NewManifest): Promise<void> {
         m.references.map((r) => r.kind),
         m.references.map((r) => r.digest),
       ],
-    );
+    });
     if (rows[0]?.inserted) return;
     const existing = await db.query('SELECT 1 FROM manifests WHERE repository_id = $1 AND digest = $2 FOR KEY SHARE', [m.repositoryId, m.digest]);
     if (existing.rows.length === 1) return;

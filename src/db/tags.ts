@@ -51,7 +51,7 @@ export const TAG_EVENT_COLUMNS = `id, tag, revision, digest, previous_digest AS 
  * transaction may take it more than once (a rollback reads the history under it, then calls setTag).
  */
 export async function lockTag(tx: Db, repositoryId: number, tag: string): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [repositoryId % 2 ** 31, tag]);
+  await tx.query({ name: 'lock-tag', text: 'SELECT pg_advisory_xact_lock($1::int, hashtext($2))', values: [repositoryId % 2 ** 31, tag] });
 }
 
 const RECORD_EVENT = `INSERT INTO tag_events (repository_id, tag, revision, digest, previous_digest, action, actor, client_addr, user_agent, reason)
@@ -78,10 +78,11 @@ async function recordEvent(
 
 /** The digest the tag points at now; null when it does not exist. */
 export async function currentDigest(tx: Db, repositoryId: number, tag: string): Promise<string | null> {
-  const { rows } = await tx.query<{ manifest_digest: string }>(
-    'SELECT manifest_digest FROM tags WHERE repository_id = $1 AND name = $2',
-    [repositoryId, tag],
-  );
+  const { rows } = await tx.query<{ manifest_digest: string }>({
+    name: 'current-digest',
+    text: 'SELECT manifest_digest FROM tags WHERE repository_id = $1 AND name = $2',
+    values: [repositoryId, tag],
+  });
   return rows[0]?.manifest_digest ?? null;
 }
 
@@ -110,14 +111,15 @@ export async function setTag(
   ctx.guard?.({ tag, current: previous, next: digest });
   const recorded: TagAction = action === 'rollback' ? 'rollback' : previous === null ? 'push' : 'move';
   // The tag and its event in one statement: one round trip fewer on every tagging push.
-  const { rows } = await tx.query<TagEventRow>(
-    `WITH tagged AS (
+  const { rows } = await tx.query<TagEventRow>({
+    name: 'set-tag',
+    text: `WITH tagged AS (
        INSERT INTO tags (repository_id, name, manifest_digest) VALUES ($1, $2, $3)
        ON CONFLICT (repository_id, name) DO UPDATE SET manifest_digest = EXCLUDED.manifest_digest, updated_at = now()
      )
      ${RECORD_EVENT}`,
-    eventValues({ repositoryId, tag, digest, previous, action: recorded }, ctx),
-  );
+    values: eventValues({ repositoryId, tag, digest, previous, action: recorded }, ctx),
+  });
   return { previous, changed: true, event: rows[0]! };
 }
 

@@ -34,11 +34,12 @@ export async function insertUploadByName(
   db: Db,
   upload: { id: string; repository: string; hashAlgorithm: string; backendState: UploadBackendState },
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `INSERT INTO uploads (id, repository_id, hash_algorithm, backend_state)
+  const { rowCount } = await db.query({
+    name: 'insert-upload-by-name',
+    text: `INSERT INTO uploads (id, repository_id, hash_algorithm, backend_state)
      SELECT $1, id, $3, $4 FROM repositories WHERE name = $2`,
-    [upload.id, upload.repository, upload.hashAlgorithm, upload.backendState],
-  );
+    values: [upload.id, upload.repository, upload.hashAlgorithm, upload.backendState],
+  });
   return rowCount === 1;
 }
 
@@ -53,11 +54,12 @@ export async function findUpload(db: Db, repository: string, id: string): Promis
     hash_state: Buffer | null;
     backend_state: UploadBackendState;
     created_at: Date;
-  }>(
-    `SELECT u.id, u.repository_id, r.name, u."offset", u.hash_algorithm, u.hash_state, u.backend_state, u.created_at
+  }>({
+    name: 'find-upload',
+    text: `SELECT u.id, u.repository_id, r.name, u."offset", u.hash_algorithm, u.hash_state, u.backend_state, u.created_at
      FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE u.id = $1 AND r.name = $2`,
-    [id, repository],
-  );
+    values: [id, repository],
+  });
   const row = rows[0];
   if (!row) return undefined;
   return {
@@ -78,15 +80,16 @@ export async function findUpload(db: Db, repository: string, id: string): Promis
  * connection closes), so a crashed replica never blocks the upload's resume.
  */
 export async function tryLockUpload(client: Db, id: string): Promise<boolean> {
-  const { rows } = await client.query<{ locked: boolean }>(
-    "SELECT pg_try_advisory_lock(hashtextextended('upload:' || $1, 0)) AS locked",
-    [id],
-  );
+  const { rows } = await client.query<{ locked: boolean }>({
+    name: 'try-lock-upload',
+    text: "SELECT pg_try_advisory_lock(hashtextextended('upload:' || $1, 0)) AS locked",
+    values: [id],
+  });
   return rows[0]?.locked === true;
 }
 
 export async function unlockUpload(client: Db, id: string): Promise<void> {
-  await client.query("SELECT pg_advisory_unlock(hashtextextended('upload:' || $1, 0))", [id]);
+  await client.query({ name: 'unlock-upload', text: "SELECT pg_advisory_unlock(hashtextextended('upload:' || $1, 0))", values: [id] });
 }
 
 /**
@@ -98,11 +101,12 @@ export async function advanceUpload(
   id: string,
   progress: { from: number; to: number; backendState: UploadBackendState; hashAlgorithm: string; hashState: Buffer | null },
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE uploads SET "offset" = $3, backend_state = $4, hash_algorithm = $5, hash_state = $6, updated_at = now()
+  const { rowCount } = await db.query({
+    name: 'advance-upload',
+    text: `UPDATE uploads SET "offset" = $3, backend_state = $4, hash_algorithm = $5, hash_state = $6, updated_at = now()
      WHERE id = $1 AND "offset" = $2`,
-    [id, progress.from, progress.to, progress.backendState, progress.hashAlgorithm, progress.hashState],
-  );
+    values: [id, progress.from, progress.to, progress.backendState, progress.hashAlgorithm, progress.hashState],
+  });
   return rowCount === 1;
 }
 

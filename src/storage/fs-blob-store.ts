@@ -8,15 +8,15 @@ import { pipeline } from 'node:stream/promises';
 import { tryParseDigest } from '../registry/digest.js';
 import { listFsBlobs, type StoredObject } from './blob-listing.js';
 import { BlobNotFoundError, StorageUnavailableError, type BlobStore, type ByteRange, type UploadBackendState } from './blob-store.js';
+import { StagedFlushes } from './fs-staged-flush.js';
 
 /** Large reads: the default 64 KiB stream chunk makes pulls syscall-bound. */
 const READ_CHUNK = 1024 * 1024;
 const UPLOAD_ID = /^[0-9a-f-]{36}$/;
-/** Staged bytes between early flushes (see EarlyFlush). */
-const FLUSH_EVERY = 32 * 1024 * 1024;
 
 export class FsBlobStore implements BlobStore {
   readonly stagedReadsAreCheap: boolean = true;
+  private readonly flushes = new StagedFlushes();
 
   constructor(private readonly root: string) {}
 
@@ -100,24 +100,22 @@ export class FsBlobStore implements BlobStore {
     await truncate(file, options.offset).catch((err: unknown) => {
       throw isNotFound(err) ? new BlobNotFoundError(`upload ${uploadId}`) : err;
     });
+    const flushes = this.flushes;
+    flushes.rewound(uploadId, options.offset);
     let written = 0;
-    const flusher = new EarlyFlush(file);
-    try {
-      await pipeline(
-        chunks,
-        async function* (source) {
-          for await (const chunk of source as AsyncIterable<Buffer>) {
-            written += chunk.length;
-            flusher.wrote(chunk.length);
-            yield chunk;
-          }
-        },
-        createWriteStream(file, { flags: 'r+', start: options.offset, highWaterMark: READ_CHUNK }),
-        { signal: options.signal },
-      );
-    } finally {
-      await flusher.close();
-    }
+    await pipeline(
+      chunks,
+      async function* (source) {
+        for await (const chunk of source as AsyncIterable<Buffer>) {
+          written += chunk.length;
+          // Counted as the bytes go to the file: a flush started now covers what was written so far.
+          flushes.wrote(uploadId, file, options.offset + written);
+          yield chunk;
+        }
+      },
+      createWriteStream(file, { flags: 'r+', start: options.offset, highWaterMark: READ_CHUNK }),
+      { signal: options.signal },
+    );
     return { written, state: null };
   }
 
@@ -130,6 +128,8 @@ export class FsBlobStore implements BlobStore {
   async commitUpload(uploadId: string, digest: string, options: { size: number }): Promise<void> {
     const staged = this.uploadPath(uploadId);
     const target = this.blobPath(digest);
+    // Whatever a background flush already took to disk, this fdatasync does not write again.
+    await this.flushes.settle(uploadId);
     const handle = await open(staged, 'r+').catch((err: unknown) => {
       throw isNotFound(err) ? new BlobNotFoundError(`upload ${uploadId}`) : err;
     });
@@ -153,46 +153,12 @@ export class FsBlobStore implements BlobStore {
   }
 
   async abortUpload(uploadId: string): Promise<void> {
+    this.flushes.forget(uploadId);
     await rm(this.uploadPath(uploadId), { force: true });
   }
 
   listBlobs(): AsyncIterable<StoredObject> {
     return listFsBlobs(this.root);
-  }
-}
-
-/**
- * Flushes a staged file to disk while it is still being written, one fdatasync in flight at a
- * time, every FLUSH_EVERY bytes: the commit's fdatasync (the blob is durable before it is
- * acknowledged) then has only the tail left, instead of the whole blob after the last byte came
- * in. fdatasync on a second descriptor flushes the file's data whichever descriptor wrote it.
- */
-class EarlyFlush {
-  private handle: Promise<FileHandle | undefined> | undefined;
-  private pending: Promise<void> | undefined;
-  private since = 0;
-
-  constructor(private readonly file: string) {}
-
-  wrote(bytes: number): void {
-    this.since += bytes;
-    if (this.since < FLUSH_EVERY || this.pending) return;
-    this.since = 0;
-    // Opened on the first flush only: small blobs (most of them) never pay for a descriptor.
-    // Without one nothing is flushed early; the commit still syncs everything.
-    this.handle ??= open(this.file, 'r').catch(() => undefined);
-    // Failures matter only at the commit, whose own fdatasync reports them.
-    this.pending = this.handle
-      .then((h) => h?.datasync())
-      .catch(() => {})
-      .finally(() => {
-        this.pending = undefined;
-      });
-  }
-
-  async close(): Promise<void> {
-    await this.pending;
-    await (await this.handle)?.close();
   }
 }
 
