@@ -23,7 +23,7 @@ const WEBHOOK_DRAIN_MS = 5000;
 const PURGE_EVERY_MS = 10 * 60_000;
 
 export async function serve(config: Config): Promise<void> {
-  tuneHeap();
+  tuneHeap(config.storage.driver);
   // Read before anything starts: a wrong path stops start-up with its message.
   const tls = config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
   const deps = await createDeps(config);
