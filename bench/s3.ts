@@ -366,7 +366,7 @@ export async function runS3(o: S3Options): Promise<{ report: string; notes: stri
       `- Berth figures with the bench client (node:http, keep-alive, bodies from memory, responses counted and dropped); the push time includes the final PUT (Berth's commit to the content address). ` +
         'The redirect pull is the GET to Berth (307) plus the GET of the presigned URL from s3rver.',
       `- Memory: the ${bigMiB} MiB blob is the ${mb} MiB buffer sent ${reps} times; Berth's node process's kernel peak (VmHWM) is reset at the start of each push through /proc/<pid>/clear_refs, and VmRSS is sampled every 100 ms besides.`,
-      "- Distribution is not in this section: Debian's docker-registry 2.8 s3 driver against s3rver was not set up (not trivial in the time given: it needs a region endpoint override, v4 auth and path style that s3rver accepts, and a check that its multipart path works on s3rver), so there is no Distribution column.",
+      "- Distribution is not in this section: Debian's docker-registry 2.8 s3 driver finds an upload's multipart upload with ListMultipartUploads on every PATCH and PUT, which s3rver 3.7.1 answers 501 NotImplemented (bench/README.md), so there is no Distribution column.",
     );
     if (!bigOk) L.push('- The 1 GiB push failed; see the notes.');
     L.push('');
