@@ -56,6 +56,16 @@ describe('token auth end to end: docker login/push/pull, skopeo --creds', { skip
     return built;
   }
 
+  /** Tags `img` as `ref`, pushes it, forgets both names locally and pulls `ref` back. */
+  async function pushAndPullBack(img: { tag: string }, ref: string): Promise<void> {
+    await dockerd.dockerOk(['tag', img.tag, ref]);
+    const push = await dockerd.docker(['push', ref], { timeoutMs: 120_000 });
+    assert.equal(push.code, 0, explain(push));
+    await removeLocalImages(dockerd, [ref, img.tag]);
+    const pull = await dockerd.docker(['pull', ref], { timeoutMs: 120_000 });
+    assert.equal(pull.code, 0, explain(pull));
+  }
+
   it('refuses a push without login, quickly and saying access is denied', { timeout: 120_000 }, async () => {
     const img = await image('nologin');
     const ref = `${reg.host}/team/nologin:1`;
@@ -79,12 +89,7 @@ describe('token auth end to end: docker login/push/pull, skopeo --creds', { skip
     assert.match(r.stdout, /Login Succeeded/);
     const img = await image('alice');
     const ref = `${reg.host}/team/app:1`;
-    await dockerd.dockerOk(['tag', img.tag, ref]);
-    const push = await dockerd.docker(['push', ref], { timeoutMs: 120_000 });
-    assert.equal(push.code, 0, explain(push));
-    await removeLocalImages(dockerd, [ref, img.tag]);
-    const pull = await dockerd.docker(['pull', ref], { timeoutMs: 120_000 });
-    assert.equal(pull.code, 0, explain(pull));
+    await pushAndPullBack(img, ref);
     const got = await readFilesFromImage(dockerd, ref, img.files.map((f) => f.path));
     for (const f of img.files) assert.ok(got.get(f.path)?.equals(f.content), `${f.path} differs`);
 
@@ -101,12 +106,7 @@ describe('token auth end to end: docker login/push/pull, skopeo --creds', { skip
     assert.equal(r.code, 0, explain(r));
     const img = await image('robot');
     const ref = `${reg.host}/ci/build:${run3}`;
-    await dockerd.dockerOk(['tag', img.tag, ref]);
-    const push = await dockerd.docker(['push', ref], { timeoutMs: 120_000 });
-    assert.equal(push.code, 0, explain(push));
-    await removeLocalImages(dockerd, [ref, img.tag]);
-    const pull = await dockerd.docker(['pull', ref], { timeoutMs: 120_000 });
-    assert.equal(pull.code, 0, explain(pull));
+    await pushAndPullBack(img, ref);
     assert.equal(JSON.parse((await dockerd.dockerOk(['image', 'inspect', ref])).stdout)[0].Id, img.id);
     await logout();
   });
