@@ -3,14 +3,16 @@
 // The collector holds the same key exclusively from before it deletes a blob's row until the bytes
 // are gone from the store, so a re-upload of a digest being collected either waits for the
 // collector and then puts its bytes back (and its row), or makes the collector skip that digest.
-import type { Db } from './pool.js';
+//
+// A closing PUT takes the guard in the same statement as the upload's lock and releases both in
+// one (src/db/uploads.ts): these are the SQL expressions for that, with the digest as `param`.
 
-/** Runs `fn` holding the shared "blob:<digest>" lock on `session` (a connection of its own). */
-export async function underBlobGuard<T>(session: Db, digest: string, fn: () => Promise<T>): Promise<T> {
-  await session.query({ name: 'blob-guard-lock', text: "SELECT pg_advisory_lock_shared(hashtextextended('blob:' || $1, 0))", values: [digest] });
-  try {
-    return await fn();
-  } finally {
-    await session.query({ name: 'blob-guard-unlock', text: "SELECT pg_advisory_unlock_shared(hashtextextended('blob:' || $1, 0))", values: [digest] });
-  }
+/** Takes the shared guard of the digest in `param`, waiting while the collector holds it. */
+export function blobGuardLock(param: string): string {
+  return `pg_advisory_lock_shared(hashtextextended('blob:' || ${param}, 0))`;
+}
+
+/** Releases the shared guard of the digest in `param`. */
+export function blobGuardUnlock(param: string): string {
+  return `pg_advisory_unlock_shared(hashtextextended('blob:' || ${param}, 0))`;
 }

@@ -1,5 +1,6 @@
 // Upload sessions: which repository, how many bytes are staged, and the store's state.
 import type { UploadBackendState } from '../storage/blob-store.js';
+import { blobGuardLock, blobGuardUnlock } from './blob-guard.js';
 import type { Db } from './pool.js';
 
 export interface UploadRow {
@@ -78,18 +79,31 @@ export async function findUpload(db: Db, repository: string, id: string): Promis
  * Takes the upload's write lock on `client` if nobody holds it: a session-level advisory lock,
  * so it is released when the holder unlocks, and also the moment its process dies (the
  * connection closes), so a crashed replica never blocks the upload's resume.
+ *
+ * With `guardDigest` (a closing PUT, whose digest is known from its first byte), the same round
+ * trip then also takes that blob's shared guard (src/db/blob-guard.ts), waiting while garbage
+ * collection holds it, and only if the upload lock was had: a small blob's push is a handful of
+ * round trips, and this saves one.
  */
-export async function tryLockUpload(client: Db, id: string): Promise<boolean> {
+export async function tryLockUpload(client: Db, id: string, guardDigest: string | null = null): Promise<boolean> {
   const { rows } = await client.query<{ locked: boolean }>({
     name: 'try-lock-upload',
-    text: "SELECT pg_try_advisory_lock(hashtextextended('upload:' || $1, 0)) AS locked",
-    values: [id],
+    // OFFSET 0 keeps the subquery apart, so the try-lock runs exactly once, before the CASE.
+    text: `SELECT locked, CASE WHEN locked AND $2::text IS NOT NULL THEN ${blobGuardLock('$2')} END AS guarded
+     FROM (SELECT pg_try_advisory_lock(hashtextextended('upload:' || $1, 0)) AS locked OFFSET 0) AS attempt`,
+    values: [id, guardDigest],
   });
   return rows[0]?.locked === true;
 }
 
-export async function unlockUpload(client: Db, id: string): Promise<void> {
-  await client.query({ name: 'unlock-upload', text: "SELECT pg_advisory_unlock(hashtextextended('upload:' || $1, 0))", values: [id] });
+/** Releases what tryLockUpload took: the upload's lock, and the blob's guard when one was named. */
+export async function unlockUpload(client: Db, id: string, guardDigest: string | null = null): Promise<void> {
+  await client.query({
+    name: 'unlock-upload',
+    text: `SELECT pg_advisory_unlock(hashtextextended('upload:' || $1, 0)),
+     CASE WHEN $2::text IS NOT NULL THEN ${blobGuardUnlock('$2')} END`,
+    values: [id, guardDigest],
+  });
 }
 
 /**

@@ -4,7 +4,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
-import { underBlobGuard } from '../db/blob-guard.js';
 import { findBlob, findBlobLinkedInAny, findLinkedBlob, linkBlob, recordUploadedBlob } from '../db/blobs.js';
 import { ensureRepository } from '../db/repositories.js';
 import {
@@ -98,17 +97,21 @@ export class UploadService {
 
   /** end-5: appends one chunk (or, without Content-Range, a streamed body) at the current offset. */
   async append(repository: string, id: string, body: ChunkBody): Promise<UploadStatus> {
-    return this.underLock(repository, id, async (upload) => {
+    return this.underLock(repository, id, null, async (upload) => {
       const { offset } = await this.appendChunk(upload, body, upload.hashAlgorithm as DigestAlgorithm);
       return { id, offset };
     });
   }
 
-  /** end-6: takes an optional last chunk, verifies the digest and commits the blob. */
+  /**
+   * end-6: takes an optional last chunk, verifies the digest and commits the blob. The whole request
+   * holds the digest's guard (src/db/blob-guard.ts): bytes go under the content address and the
+   * row is recorded with garbage collection kept off that digest.
+   */
   async complete(repository: string, id: string, digestParam: string | undefined, body?: ChunkBody): Promise<string> {
     const expected = parseDigest(digestParam);
-    return this.underLock(repository, id, async (upload, session) => {
-      if (body && upload.offset === 0 && (await this.store.canPutBlob?.())) return this.completeWhole(upload, expected, body, session);
+    return this.underLock(repository, id, expected.digest, async (upload) => {
+      if (body && upload.offset === 0 && (await this.store.canPutBlob?.())) return this.completeWhole(upload, expected, body);
       let size = upload.offset;
       let digest: RunningDigest | undefined;
       if (body) ({ offset: size, digest } = await this.appendChunk(upload, body, expected.algorithm, true));
@@ -119,32 +122,31 @@ export class UploadService {
         await this.discard(upload);
         throw digestMismatch(expected, actual);
       }
-      await this.commit(upload, expected, size, session);
+      await this.commit(upload, expected, size);
       return expected.digest;
     });
   }
 
   /**
-   * The whole blob in the closing request, digest known before the first byte: the store writes
-   * it straight under its content address (no staging, no copy), made visible only if it matches.
+   * The whole blob in the closing request, digest known before the first byte: the store takes it
+   * in one pass (S3: straight under its content address, no staging, no copy; fs: one write of the
+   * staging file and a rename), made visible only if it matches. Runs under the digest's guard.
    */
-  private async completeWhole(upload: UploadRow, expected: ParsedDigest, body: ChunkBody, session: pg.PoolClient): Promise<string> {
+  private async completeWhole(upload: UploadRow, expected: ParsedDigest, body: ChunkBody): Promise<string> {
     checkChunkRange(upload, body);
     this.digests.forget(upload.id);
     const digest = fastDigest(expected.algorithm);
     let mismatch: RegistryError | undefined;
     try {
-      // Bytes and row under the digest's guard, as commit() does (src/gc/collector.ts).
-      await underBlobGuard(session, expected.digest, async () => {
-        const size = await this.store.putBlob!(expected.digest, hashing(body.stream, digest), {
-          verify: async (written) => {
-            checkChunkLength(body, written);
-            const actual = await digest.finish();
-            if (actual !== expected.hex) throw (mismatch = digestMismatch(expected, actual));
-          },
-        });
-        if (!(await recordUploadedBlob(this.pool, upload.id, expected.digest, size))) throw cancelledMeanwhile();
+      const size = await this.store.putBlob!(expected.digest, hashing(body.stream, digest), {
+        uploadId: upload.id,
+        verify: async (written) => {
+          checkChunkLength(body, written);
+          const actual = await digest.finish();
+          if (actual !== expected.hex) throw (mismatch = digestMismatch(expected, actual));
+        },
       });
+      if (!(await recordUploadedBlob(this.pool, upload.id, expected.digest, size))) throw cancelledMeanwhile();
     } catch (err) {
       if (err === mismatch) await this.discard(upload);
       throw err;
@@ -170,16 +172,16 @@ export class UploadService {
   }
 
   /**
-   * Runs `task` holding the upload's write lock. Whoever comes second, in this process or on
-   * another replica, gets 416 with the current Range: its chunk does not start where the upload
-   * will be once the first one is done.
+   * Runs `task` holding the upload's write lock (and, with `guardDigest`, that blob's guard).
+   * Whoever comes second, in this process or on another replica, gets 416 with the current Range:
+   * its chunk does not start where the upload will be once the first one is done.
    */
-  private async underLock<T>(repository: string, id: string, task: (upload: UploadRow, session: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async underLock<T>(repository: string, id: string, guardDigest: string | null, task: (upload: UploadRow) => Promise<T>): Promise<T> {
     if (!UPLOAD_ID.test(id)) throw uploadUnknown(id);
     const client = await this.lockPool.connect();
     let broken: Error | undefined;
     try {
-      if (!(await tryLockUpload(client, id))) {
+      if (!(await tryLockUpload(client, id, guardDigest))) {
         const upload = await this.load(repository, id);
         throw new RegistryError('RANGE_INVALID', {
           message: 'another request is writing to this upload',
@@ -189,14 +191,14 @@ export class UploadService {
       }
       try {
         // Re-read under the lock: the previous holder may have moved the offset meanwhile.
-        return await task(await this.load(repository, id), client);
+        return await task(await this.load(repository, id));
       } catch (err) {
         // The store lost the staged bytes (cancelled meanwhile, or an S3 upload already sealed
         // by a commit that then failed): the session cannot continue; the client restarts.
         if (err instanceof BlobNotFoundError) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { detail: { uuid: id }, cause: err });
         throw err;
       } finally {
-        await unlockUpload(client, id).catch((err: Error) => {
+        await unlockUpload(client, id, guardDigest).catch((err: Error) => {
           broken = err;
         });
       }
@@ -268,14 +270,12 @@ export class UploadService {
     return hash.digest('hex');
   }
 
-  private async commit(upload: UploadRow, digest: ParsedDigest, size: number, session: pg.PoolClient): Promise<void> {
+  private async commit(upload: UploadRow, digest: ParsedDigest, size: number): Promise<void> {
     // Bytes first, rows second: a crash in between leaves an unreferenced file, never a row
-    // pointing at missing or partial content. Both under the digest's guard, so garbage collection
-    // never deletes these bytes between the two (src/gc/collector.ts).
-    await underBlobGuard(session, digest.digest, async () => {
-      await this.store.commitUpload(upload.id, digest.digest, { size, state: upload.backendState });
-      if (!(await recordUploadedBlob(this.pool, upload.id, digest.digest, size))) throw cancelledMeanwhile();
-    });
+    // pointing at missing or partial content. complete() holds the digest's guard, so garbage
+    // collection never deletes these bytes between the two (src/gc/collector.ts).
+    await this.store.commitUpload(upload.id, digest.digest, { size, state: upload.backendState });
+    if (!(await recordUploadedBlob(this.pool, upload.id, digest.digest, size))) throw cancelledMeanwhile();
   }
 
   private async discard(upload: UploadRow): Promise<void> {

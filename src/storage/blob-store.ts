@@ -49,15 +49,17 @@ export interface BlobStore {
   commitUpload(uploadId: string, digest: string, options: { size: number; state: UploadBackendState }): Promise<void>;
   abortUpload(uploadId: string, state: UploadBackendState): Promise<void>;
   /**
-   * Stores a whole blob whose digest is known before its first byte straight under its content
-   * address, for stores where moving a staged upload costs a copy (S3). `verify` runs after the
-   * last byte, before anything becomes visible; when it throws, nothing is stored. Resolves with
-   * the number of bytes taken. An existing blob of that digest is kept.
+   * Stores a whole blob whose digest is known before its first byte, the upload `uploadId` being
+   * empty: in one pass, with none of the append-then-commit steps (S3: straight under the content
+   * address, no staging and no copy; fs: the upload's staging file written once and renamed).
+   * `verify` runs after the last byte, before anything becomes visible; when it throws, nothing is
+   * stored under the content address (whatever the staging area holds goes with abortUpload).
+   * Resolves with the number of bytes taken. An existing blob of that digest is kept.
    */
   putBlob?(
     digest: string,
     chunks: AsyncIterable<Buffer>,
-    options: { verify: (size: number) => void | Promise<void>; signal?: AbortSignal },
+    options: { uploadId: string; verify: (size: number) => void | Promise<void>; signal?: AbortSignal },
   ): Promise<number>;
   /** Whether putBlob can be used now (it may depend on what the backend implements). */
   canPutBlob?(): Promise<boolean>;

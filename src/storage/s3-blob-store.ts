@@ -271,7 +271,7 @@ export class S3BlobStore implements BlobStore {
   async putBlob(
     digest: string,
     chunks: AsyncIterable<Buffer>,
-    options: { verify: (size: number) => void | Promise<void>; signal?: AbortSignal },
+    options: { uploadId: string; verify: (size: number) => void | Promise<void>; signal?: AbortSignal },
   ): Promise<number> {
     if (!(await this.canPutBlob())) throw new Error('putBlob needs AbortMultipartUpload, which this S3 server lacks');
     const { signal } = options;

@@ -16,6 +16,13 @@ export interface ContractSubject {
 export interface ContractOptions {
   /** The driver checks `offset` against its state and throws on a mismatch (fs truncates instead). */
   checksOffset: boolean;
+  /**
+   * Whether putBlob is offered on this backend (S3 only where AbortMultipartUpload works); the
+   * suite checks canPutBlob says so either way.
+   */
+  putsWholeBlobs: boolean;
+  /** putBlob writes through the upload's staging area, so a cancelled upload fails it (fs). */
+  putBlobNeedsUpload?: boolean;
 }
 
 const KiB = 1024;
@@ -249,6 +256,66 @@ export function blobStoreContract(name: string, factory: () => Promise<ContractS
       }
       await upload.commit(sha256(bytes));
       await assertBlob(sha256(bytes), bytes);
+    });
+
+    it(`canPutBlob is ${options.putsWholeBlobs}`, async () => {
+      assert.equal((await store.canPutBlob?.()) ?? false, options.putsWholeBlobs);
+    });
+
+    if (options.putsWholeBlobs) {
+      const putWhole = (upload: Upload, bytes: Buffer, digest: string, verify: (size: number) => void = () => {}) =>
+        store.putBlob!(digest, pieces(bytes), { uploadId: upload.id, verify });
+
+      it('putBlob takes a whole blob in one pass: served whole, nothing left staged', async () => {
+        for (const size of [0, 300, 3 * MiB + 1]) {
+          const bytes = randomBytes(size);
+          const upload = await new Upload(store).start();
+          let verified = -1;
+          assert.equal(await putWhole(upload, bytes, sha256(bytes), (n) => (verified = n)), size);
+          assert.equal(verified, size, 'verify saw every byte');
+          await assertBlob(sha256(bytes), bytes);
+        }
+        assert.deepEqual(await subject.leftovers(), []);
+      });
+
+      it('putBlob whose verify throws stores nothing under the digest; aborting leaves nothing staged', async () => {
+        const bytes = randomBytes(2 * MiB);
+        const claimed = sha256(randomBytes(10));
+        const upload = await new Upload(store).start();
+        await assert.rejects(
+          putWhole(upload, bytes, claimed, () => {
+            throw new Error('digest mismatch');
+          }),
+          /digest mismatch/,
+        );
+        assert.equal(await store.stat(claimed), undefined);
+        await assert.rejects(store.open(claimed), BlobNotFoundError);
+        await store.abortUpload(upload.id, upload.state);
+        assert.deepEqual(await subject.leftovers(), []);
+      });
+
+      it('putBlob after a failed append still stores exactly the blob', async () => {
+        const upload = await new Upload(store).start();
+        await assert.rejects(
+          store.appendUpload(upload.id, failingAfter(randomBytes(KiB)), { offset: 0, state: upload.state }),
+          /client went away/,
+        );
+        const bytes = randomBytes(700);
+        await putWhole(upload, bytes, sha256(bytes));
+        await assertBlob(sha256(bytes), bytes);
+        // What the failed append staged goes with the upload (the service's commit does this).
+        await store.abortUpload(upload.id, upload.state);
+        assert.deepEqual(await subject.leftovers(), []);
+      });
+    }
+
+    if (options.putBlobNeedsUpload) it('putBlob on a cancelled upload fails with BlobNotFoundError and stores nothing', async () => {
+      const bytes = randomBytes(500);
+      const upload = await new Upload(store).start();
+      await store.abortUpload(upload.id, upload.state);
+      await assert.rejects(store.putBlob!(sha256(bytes), pieces(bytes), { uploadId: upload.id, verify: () => {} }), BlobNotFoundError);
+      assert.equal(await store.stat(sha256(bytes)), undefined);
+      assert.deepEqual(await subject.leftovers(), []);
     });
   });
 }

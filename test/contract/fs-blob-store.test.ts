@@ -15,5 +15,5 @@ blobStoreContract(
       close: () => rm(root, { recursive: true, force: true }),
     };
   },
-  { checksOffset: false },
+  { checksOffset: false, putsWholeBlobs: true, putBlobNeedsUpload: true },
 );

@@ -2,10 +2,11 @@
 // S3): what goes, what stays, what a client then sees. Time is moved by the grace setting (0s:
 // everything committed before the run is old enough) or by ageing rows in the database.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { underBlobGuard } from '../../src/db/blob-guard.js';
 import { lockLinkedDigests } from '../../src/db/blobs.js';
 import { findRepositoryId } from '../../src/db/repositories.js';
+import { tryLockUpload, unlockUpload } from '../../src/db/uploads.js';
 import { runGc, type GcOptions } from '../../src/gc/collector.js';
 import { onGcResult, type GcResult } from '../../src/gc/report.js';
 import { buildArtifact, buildIndex, EMPTY_JSON, pushManifest } from '../helpers/manifests.js';
@@ -214,23 +215,16 @@ describe('garbage collection', () => {
   it('skips a blob whose upload is committing (the digest guard), and collects it later', async () => {
     const bytes = randomBlob(400);
     const digest = await pushBlob(reg.request, 'gc/guard', bytes);
+    // What a closing PUT of that digest takes for the whole request: its upload's lock and the guard.
     const session = await reg.db.pool.connect();
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const inside = new Promise<void>((r) => (entered = r));
-    const guard = underBlobGuard(session, digest, async () => {
-      entered();
-      await held;
-    });
-    await inside;
+    const uploadId = randomUUID();
+    assert.equal(await tryLockUpload(session, uploadId, digest), true);
     try {
       const r = await gc();
       assert.ok(!r.blobs.removed.includes(digest));
       assert.equal(await reg.blobStored(digest), true);
     } finally {
-      release();
-      await guard;
+      await unlockUpload(session, uploadId, digest);
       session.release();
     }
     assert.ok((await gc()).blobs.removed.includes(digest));
