@@ -11,7 +11,7 @@ import {
   type StoredManifest,
 } from '../db/manifests.js';
 import { withTransaction } from '../db/pool.js';
-import { ensureRepository, findRepositoryId } from '../db/repositories.js';
+import { findRepositoryId } from '../db/repositories.js';
 import { listTagsOfManifest, removeTag, setTag, type TagChange, type TagChangeContext } from '../db/tags.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { digestOf, looksLikeDigest, parseDigest, type DigestAlgorithm } from '../registry/digest.js';
@@ -24,6 +24,7 @@ import { silentNotifier, type Notifier, type RegistryEvent, type RequestInfo } f
 export type ManifestChange = TagChangeContext & { request?: RequestInfo | undefined };
 import { Quotas } from '../registry/quotas.js';
 import { assertWithinQuota } from './quota-check.js';
+import { RepositoryIds } from './repository-ids.js';
 
 /** The spec asks registries to accept manifests of at least 4 MiB; larger ones get 413. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -62,6 +63,7 @@ export interface ManifestPolicy {
 
 export class ManifestService {
   private readonly immutable: ImmutableTags;
+  private readonly repositoryIds = new RepositoryIds();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -106,7 +108,7 @@ export class ManifestService {
     const manifest = parseManifest(payload, contentType);
 
     const moved = await withTransaction(this.pool, async (tx) => {
-      const repositoryId = await ensureRepository(tx, repository);
+      const repositoryId = await this.repositoryIds.ensure(tx, repository);
       if (!this.policy.sparse) await assertReferencesExist(tx, repositoryId, manifest.references);
       if (this.policy.quotas) {
         const blobs = manifest.references.filter((r) => r.kind !== 'manifest' && r.kind !== 'subject').map((r) => r.descriptor.digest);

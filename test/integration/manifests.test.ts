@@ -465,6 +465,15 @@ describe('PUT /v2/<name>/manifests/<reference> (end-7): bad input is refused and
     const catalog = await reg.request.get('/v2/_catalog').expect(200);
     assert.deepEqual(catalog.body.repositories, ['bad/input', 'other/repo']);
   });
+
+  it('takes the image once its blobs are there, in a repository whose first manifest push was refused', async () => {
+    // The refused push created the repository in its transaction, then rolled it back.
+    assertErrorCode(await putManifest(reg.request, 'refused/first', 'v1', good.manifest).expect(404), 'MANIFEST_BLOB_UNKNOWN');
+    await pushBlobs(reg, 'refused/first', good);
+    await putManifest(reg.request, 'refused/first', 'v1', good.manifest).expect(201);
+    const back = await reg.request.get('/v2/refused/first/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+    assert.equal(back.headers['docker-content-digest'], good.digest);
+  });
 });
 
 describe('PUT /v2/<name>/manifests/<reference> (end-7) with BERTH_SPARSE_MANIFESTS', () => {
