@@ -15,9 +15,10 @@
 //   --keep         keep the temp dir
 //   --wait-quiet S wait up to S seconds (default 180; 0: don't) for the machine to be < 20 % busy before starting
 //   --out FILE     write the results here instead
-//   --s3           also the S3 section (bench/s3.ts: Berth with BERTH_STORAGE=s3 on s3rver vs the AWS SDK
-//                  direct); writes bench/results/<date>-s3.md (--quick: <date>-s3-quick.md)
-//   --s3-only      only the S3 section (no Distribution, no fs figures, no ceilings)
+//   --s3           also the S3 section (bench/s3.ts: Berth with BERTH_STORAGE=s3 on s3rver vs Distribution's
+//                  s3 driver and the AWS SDK direct, same s3rver); writes bench/results/<date>-s3.md
+//                  (--quick: <date>-s3-quick.md)
+//   --s3-only      only the S3 section (no fs figures, no ceilings, no client figures)
 //
 // Only 127.0.0.1 is ever contacted; every process the bench starts is stopped by its PID.
 import { execFileSync } from 'node:child_process';
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
   }, HARD_LIMIT_MS);
   watchdog.unref();
 
-  const tools = args.s3Only ? [] : [{ tool: 'docker-registry', pkg: 'docker-registry' }];
+  const tools = [{ tool: 'docker-registry', pkg: 'docker-registry' }];
   if (args.clients && !args.s3Only) for (const f of clientFigures) tools.push(...f.tools);
   await ensureTools(tools, log);
 
@@ -213,6 +214,7 @@ async function main(): Promise<void> {
         blobBytes: settings.blobBytes,
         chunkBytes: settings.chunkBytes,
         bigBlobBytes: settings.bigBlobBytes,
+        settings,
         log,
         command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
       });
@@ -355,10 +357,7 @@ async function main(): Promise<void> {
       if (x.foreign >= QUIET) notes.push(`other processes used ${(x.foreign * 100).toFixed(0)} % of the machine during "${x.figure}": its figures are disturbed`);
     }
     const loadAfter = loadavg();
-    const reportNotes = [
-      ...notes,
-      "no S3 figures for Distribution: its 2.8 s3 driver finds an upload's multipart upload with ListMultipartUploads on every PATCH and PUT, which s3rver 3.7.1 (the only S3 server here) answers 501 NotImplemented; details in bench/README.md",
-    ];
+    const reportNotes = [...notes, ...(args.s3 ? ['the S3 figures of both registries are in the S3 section\'s own file (`<date>-s3.md`)'] : [])];
     const report = renderReport({
       date,
       startedAt: startedAt.toISOString(),

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, isAlive, killOnExit } from '../../test/helpers/child-processes.js';
-import { writeDistributionConfig } from '../../test/helpers/distribution.js';
+import { writeDistributionConfig, type DistributionS3Options } from '../../test/helpers/distribution.js';
 import { findTool } from './system.js';
 
 export type RegistryName = 'Berth' | 'Distribution';
@@ -201,15 +201,20 @@ export async function startBerth(o: {
 }
 
 /**
- * CNCF Distribution (`docker-registry serve`) with its own config: filesystem storage in dataDir,
- * delete enabled, log level error, the in-memory blob descriptor cache of the shipped default config.
+ * CNCF Distribution (`docker-registry serve`) with its own config: filesystem storage in dataDir
+ * (or its s3 driver with `s3`), delete enabled, log level error, the in-memory blob descriptor
+ * cache of the shipped default config.
  */
-export async function startDistribution(o: { dataDir: string }): Promise<RegistryProc> {
+export async function startDistribution(o: { dataDir: string; s3?: DistributionS3Options }): Promise<RegistryProc> {
   const bin = findTool('docker-registry');
   if (!bin) throw new Error('docker-registry is not installed');
   const port = await freePort();
-  const cfg = writeDistributionConfig({ dataDir: o.dataDir, port, logLevel: 'error', blobDescriptorCache: true });
-  const { child, exited, output } = spawnTracked(bin, ['serve', cfg], { ...process.env }, o.dataDir);
+  const cfg = writeDistributionConfig({ dataDir: o.dataDir, port, logLevel: 'error', blobDescriptorCache: true, s3: o.s3 });
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  // Its Go AWS SDK (v1) fails to start its session while AWS_CA_BUNDLE is set here (and talks plain
+  // http to 127.0.0.1 anyway).
+  if (o.s3) delete env.AWS_CA_BUNDLE;
+  const { child, exited, output } = spawnTracked(bin, ['serve', cfg], env, o.dataDir);
   const url = `http://127.0.0.1:${port}`;
   const proc: RegistryProc = {
     name: 'Distribution',

@@ -165,6 +165,7 @@ if (process.env.S3RVER_ABORT === '1') {
     ctx.status = 204;
   });
 }
+if (process.env.S3RVER_EXTEND) require(process.env.S3RVER_EXTEND)(server, { directory: process.env.S3RVER_DIR });
 server.run().then((address) => process.stdout.write(JSON.stringify({ port: address.port }) + '\\n'), (err) => {
   console.error(err);
   process.exit(1);
@@ -178,12 +179,15 @@ process.stdin.resume();
 /**
  * `abortMultipart` (default true): whether the server implements AbortMultipartUpload, as AWS,
  * MinIO and Ceph do; false is s3rver as published, a server Berth must work with too.
+ * `extend`: the absolute path of a CommonJS module loaded in the child once the fixes above are in,
+ * called as `module(server, { directory })` before the server listens (the bench adds the
+ * multipart listing calls with bench/lib/s3-extended.cjs).
  */
-export async function startS3rver(options: { bucket?: string; abortMultipart?: boolean } = {}): Promise<TestS3> {
+export async function startS3rver(options: { bucket?: string; abortMultipart?: boolean; extend?: string } = {}): Promise<TestS3> {
   const dir = await mkdtemp(path.join(tmpdir(), 'berth-s3rver-'));
   const child = spawn(process.execPath, ['-e', SERVER_SCRIPT], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, S3RVER_DIR: dir, S3RVER_ABORT: options.abortMultipart === false ? '0' : '1' },
+    env: { ...process.env, S3RVER_DIR: dir, S3RVER_ABORT: options.abortMultipart === false ? '0' : '1', S3RVER_EXTEND: options.extend ?? '' },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   let port: number;
