@@ -26,4 +26,17 @@ describe('acceptsManifest (manifest content negotiation)', () => {
     assert.equal(acceptsManifest(`${DOCKER}, ${DOCKER_LIST}`, OCI), false);
     assert.equal(acceptsManifest(`${OCI}, ${OCI_INDEX};q=0`, OCI_INDEX), false);
   });
+
+  it('answers the same header alike on every request, for each type, past the number of headers it remembers', () => {
+    const only = (n: number) => `${DOCKER}, application/x-variant-${n}`;
+    for (let round = 0; round < 2; round++) {
+      for (let n = 0; n < 200; n++) {
+        assert.equal(acceptsManifest(only(n), DOCKER), true);
+        assert.equal(acceptsManifest(only(n), OCI), false);
+      }
+    }
+    const long = `${OCI}, ${'x'.repeat(2000)}`;
+    assert.equal(acceptsManifest(long, OCI), true);
+    assert.equal(acceptsManifest(long, DOCKER), false);
+  });
 });
