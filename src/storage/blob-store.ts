@@ -56,11 +56,7 @@ export interface BlobStore {
    * stored under the content address (whatever the staging area holds goes with abortUpload).
    * Resolves with the number of bytes taken. An existing blob of that digest is kept.
    */
-  putBlob?(
-    digest: string,
-    chunks: AsyncIterable<Buffer>,
-    options: { uploadId: string; verify: (size: number) => void | Promise<void>; signal?: AbortSignal },
-  ): Promise<number>;
+  putBlob?(digest: string, chunks: AsyncIterable<Buffer>, options: PutBlobOptions): Promise<number>;
   /** Whether putBlob can be used now (it may depend on what the backend implements). */
   canPutBlob?(): Promise<boolean>;
   /**
@@ -71,6 +67,14 @@ export interface BlobStore {
   presignGet?(digest: string, options: { expiresIn: number; range?: ByteRange }): Promise<string>;
   /** Every object stored under the content-address layout (`berth fsck`), in no particular order. */
   listBlobs(): AsyncIterable<StoredObject>;
+}
+
+export interface PutBlobOptions {
+  /** The upload being completed (empty so far). */
+  uploadId: string;
+  /** Runs after the last byte with the byte count; throws to refuse the blob. */
+  verify: (size: number) => void | Promise<void>;
+  signal?: AbortSignal;
 }
 
 export class BlobNotFoundError extends Error {

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tryParseDigest } from '../registry/digest.js';
 import { listFsBlobs, type StoredObject } from './blob-listing.js';
-import { BlobNotFoundError, StorageUnavailableError, type BlobStore, type ByteRange, type UploadBackendState } from './blob-store.js';
+import { BlobNotFoundError, StorageUnavailableError, type BlobStore, type ByteRange, type PutBlobOptions, type UploadBackendState } from './blob-store.js';
 import { StagedFlushes } from './fs-staged-flush.js';
 
 /** Large reads: the default 64 KiB stream chunk makes pulls syscall-bound. */
@@ -170,11 +170,7 @@ export class FsBlobStore implements BlobStore {
     return true;
   }
 
-  async putBlob(
-    digest: string,
-    chunks: AsyncIterable<Buffer>,
-    options: { uploadId: string; verify: (size: number) => void | Promise<void>; signal?: AbortSignal },
-  ): Promise<number> {
+  async putBlob(digest: string, chunks: AsyncIterable<Buffer>, options: PutBlobOptions): Promise<number> {
     const { uploadId } = options;
     const staged = this.uploadPath(uploadId);
     const target = this.blobPath(digest);

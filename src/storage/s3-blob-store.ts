@@ -12,7 +12,7 @@ import { GetObjectCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/cli
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { tryParseDigest } from '../registry/digest.js';
 import { listS3Blobs, type StoredObject } from './blob-listing.js';
-import { BlobNotFoundError, type BlobStore, type ByteRange, type UploadBackendState } from './blob-store.js';
+import { BlobNotFoundError, type BlobStore, type ByteRange, type PutBlobOptions, type UploadBackendState } from './blob-store.js';
 import { S3Copier, type CopyLimits } from './s3-copy.js';
 import { isNoSuchUpload, isS3NotFound } from './s3-errors.js';
 import { S3Bucket } from './s3-io.js';
@@ -268,11 +268,7 @@ export class S3BlobStore implements BlobStore {
    * upload is completed only after `verify` passed (until then S3 shows nothing at the key). A
    * blob already there is overwritten with the same verified bytes.
    */
-  async putBlob(
-    digest: string,
-    chunks: AsyncIterable<Buffer>,
-    options: { uploadId: string; verify: (size: number) => void | Promise<void>; signal?: AbortSignal },
-  ): Promise<number> {
+  async putBlob(digest: string, chunks: AsyncIterable<Buffer>, options: PutBlobOptions): Promise<number> {
     if (!(await this.canPutBlob())) throw new Error('putBlob needs AbortMultipartUpload, which this S3 server lacks');
     const { signal } = options;
     const key = this.blobKey(digest);
