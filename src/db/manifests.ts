@@ -60,26 +60,38 @@ export async function insertManifest(db: Db, m: NewManifest): Promise<void> {
   }
 }
 
-export async function findManifestByDigest(db: Db, repository: string, digest: string): Promise<StoredManifest | undefined> {
-  const { rows } = await db.query<StoredManifest>({
-    name: 'find-manifest-by-digest',
-    text: `SELECT m.digest, m.media_type AS "mediaType", m.size, m.payload FROM repositories r
-           JOIN manifests m ON m.repository_id = r.id AND m.digest = $2 WHERE r.name = $1`,
-    values: [repository, digest],
-  });
+/** A manifest as HEAD answers it: the payload is not read. */
+export type ManifestHead = Omit<StoredManifest, 'payload'>;
+
+const HEAD_COLUMNS = 'm.digest, m.media_type AS "mediaType", m.size';
+
+const BY_DIGEST = (columns: string) => `SELECT ${columns} FROM repositories r
+  JOIN manifests m ON m.repository_id = r.id AND m.digest = $2 WHERE r.name = $1`;
+
+const BY_TAG = (columns: string) => `SELECT ${columns} FROM repositories r
+  JOIN tags t ON t.repository_id = r.id AND t.name = $2
+  JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest
+  WHERE r.name = $1`;
+
+async function firstRow<T extends ManifestHead>(db: Db, name: string, text: string, values: string[]): Promise<T | undefined> {
+  const { rows } = await db.query<T>({ name, text, values });
   return rows[0];
 }
 
-export async function findManifestByTag(db: Db, repository: string, tag: string): Promise<StoredManifest | undefined> {
-  const { rows } = await db.query<StoredManifest>({
-    name: 'find-manifest-by-tag',
-    text: `SELECT m.digest, m.media_type AS "mediaType", m.size, m.payload FROM repositories r
-           JOIN tags t ON t.repository_id = r.id AND t.name = $2
-           JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest
-           WHERE r.name = $1`,
-    values: [repository, tag],
-  });
-  return rows[0];
+export function findManifestByDigest(db: Db, repository: string, digest: string): Promise<StoredManifest | undefined> {
+  return firstRow(db, 'find-manifest-by-digest', BY_DIGEST(`${HEAD_COLUMNS}, m.payload`), [repository, digest]);
+}
+
+export function findManifestByTag(db: Db, repository: string, tag: string): Promise<StoredManifest | undefined> {
+  return firstRow(db, 'find-manifest-by-tag', BY_TAG(`${HEAD_COLUMNS}, m.payload`), [repository, tag]);
+}
+
+export function findManifestHeadByDigest(db: Db, repository: string, digest: string): Promise<ManifestHead | undefined> {
+  return firstRow(db, 'find-manifest-head-by-digest', BY_DIGEST(HEAD_COLUMNS), [repository, digest]);
+}
+
+export function findManifestHeadByTag(db: Db, repository: string, tag: string): Promise<ManifestHead | undefined> {
+  return firstRow(db, 'find-manifest-head-by-tag', BY_TAG(HEAD_COLUMNS), [repository, tag]);
 }
 
 /** Which of these digests are manifests of the repository (index validation). */

@@ -7,7 +7,10 @@ import {
   lockExistingManifestDigests,
   findManifestByDigest,
   findManifestByTag,
+  findManifestHeadByDigest,
+  findManifestHeadByTag,
   insertManifest,
+  type ManifestHead,
   type StoredManifest,
 } from '../db/manifests.js';
 import { withTransaction } from '../db/pool.js';
@@ -80,8 +83,21 @@ export class ManifestService {
       ref.kind === 'digest'
         ? await findManifestByDigest(this.pool, repository, ref.digest)
         : await findManifestByTag(this.pool, repository, ref.tag);
-    if (found) return found;
-    // Only on a miss: tell an unknown repository apart from an unknown manifest.
+    return found ?? this.missing(repository, reference);
+  }
+
+  /** As get(), without reading the payload: what a HEAD answers. */
+  async head(repository: string, reference: string): Promise<ManifestHead> {
+    const ref = parseReference(reference);
+    const found =
+      ref.kind === 'digest'
+        ? await findManifestHeadByDigest(this.pool, repository, ref.digest)
+        : await findManifestHeadByTag(this.pool, repository, ref.tag);
+    return found ?? this.missing(repository, reference);
+  }
+
+  /** Only on a miss: tells an unknown repository apart from an unknown manifest. */
+  private async missing(repository: string, reference: string): Promise<never> {
     if ((await findRepositoryId(this.pool, repository)) === undefined) {
       throw new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
     }

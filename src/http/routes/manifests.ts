@@ -21,7 +21,8 @@ export function tagChangeContext(ctx: Context): TagChangeContext {
 export function manifestRoutes({ manifests, urls }: RouteDeps) {
   return {
     async get(ctx: Context, name: string, reference: string): Promise<void> {
-      const manifest = await manifests.get(name, reference);
+      // A HEAD does not read the payload from PostgreSQL: only its size is sent, as Content-Length.
+      const manifest = ctx.method === 'HEAD' ? await manifests.head(name, reference) : await manifests.get(name, reference);
       if (!acceptsManifest(ctx.get('Accept'), manifest.mediaType)) {
         throw new RegistryError('MANIFEST_UNKNOWN', {
           message: `manifest is ${manifest.mediaType}, which the Accept header does not allow`,
@@ -32,8 +33,8 @@ export function manifestRoutes({ manifests, urls }: RouteDeps) {
       ctx.set('Content-Type', manifest.mediaType);
       ctx.set(CONTENT_DIGEST, manifest.digest);
       ctx.set('ETag', `"${manifest.digest}"`);
-      if (ctx.method === 'HEAD') ctx.set('Content-Length', String(manifest.size));
-      else ctx.body = manifest.payload;
+      if ('payload' in manifest) ctx.body = manifest.payload;
+      else ctx.set('Content-Length', String(manifest.size));
     },
 
     async put(ctx: Context, name: string, reference: string): Promise<void> {
