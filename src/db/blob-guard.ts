@@ -4,13 +4,9 @@
 // are gone from the store, so a re-upload of a digest being collected either waits for the
 // collector and then puts its bytes back (and its row), or makes the collector skip that digest.
 //
-// A closing PUT takes the guard in the same statement as the upload's lock and releases both in
-// one (src/db/uploads.ts): these are the SQL expressions for that, with the digest as `param`.
-
-/** Takes the shared guard of the digest in `param`, waiting while the collector holds it. */
-export function blobGuardLock(param: string): string {
-  return `pg_advisory_lock_shared(hashtextextended('blob:' || ${param}, 0))`;
-}
+// A closing PUT takes the guard in the round trip that takes the upload's lock (the function of
+// migrations/0006_lock_upload.sql, which spells the same key) and releases both in one
+// (src/db/uploads.ts); this is the SQL expression for the release, with the digest as `param`.
 
 /** Releases the shared guard of the digest in `param`. */
 export function blobGuardUnlock(param: string): string {

@@ -1,6 +1,6 @@
 // Upload sessions: which repository, how many bytes are staged, and the store's state.
 import type { UploadBackendState } from '../storage/blob-store.js';
-import { blobGuardLock, blobGuardUnlock } from './blob-guard.js';
+import { blobGuardUnlock } from './blob-guard.js';
 import type { Db } from './pool.js';
 
 export interface UploadRow {
@@ -44,25 +44,18 @@ export async function insertUploadByName(
   return rowCount === 1;
 }
 
-/** The upload, when it exists and belongs to the named repository. */
-export async function findUpload(db: Db, repository: string, id: string): Promise<UploadRow | undefined> {
-  const { rows } = await db.query<{
-    id: string;
-    repository_id: number;
-    name: string;
-    offset: number;
-    hash_algorithm: string;
-    hash_state: Buffer | null;
-    backend_state: UploadBackendState;
-    created_at: Date;
-  }>({
-    name: 'find-upload',
-    text: `SELECT u.id, u.repository_id, r.name, u."offset", u.hash_algorithm, u.hash_state, u.backend_state, u.created_at
-     FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE u.id = $1 AND r.name = $2`,
-    values: [id, repository],
-  });
-  const row = rows[0];
-  if (!row) return undefined;
+interface UploadRecord {
+  id: string;
+  repository_id: number;
+  name: string;
+  offset: number;
+  hash_algorithm: string;
+  hash_state: Buffer | null;
+  backend_state: UploadBackendState;
+  created_at: Date;
+}
+
+function toUploadRow(row: UploadRecord): UploadRow {
   return {
     id: row.id,
     repositoryId: row.repository_id,
@@ -75,28 +68,57 @@ export async function findUpload(db: Db, repository: string, id: string): Promis
   };
 }
 
+/** The upload, when it exists and belongs to the named repository. */
+export async function findUpload(db: Db, repository: string, id: string): Promise<UploadRow | undefined> {
+  const { rows } = await db.query<UploadRecord>({
+    name: 'find-upload',
+    text: `SELECT u.id, u.repository_id, r.name, u."offset", u.hash_algorithm, u.hash_state, u.backend_state, u.created_at
+     FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE u.id = $1 AND r.name = $2`,
+    values: [id, repository],
+  });
+  return rows[0] && toUploadRow(rows[0]);
+}
+
 /**
  * Takes the upload's write lock on `client` if nobody holds it: a session-level advisory lock,
  * so it is released when the holder unlocks, and also the moment its process dies (the
  * connection closes), so a crashed replica never blocks the upload's resume.
- *
- * With `guardDigest` (a closing PUT, whose digest is known from its first byte), the same round
- * trip then also takes that blob's shared guard (src/db/blob-guard.ts), waiting while garbage
- * collection holds it, and only if the upload lock was had: a small blob's push is a handful of
- * round trips, and this saves one.
  */
-export async function tryLockUpload(client: Db, id: string, guardDigest: string | null = null): Promise<boolean> {
+export async function tryLockUpload(client: Db, id: string): Promise<boolean> {
   const { rows } = await client.query<{ locked: boolean }>({
     name: 'try-lock-upload',
-    // OFFSET 0 keeps the subquery apart, so the try-lock runs exactly once, before the CASE.
-    text: `SELECT locked, CASE WHEN locked AND $2::text IS NOT NULL THEN ${blobGuardLock('$2')} END AS guarded
-     FROM (SELECT pg_try_advisory_lock(hashtextextended('upload:' || $1, 0)) AS locked OFFSET 0) AS attempt`,
-    values: [id, guardDigest],
+    text: "SELECT pg_try_advisory_lock(hashtextextended('upload:' || $1, 0)) AS locked",
+    values: [id],
   });
   return rows[0]?.locked === true;
 }
 
-/** Releases what tryLockUpload took: the upload's lock, and the blob's guard when one was named. */
+/**
+ * tryLockUpload, then the upload read under the lock, in one round trip (the function of
+ * migrations/0006_lock_upload.sql). With `guardDigest` (a closing PUT, whose digest is known from
+ * its first byte) it also takes that blob's shared guard (src/db/blob-guard.ts), waiting while
+ * garbage collection holds it. Undefined: another request holds the upload, nothing was taken.
+ * Otherwise the locks are held, to be released by unlockUpload, and the upload is given, or null
+ * when there is no such upload in that repository. A small blob's push is a handful of round
+ * trips; this saves two of them.
+ */
+export async function lockAndLoadUpload(
+  client: Db,
+  id: string,
+  repository: string,
+  guardDigest: string | null,
+): Promise<UploadRow | null | undefined> {
+  const { rows } = await client.query<{ locked: boolean } & UploadRecord>({
+    name: 'lock-and-load-upload',
+    text: 'SELECT * FROM berth_lock_upload($1, $2, $3)',
+    values: [id, repository, guardDigest],
+  });
+  const row = rows[0]!;
+  if (!row.locked) return undefined;
+  return row.id === null ? null : toUploadRow(row);
+}
+
+/** Releases what tryLockUpload or lockAndLoadUpload took: the upload's lock, and the blob's guard when one was named. */
 export async function unlockUpload(client: Db, id: string, guardDigest: string | null = null): Promise<void> {
   await client.query({
     name: 'unlock-upload',

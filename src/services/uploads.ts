@@ -12,7 +12,7 @@ import {
   findUpload,
   insertUpload,
   insertUploadByName,
-  tryLockUpload,
+  lockAndLoadUpload,
   unlockUpload,
   type UploadRow,
 } from '../db/uploads.js';
@@ -181,17 +181,22 @@ export class UploadService {
     const client = await this.lockPool.connect();
     let broken: Error | undefined;
     try {
-      if (!(await tryLockUpload(client, id, guardDigest))) {
-        const upload = await this.load(repository, id);
+      // Read under the lock: the previous holder may have moved the offset meanwhile.
+      const upload = await lockAndLoadUpload(client, id, repository, guardDigest).catch((err: Error) => {
+        // Whether the locks were taken is unknown: the connection goes, and they with it.
+        throw (broken = err);
+      });
+      if (upload === undefined) {
+        const current = await this.load(repository, id);
         throw new RegistryError('RANGE_INVALID', {
           message: 'another request is writing to this upload',
-          detail: { offset: upload.offset },
-          headers: { Range: rangeHeader(upload.offset), 'Docker-Upload-UUID': id },
+          detail: { offset: current.offset },
+          headers: { Range: rangeHeader(current.offset), 'Docker-Upload-UUID': id },
         });
       }
       try {
-        // Re-read under the lock: the previous holder may have moved the offset meanwhile.
-        return await task(await this.load(repository, id));
+        if (upload === null) throw uploadUnknown(id);
+        return await task(upload);
       } catch (err) {
         // The store lost the staged bytes (cancelled meanwhile, or an S3 upload already sealed
         // by a commit that then failed): the session cannot continue; the client restarts.

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { lockLinkedDigests } from '../../src/db/blobs.js';
 import { findRepositoryId } from '../../src/db/repositories.js';
-import { tryLockUpload, unlockUpload } from '../../src/db/uploads.js';
+import { lockAndLoadUpload, unlockUpload } from '../../src/db/uploads.js';
 import { runGc, type GcOptions } from '../../src/gc/collector.js';
 import { onGcResult, type GcResult } from '../../src/gc/report.js';
 import { buildArtifact, buildIndex, EMPTY_JSON, pushManifest } from '../helpers/manifests.js';
@@ -218,7 +218,7 @@ describe('garbage collection', () => {
     // What a closing PUT of that digest takes for the whole request: its upload's lock and the guard.
     const session = await reg.db.pool.connect();
     const uploadId = randomUUID();
-    assert.equal(await tryLockUpload(session, uploadId, digest), true);
+    assert.equal(await lockAndLoadUpload(session, uploadId, 'gc/guard', digest), null, 'locked; no such upload');
     try {
       const r = await gc();
       assert.ok(!r.blobs.removed.includes(digest));
