@@ -78,21 +78,22 @@ export class ManifestService {
   }
 
   async get(repository: string, reference: string): Promise<StoredManifest> {
-    const ref = parseReference(reference);
-    const found =
-      ref.kind === 'digest'
-        ? await findManifestByDigest(this.pool, repository, ref.digest)
-        : await findManifestByTag(this.pool, repository, ref.tag);
-    return found ?? this.missing(repository, reference);
+    return this.find(repository, reference, findManifestByDigest, findManifestByTag);
   }
 
   /** As get(), without reading the payload: what a HEAD answers. */
   async head(repository: string, reference: string): Promise<ManifestHead> {
+    return this.find(repository, reference, findManifestHeadByDigest, findManifestHeadByTag);
+  }
+
+  private async find<T>(
+    repository: string,
+    reference: string,
+    byDigest: (db: pg.Pool, repository: string, digest: string) => Promise<T | undefined>,
+    byTag: (db: pg.Pool, repository: string, tag: string) => Promise<T | undefined>,
+  ): Promise<T> {
     const ref = parseReference(reference);
-    const found =
-      ref.kind === 'digest'
-        ? await findManifestHeadByDigest(this.pool, repository, ref.digest)
-        : await findManifestHeadByTag(this.pool, repository, ref.tag);
+    const found = ref.kind === 'digest' ? await byDigest(this.pool, repository, ref.digest) : await byTag(this.pool, repository, ref.tag);
     return found ?? this.missing(repository, reference);
   }
 
