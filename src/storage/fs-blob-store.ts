@@ -160,16 +160,17 @@ export class FsBlobStore implements BlobStore {
     await this.moveIntoPlace(staged, target);
   }
 
+  /** Always: putBlob needs nothing but the upload's staging file. */
+  async canPutBlob(): Promise<boolean> {
+    return true;
+  }
+
   /**
    * The upload's staging file, emptied, takes the whole blob in one pass and is renamed into place
    * once `verify` passed and the bytes are on disk: five file operations where an append and a
    * commit take nine (truncate, open, write, close; open, truncate, fdatasync, close, rename),
    * which is most of what a small blob costs.
    */
-  async canPutBlob(): Promise<boolean> {
-    return true;
-  }
-
   async putBlob(digest: string, chunks: AsyncIterable<Buffer>, options: PutBlobOptions): Promise<number> {
     const { uploadId } = options;
     const staged = this.uploadPath(uploadId);
