@@ -14,6 +14,7 @@ import {
   pushImage,
   putManifest,
   randomBlob,
+  rawBody,
   sha256,
   sha512,
   type TestImage,
@@ -593,5 +594,25 @@ describe('GET /v2/<name>/manifests/<reference> (end-3): unknown references', () 
     await pushBlob(reg.request, 'second/app', EMPTY_JSON);
     await pushManifest(reg.request, 'second/app', 'x', json({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: EMPTY_DESCRIPTOR, layers: [] }));
     assertErrorCode(await reg.request.get(`/v2/second/app/manifests/${image.digest}`).expect(404), 'MANIFEST_UNKNOWN');
+  });
+
+  it('answers HEAD as GET for the same references (HEAD has its own lookup, without the payload)', async () => {
+    const head = (repo: string, ref: string, accept?: string) => {
+      const req = reg.request.head(`/v2/${repo}/manifests/${ref}`);
+      return (accept ? req.set('Accept', accept) : req).buffer(true).parse(rawBody);
+    };
+    for (const [repo, ref] of [
+      ['unknown/app', 'latest'],
+      ['unknown/app', image.digest],
+      ['known/app', sha256(randomBlob(8))],
+      ['second/app', image.digest],
+    ] as const) {
+      const res = await head(repo, ref).expect(404);
+      assert.ok(hasNoBody(res.body), `HEAD ${repo}:${ref} has no body`);
+    }
+    await head('known/app', 'latest', OCI_INDEX).expect(404);
+    const found = await head('known/app', image.digest, OCI_MANIFEST).expect(200);
+    assert.equal(found.headers['docker-content-digest'], image.digest);
+    assert.equal(found.headers['content-length'], String(image.manifest.length));
   });
 });
