@@ -63,35 +63,52 @@ export async function insertManifest(db: Db, m: NewManifest): Promise<void> {
 /** A manifest as HEAD answers it: the payload is not read. */
 export type ManifestHead = Omit<StoredManifest, 'payload'>;
 
+/** A manifest asked for by repository name and tag, or repository name and digest. */
+export interface ManifestKey {
+  repository: string;
+  reference: string;
+}
+
 const HEAD_COLUMNS = 'm.digest, m.media_type AS "mediaType", m.size';
+const FULL_COLUMNS = `${HEAD_COLUMNS}, m.payload`;
 
-const BY_DIGEST = (columns: string) => `SELECT ${columns} FROM repositories r
-  JOIN manifests m ON m.repository_id = r.id AND m.digest = $2 WHERE r.name = $1`;
+// Each key's row carries its position (i, from 1), so missing keys leave a gap and the answers line
+// up with the keys whatever order the join returns them in.
+const KEYS = `unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(repository, reference, i)
+  JOIN repositories r ON r.name = k.repository`;
 
-const BY_TAG = (columns: string) => `SELECT ${columns} FROM repositories r
-  JOIN tags t ON t.repository_id = r.id AND t.name = $2
-  JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest
-  WHERE r.name = $1`;
+const BY_DIGEST = (columns: string) => `SELECT k.i, ${columns} FROM ${KEYS}
+  JOIN manifests m ON m.repository_id = r.id AND m.digest = k.reference`;
 
-async function firstRow<T extends ManifestHead>(db: Db, name: string, text: string, values: string[]): Promise<T | undefined> {
-  const { rows } = await db.query<T>({ name, text, values });
-  return rows[0];
+const BY_TAG = (columns: string) => `SELECT k.i, ${columns} FROM ${KEYS}
+  JOIN tags t ON t.repository_id = r.id AND t.name = k.reference
+  JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest`;
+
+async function lookup<T extends ManifestHead>(db: Db, name: string, text: string, keys: readonly ManifestKey[]): Promise<(T | undefined)[]> {
+  const { rows } = await db.query<T & { i: number }>({
+    name,
+    text,
+    values: [keys.map((k) => k.repository), keys.map((k) => k.reference)],
+  });
+  const found = new Array<T | undefined>(keys.length).fill(undefined);
+  for (const { i, ...row } of rows) found[i - 1] = row as unknown as T;
+  return found;
 }
 
-export function findManifestByDigest(db: Db, repository: string, digest: string): Promise<StoredManifest | undefined> {
-  return firstRow(db, 'find-manifest-by-digest', BY_DIGEST(`${HEAD_COLUMNS}, m.payload`), [repository, digest]);
+export function findManifestsByDigest(db: Db, keys: readonly ManifestKey[]): Promise<(StoredManifest | undefined)[]> {
+  return lookup(db, 'find-manifests-by-digest', BY_DIGEST(FULL_COLUMNS), keys);
 }
 
-export function findManifestByTag(db: Db, repository: string, tag: string): Promise<StoredManifest | undefined> {
-  return firstRow(db, 'find-manifest-by-tag', BY_TAG(`${HEAD_COLUMNS}, m.payload`), [repository, tag]);
+export function findManifestsByTag(db: Db, keys: readonly ManifestKey[]): Promise<(StoredManifest | undefined)[]> {
+  return lookup(db, 'find-manifests-by-tag', BY_TAG(FULL_COLUMNS), keys);
 }
 
-export function findManifestHeadByDigest(db: Db, repository: string, digest: string): Promise<ManifestHead | undefined> {
-  return firstRow(db, 'find-manifest-head-by-digest', BY_DIGEST(HEAD_COLUMNS), [repository, digest]);
+export function findManifestHeadsByDigest(db: Db, keys: readonly ManifestKey[]): Promise<(ManifestHead | undefined)[]> {
+  return lookup(db, 'find-manifest-heads-by-digest', BY_DIGEST(HEAD_COLUMNS), keys);
 }
 
-export function findManifestHeadByTag(db: Db, repository: string, tag: string): Promise<ManifestHead | undefined> {
-  return firstRow(db, 'find-manifest-head-by-tag', BY_TAG(HEAD_COLUMNS), [repository, tag]);
+export function findManifestHeadsByTag(db: Db, keys: readonly ManifestKey[]): Promise<(ManifestHead | undefined)[]> {
+  return lookup(db, 'find-manifest-heads-by-tag', BY_TAG(HEAD_COLUMNS), keys);
 }
 
 /** Which of these digests are manifests of the repository (index validation). */

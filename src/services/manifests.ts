@@ -5,12 +5,13 @@ import { lockLinkedDigests } from '../db/blobs.js';
 import {
   deleteManifest,
   lockExistingManifestDigests,
-  findManifestByDigest,
-  findManifestByTag,
-  findManifestHeadByDigest,
-  findManifestHeadByTag,
+  findManifestHeadsByDigest,
+  findManifestHeadsByTag,
+  findManifestsByDigest,
+  findManifestsByTag,
   insertManifest,
   type ManifestHead,
+  type ManifestKey,
   type StoredManifest,
 } from '../db/manifests.js';
 import { withTransaction } from '../db/pool.js';
@@ -26,6 +27,7 @@ import { silentNotifier, type Notifier, type RegistryEvent, type RequestInfo } f
 /** A tag change as routes describe it, plus the request for notifications. */
 export type ManifestChange = TagChangeContext & { request?: RequestInfo | undefined };
 import { Quotas } from '../registry/quotas.js';
+import { LookupBatcher, type BatchLookup } from './lookup-batcher.js';
 import { assertWithinQuota } from './quota-check.js';
 import { RepositoryIds } from './repository-ids.js';
 
@@ -64,9 +66,23 @@ export interface ManifestPolicy {
   quotas?: Quotas;
 }
 
+/** Reads by tag and by digest, batched per turn of the event loop (see lookup-batcher.ts). */
+class ManifestLookups<T> {
+  readonly byTag: LookupBatcher<ManifestKey, T>;
+  readonly byDigest: LookupBatcher<ManifestKey, T>;
+
+  constructor(byTag: BatchLookup<ManifestKey, T>, byDigest: BatchLookup<ManifestKey, T>) {
+    const identity = (k: ManifestKey) => `${k.repository}\0${k.reference}`;
+    this.byTag = new LookupBatcher(byTag, identity);
+    this.byDigest = new LookupBatcher(byDigest, identity);
+  }
+}
+
 export class ManifestService {
   private readonly immutable: ImmutableTags;
   private readonly repositoryIds = new RepositoryIds();
+  private readonly manifests: ManifestLookups<StoredManifest>;
+  private readonly heads: ManifestLookups<ManifestHead>;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -75,25 +91,25 @@ export class ManifestService {
     private readonly notifier: Notifier = silentNotifier,
   ) {
     this.immutable = policy.immutableTags ?? new ImmutableTags();
+    this.manifests = new ManifestLookups((keys) => findManifestsByTag(pool, keys), (keys) => findManifestsByDigest(pool, keys));
+    this.heads = new ManifestLookups((keys) => findManifestHeadsByTag(pool, keys), (keys) => findManifestHeadsByDigest(pool, keys));
   }
 
   async get(repository: string, reference: string): Promise<StoredManifest> {
-    return this.find(repository, reference, findManifestByDigest, findManifestByTag);
+    return this.find(repository, reference, this.manifests);
   }
 
   /** As get(), without reading the payload: what a HEAD answers. */
   async head(repository: string, reference: string): Promise<ManifestHead> {
-    return this.find(repository, reference, findManifestHeadByDigest, findManifestHeadByTag);
+    return this.find(repository, reference, this.heads);
   }
 
-  private async find<T>(
-    repository: string,
-    reference: string,
-    byDigest: (db: pg.Pool, repository: string, digest: string) => Promise<T | undefined>,
-    byTag: (db: pg.Pool, repository: string, tag: string) => Promise<T | undefined>,
-  ): Promise<T> {
+  private async find<T>(repository: string, reference: string, lookups: ManifestLookups<T>): Promise<T> {
     const ref = parseReference(reference);
-    const found = ref.kind === 'digest' ? await byDigest(this.pool, repository, ref.digest) : await byTag(this.pool, repository, ref.tag);
+    const found =
+      ref.kind === 'digest'
+        ? await lookups.byDigest.load({ repository, reference: ref.digest })
+        : await lookups.byTag.load({ repository, reference: ref.tag });
     return found ?? this.missing(repository, reference);
   }
 
@@ -166,7 +182,7 @@ export class ManifestService {
     const who = { repository, actor: change.actor, request: change.request, action: 'delete' as const };
     const events = await withTransaction(this.pool, async (tx): Promise<RegistryEvent[] | undefined> => {
       if (ref.kind === 'tag') {
-        const previous = await findManifestByTag(tx, repository, ref.tag);
+        const [previous] = await findManifestHeadsByTag(tx, [{ repository, reference: ref.tag }]);
         if (!previous || !(await removeTag(tx, repositoryId, ref.tag, guarded))) return undefined;
         return [{ ...who, digest: previous.digest, mediaType: previous.mediaType, size: previous.size, tag: ref.tag }];
       }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   DOCKER_LIST,
@@ -36,6 +38,7 @@ import {
   startRegistryWith,
 } from '../helpers/manifests.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { findManifestHeadsByDigest, findManifestHeadsByTag, findManifestsByDigest, findManifestsByTag } from '../../src/db/manifests.js';
 
 const MiB = 1024 * 1024;
 
@@ -225,6 +228,92 @@ describe('PUT /v2/<name>/manifests/<reference> (end-7), GET and HEAD (end-3): ev
     const res = await putManifest(reg.request, repo, `${digest}?tag=sha512-tag`, image.manifest).expect(201);
     assert.equal(res.headers['docker-content-digest'], digest);
     await assertServed(reg, repo, 'sha512-tag', image.manifest, OCI_MANIFEST, digest);
+  });
+});
+
+describe('GET and HEAD (end-3) at once, many repositories and references: lookups share statements', () => {
+  let reg: TestRegistry;
+  const images: { repo: string; tag: string; image: TestImage }[] = [];
+  before(async () => {
+    reg = await startTestRegistry();
+    for (const repo of ['many/one', 'many/two', 'many/three']) {
+      for (const tag of ['a', 'b']) images.push({ repo, tag, image: await pushImage(reg.request, repo, tag) });
+    }
+  });
+  after(() => reg.close());
+
+  it('gives each of 40 concurrent GETs and HEADs its own manifest, and each miss its own error', async () => {
+    // A listening server and fetch's connection pool: requests arrive together, as under load.
+    const server = reg.app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const ask = (method: 'GET' | 'HEAD', repo: string, reference: string) =>
+      fetch(`${base}/v2/${repo}/manifests/${reference}`, { method, headers: { Accept: `${OCI_MANIFEST}, ${OCI_INDEX}` } });
+    try {
+      const served = images.flatMap(({ repo, tag, image }) =>
+        [tag, image.digest].flatMap((reference) =>
+          (['GET', 'HEAD'] as const).map((method) => async () => {
+            const res = await ask(method, repo, reference);
+            const body = Buffer.from(await res.arrayBuffer());
+            assert.equal(res.status, 200, `${method} ${repo}:${reference}`);
+            assert.equal(res.headers.get('docker-content-digest'), image.digest, `${method} ${repo}:${reference}`);
+            assert.equal(res.headers.get('content-length'), String(image.manifest.length));
+            assert.ok(method === 'HEAD' ? body.length === 0 : image.manifest.equals(body), `${method} ${repo}:${reference} body`);
+          }),
+        ),
+      );
+      const other = images.find((i) => i.repo === 'many/two')!.image.digest;
+      const misses = [
+        { repo: 'many/one', reference: 'nope', code: 'MANIFEST_UNKNOWN' },
+        { repo: 'many/one', reference: other, code: 'MANIFEST_UNKNOWN' }, // another repository's manifest
+        { repo: 'many/none', reference: 'a', code: 'NAME_UNKNOWN' },
+        { repo: 'many/none', reference: other, code: 'NAME_UNKNOWN' },
+      ].flatMap(({ repo, reference, code }) =>
+        (['GET', 'HEAD'] as const).map((method) => async () => {
+          const res = await ask(method, repo, reference);
+          const body = await res.text();
+          assert.equal(res.status, 404, `${method} ${repo}:${reference}`);
+          if (method === 'GET') assertErrorCode({ status: res.status, body: JSON.parse(body) }, code);
+        }),
+      );
+      // Twice: the second round goes out on the kept-alive connections of the first, in one turn.
+      const checks = [...served, ...misses, ...served.slice(0, 8)];
+      for (let round = 0; round < 2; round++) await Promise.all(checks.map((check) => check()));
+    } finally {
+      server.close();
+    }
+  });
+
+  it('answers a batch of keys in their order: duplicates, misses and digests of another repository included', async () => {
+    const [one, two] = [images[0]!, images[2]!];
+    const keys = [
+      { repository: two.repo, reference: two.tag },
+      { repository: 'many/none', reference: 'a' },
+      { repository: one.repo, reference: one.tag },
+      { repository: one.repo, reference: 'nope' },
+      { repository: two.repo, reference: two.tag },
+    ];
+    const byTag = await findManifestsByTag(reg.db.pool, keys);
+    assert.deepEqual(
+      byTag.map((m) => m?.digest),
+      [two.image.digest, undefined, one.image.digest, undefined, two.image.digest],
+    );
+    assert.ok(byTag[2]!.payload.equals(one.image.manifest));
+    const heads = await findManifestHeadsByTag(reg.db.pool, keys);
+    assert.deepEqual(heads.map((m) => m && { ...m }), byTag.map((m) => m && { digest: m.digest, mediaType: m.mediaType, size: m.size }));
+
+    const digestKeys = [
+      { repository: one.repo, reference: two.image.digest },
+      { repository: two.repo, reference: two.image.digest },
+      { repository: one.repo, reference: one.image.digest },
+    ];
+    const byDigest = await findManifestsByDigest(reg.db.pool, digestKeys);
+    assert.deepEqual(byDigest.map((m) => m?.digest), [undefined, two.image.digest, one.image.digest]);
+    assert.ok(byDigest[1]!.payload.equals(two.image.manifest));
+    assert.deepEqual(
+      (await findManifestHeadsByDigest(reg.db.pool, digestKeys)).map((m) => m?.size),
+      [undefined, two.image.manifest.length, one.image.manifest.length],
+    );
   });
 });
 
