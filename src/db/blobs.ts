@@ -22,17 +22,33 @@ export async function unlinkBlob(db: Db, repositoryId: number, digest: string): 
   return (rowCount ?? 0) > 0;
 }
 
-/** The size of a blob the named repository may serve: one round trip on the pull path. */
-export async function findLinkedBlob(db: Db, repository: string, digest: string): Promise<{ size: number } | undefined> {
-  const { rows } = await db.query<{ size: number }>({
-    name: 'find-linked-blob',
-    text: `SELECT b.size FROM repositories r
-           JOIN repository_blobs rb ON rb.repository_id = r.id AND rb.digest = $2
-           JOIN blobs b ON b.digest = rb.digest
-           WHERE r.name = $1`,
-    values: [repository, digest],
+/** A blob asked for by repository name and digest. */
+export interface LinkedBlobKey {
+  repository: string;
+  digest: string;
+}
+
+/**
+ * The sizes of blobs the named repositories may serve, in the order of the keys (undefined where
+ * the repository does not link the blob): one round trip for a batch of pulls.
+ */
+export async function findLinkedBlobs(db: Db, keys: readonly LinkedBlobKey[]): Promise<({ size: number } | undefined)[]> {
+  const { rows } = await db.query<{ i: number; size: number }>({
+    name: 'find-linked-blobs',
+    text: `SELECT k.i, b.size FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(repository, digest, i)
+           JOIN repositories r ON r.name = k.repository
+           JOIN repository_blobs rb ON rb.repository_id = r.id AND rb.digest = k.digest
+           JOIN blobs b ON b.digest = rb.digest`,
+    values: [keys.map((k) => k.repository), keys.map((k) => k.digest)],
   });
-  return rows[0];
+  const found = new Array<{ size: number } | undefined>(keys.length).fill(undefined);
+  for (const { i, size } of rows) found[i - 1] = { size };
+  return found;
+}
+
+/** The size of a blob the named repository may serve. */
+export async function findLinkedBlob(db: Db, repository: string, digest: string): Promise<{ size: number } | undefined> {
+  return (await findLinkedBlobs(db, [{ repository, digest }]))[0];
 }
 
 /** A blob some repository links, whichever (anonymous mount). */

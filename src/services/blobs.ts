@@ -3,27 +3,33 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
-import { findLinkedBlob, unlinkBlob } from '../db/blobs.js';
+import { findLinkedBlobs, unlinkBlob, type LinkedBlobKey } from '../db/blobs.js';
 import { findRepositoryId } from '../db/repositories.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { parseDigest } from '../registry/digest.js';
 import { BlobNotFoundError, type BlobStore, type ByteRange } from '../storage/blob-store.js';
 import { silentNotifier, type ChangeOrigin, type Notifier } from '../notify/notifier.js';
+import { LookupBatcher } from './lookup-batcher.js';
 
 /** Long enough for a client to follow the redirect, short enough not to be worth sharing. */
 const REDIRECT_SECONDS = 300;
 
 export class BlobService {
+  /** Blob HEADs and GETs of one event-loop turn share a statement (see lookup-batcher.ts). */
+  private readonly linked: LookupBatcher<LinkedBlobKey, { size: number }>;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly store: BlobStore,
     private readonly notifier: Notifier = silentNotifier,
-  ) {}
+  ) {
+    this.linked = new LookupBatcher((keys) => findLinkedBlobs(pool, keys), (k) => `${k.repository}\0${k.digest}`);
+  }
 
   /** The blob's size, or BLOB_UNKNOWN when the repository may not serve it. */
   async stat(repository: string, digestParam: string): Promise<{ digest: string; size: number }> {
     const { digest } = parseDigest(digestParam);
-    const blob = await findLinkedBlob(this.pool, repository, digest);
+    const blob = await this.linked.load({ repository, digest });
     if (!blob) throw blobUnknown(digest);
     return { digest, size: blob.size };
   }

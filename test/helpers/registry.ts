@@ -2,7 +2,9 @@
 // store, driven through supertest. The store is the fs driver in a temp dir, or with
 // BERTH_TEST_STORAGE=s3 (the second pass of `npm test`) the S3 driver on an s3rver started for
 // this registry. Tests look at what is stored through the storage-neutral helpers below.
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -157,5 +159,22 @@ export async function startTestRegistry(options: TestRegistryOptions = {}): Prom
       await db.drop();
       await s3.stop();
     },
+  };
+}
+
+/**
+ * The registry's app on a loopback port. supertest starts a server per request, so its requests
+ * reach the app one by one; requests over kept-alive connections to one server arrive together,
+ * as under load.
+ */
+export async function listenOnLoopback(reg: TestRegistry): Promise<{ url: string; close(): Promise<void> }> {
+  const server = reg.app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
   };
 }

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { assertErrorCode, pushBlob, randomBlob, rawBody, sha256, sha512 } from '../helpers/oci.js';
-import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { findLinkedBlobs } from '../../src/db/blobs.js';
+import { listenOnLoopback, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 import { uniqueRepo } from '../helpers/uploads.js';
 
 const EMPTY_SHA256 = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -101,6 +102,67 @@ describe('GET/HEAD /v2/<name>/blobs/<digest> (end-2)', () => {
       await reg.request.head(`/v2/${uniqueRepo()}/blobs/${digest}`).expect(400);
     });
   }
+});
+
+describe('GET/HEAD /v2/<name>/blobs/<digest> (end-2) at once: lookups share statements', () => {
+  it('gives each of 36 concurrent HEADs and GETs its own blob, and 404 where the repository does not link it', async () => {
+    const repos = [uniqueRepo(), uniqueRepo()];
+    const blobs: { repo: string; bytes: Buffer; digest: string }[] = [];
+    for (const repo of repos) {
+      for (const size of [0, 1, 777, 70_000]) {
+        const bytes = randomBlob(size);
+        blobs.push({ repo, bytes, digest: await pushBlob(reg.request, repo, bytes) });
+      }
+    }
+    const server = await listenOnLoopback(reg);
+    try {
+      const ask = (method: 'GET' | 'HEAD', repo: string, digest: string) => fetch(`${server.url}/v2/${repo}/blobs/${digest}`, { method });
+      const served = blobs.flatMap(({ repo, bytes, digest }) =>
+        (['GET', 'HEAD'] as const).map((method) => async () => {
+          const res = await ask(method, repo, digest);
+          const body = Buffer.from(await res.arrayBuffer());
+          assert.equal(res.status, 200, `${method} ${repo} ${digest}`);
+          assert.equal(res.headers.get('content-length'), String(bytes.length), `${method} ${repo} ${digest}`);
+          assert.equal(res.headers.get('docker-content-digest'), digest);
+          assert.ok(method === 'HEAD' ? body.length === 0 : body.equals(bytes), `${method} ${repo} ${digest} body`);
+        }),
+      );
+      const [a, b] = repos as [string, string];
+      const misses = [
+        { repo: a, digest: blobs.find((x) => x.repo === b && x.bytes.length === 777)!.digest }, // linked only in b
+        { repo: b, digest: NEVER_PUSHED },
+        { repo: 'never/pushed-to', digest: blobs[0]!.digest },
+      ].flatMap(({ repo, digest }) =>
+        (['GET', 'HEAD'] as const).map((method) => async () => {
+          const res = await ask(method, repo, digest);
+          const body = await res.text();
+          assert.equal(res.status, 404, `${method} ${repo} ${digest}`);
+          if (method === 'GET') assertErrorCode({ status: 404, body: JSON.parse(body) }, 'BLOB_UNKNOWN');
+        }),
+      );
+      // Twice: the second round goes out on the kept-alive connections of the first, in one turn.
+      const checks = [...served, ...misses, ...served.slice(0, 14)];
+      for (let round = 0; round < 2; round++) await Promise.all(checks.map((check) => check()));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers a batch of keys in their order, misses and duplicates included', async () => {
+    const [a, b] = [uniqueRepo(), uniqueRepo()];
+    const small = randomBlob(10);
+    const large = randomBlob(5000);
+    const smallDigest = await pushBlob(reg.request, a, small);
+    const largeDigest = await pushBlob(reg.request, b, large);
+    const found = await findLinkedBlobs(reg.db.pool, [
+      { repository: b, digest: largeDigest },
+      { repository: a, digest: largeDigest },
+      { repository: a, digest: smallDigest },
+      { repository: 'never/pushed-to', digest: smallDigest },
+      { repository: b, digest: largeDigest },
+    ]);
+    assert.deepEqual(found, [{ size: 5000 }, undefined, { size: 10 }, undefined, { size: 5000 }]);
+  });
 });
 
 describe('GET /v2/<name>/blobs/<digest> with Range (end-2)', () => {

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   DOCKER_LIST,
@@ -37,7 +35,7 @@ import {
   rawRequest,
   startRegistryWith,
 } from '../helpers/manifests.js';
-import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { listenOnLoopback, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 import { findManifestHeadsByDigest, findManifestHeadsByTag, findManifestsByDigest, findManifestsByTag } from '../../src/db/manifests.js';
 
 const MiB = 1024 * 1024;
@@ -243,12 +241,9 @@ describe('GET and HEAD (end-3) at once, many repositories and references: lookup
   after(() => reg.close());
 
   it('gives each of 40 concurrent GETs and HEADs its own manifest, and each miss its own error', async () => {
-    // A listening server and fetch's connection pool: requests arrive together, as under load.
-    const server = reg.app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const server = await listenOnLoopback(reg);
     const ask = (method: 'GET' | 'HEAD', repo: string, reference: string) =>
-      fetch(`${base}/v2/${repo}/manifests/${reference}`, { method, headers: { Accept: `${OCI_MANIFEST}, ${OCI_INDEX}` } });
+      fetch(`${server.url}/v2/${repo}/manifests/${reference}`, { method, headers: { Accept: `${OCI_MANIFEST}, ${OCI_INDEX}` } });
     try {
       const served = images.flatMap(({ repo, tag, image }) =>
         [tag, image.digest].flatMap((reference) =>
@@ -280,7 +275,7 @@ describe('GET and HEAD (end-3) at once, many repositories and references: lookup
       const checks = [...served, ...misses, ...served.slice(0, 8)];
       for (let round = 0; round < 2; round++) await Promise.all(checks.map((check) => check()));
     } finally {
-      server.close();
+      await server.close();
     }
   });
 
