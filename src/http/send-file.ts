@@ -10,17 +10,20 @@ const spare: Buffer[] = [];
 /** Buffers kept for reuse across requests (16 MiB at most). */
 const MAX_SPARE = 16;
 
-function takeBuffer(): Buffer {
-  return spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+// A file smaller than a chunk gets buffers of its own size: two fresh 1 MiB buffers per small blob
+// (the spares run out at 8 concurrent GETs) cost more than the rest of the request.
+function takeBuffer(size: number): Buffer {
+  return size < CHUNK ? Buffer.allocUnsafe(size) : (spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK));
 }
 
 function giveBack(buffer: Buffer): void {
-  if (spare.length < MAX_SPARE) spare.push(buffer);
+  if (buffer.length === CHUNK && spare.length < MAX_SPARE) spare.push(buffer);
 }
 
 /** Writes `length` bytes of `handle` from `start` to `res` and ends it; closes the handle. */
 export async function sendFile(res: ServerResponse, handle: FileHandle, start: number, length: number): Promise<void> {
-  const buffers = [takeBuffer(), takeBuffer()] as const;
+  const size = Math.min(CHUNK, length);
+  const buffers = [takeBuffer(size), takeBuffer(size)] as const;
   const writing: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()];
   let position = start;
   let remaining = length;
@@ -30,7 +33,7 @@ export async function sendFile(res: ServerResponse, handle: FileHandle, start: n
       await writing[i];
       if (res.destroyed) return;
       const buffer = buffers[i]!;
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(CHUNK, remaining), position);
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(size, remaining), position);
       if (bytesRead === 0) throw new Error(`file ended ${remaining} bytes early`);
       position += bytesRead;
       remaining -= bytesRead;
