@@ -1,4 +1,5 @@
 // Blob rows (what the store holds) and repository links (who may serve it).
+import { lookUp, lookupStatement, type LookupKey } from './lookup-keys.js';
 import type { Db } from './pool.js';
 
 /**
@@ -22,33 +23,22 @@ export async function unlinkBlob(db: Db, repositoryId: number, digest: string): 
   return (rowCount ?? 0) > 0;
 }
 
-/** A blob asked for by repository name and digest. */
-export interface LinkedBlobKey {
-  repository: string;
-  digest: string;
-}
+const LINKED_BLOBS = lookupStatement('find-linked-blobs', (keys) => `SELECT k.i, b.size FROM ${keys}
+  JOIN repositories r ON r.name = k.repository
+  JOIN repository_blobs rb ON rb.repository_id = r.id AND rb.digest = k.reference
+  JOIN blobs b ON b.digest = rb.digest`);
 
 /**
- * The sizes of blobs the named repositories may serve, in the order of the keys (undefined where
- * the repository does not link the blob): one round trip for a batch of pulls.
+ * The sizes of blobs the named repositories may serve (reference: the digest), in the order of the
+ * keys, undefined where the repository does not link the blob: one round trip for a batch of pulls.
  */
-export async function findLinkedBlobs(db: Db, keys: readonly LinkedBlobKey[]): Promise<({ size: number } | undefined)[]> {
-  const { rows } = await db.query<{ i: number; size: number }>({
-    name: 'find-linked-blobs',
-    text: `SELECT k.i, b.size FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(repository, digest, i)
-           JOIN repositories r ON r.name = k.repository
-           JOIN repository_blobs rb ON rb.repository_id = r.id AND rb.digest = k.digest
-           JOIN blobs b ON b.digest = rb.digest`,
-    values: [keys.map((k) => k.repository), keys.map((k) => k.digest)],
-  });
-  const found = new Array<{ size: number } | undefined>(keys.length).fill(undefined);
-  for (const { i, size } of rows) found[i - 1] = { size };
-  return found;
+export function findLinkedBlobs(db: Db, keys: readonly LookupKey[]): Promise<({ size: number } | undefined)[]> {
+  return lookUp(db, LINKED_BLOBS, keys);
 }
 
 /** The size of a blob the named repository may serve. */
 export async function findLinkedBlob(db: Db, repository: string, digest: string): Promise<{ size: number } | undefined> {
-  return (await findLinkedBlobs(db, [{ repository, digest }]))[0];
+  return (await findLinkedBlobs(db, [{ repository, reference: digest }]))[0];
 }
 
 /** A blob some repository links, whichever (anonymous mount). */

@@ -1,5 +1,6 @@
 // Manifest rows (verbatim bytes) and what they reference.
 import type { ReferenceKind } from '../registry/manifest.js';
+import { lookUp, lookupStatement, type LookupKey } from './lookup-keys.js';
 import type { Db } from './pool.js';
 
 export interface StoredManifest {
@@ -64,51 +65,41 @@ export async function insertManifest(db: Db, m: NewManifest): Promise<void> {
 export type ManifestHead = Omit<StoredManifest, 'payload'>;
 
 /** A manifest asked for by repository name and tag, or repository name and digest. */
-export interface ManifestKey {
-  repository: string;
-  reference: string;
-}
+export type ManifestKey = LookupKey;
 
 const HEAD_COLUMNS = 'm.digest, m.media_type AS "mediaType", m.size';
 const FULL_COLUMNS = `${HEAD_COLUMNS}, m.payload`;
 
-// Each key's row carries its position (i, from 1), so missing keys leave a gap and the answers line
-// up with the keys whatever order the join returns them in.
-const KEYS = `unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(repository, reference, i)
-  JOIN repositories r ON r.name = k.repository`;
+const byDigest = (name: string, columns: string) =>
+  lookupStatement(name, (keys) => `SELECT k.i, ${columns} FROM ${keys}
+    JOIN repositories r ON r.name = k.repository
+    JOIN manifests m ON m.repository_id = r.id AND m.digest = k.reference`);
 
-const BY_DIGEST = (columns: string) => `SELECT k.i, ${columns} FROM ${KEYS}
-  JOIN manifests m ON m.repository_id = r.id AND m.digest = k.reference`;
+const byTag = (name: string, columns: string) =>
+  lookupStatement(name, (keys) => `SELECT k.i, ${columns} FROM ${keys}
+    JOIN repositories r ON r.name = k.repository
+    JOIN tags t ON t.repository_id = r.id AND t.name = k.reference
+    JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest`);
 
-const BY_TAG = (columns: string) => `SELECT k.i, ${columns} FROM ${KEYS}
-  JOIN tags t ON t.repository_id = r.id AND t.name = k.reference
-  JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest`;
-
-async function lookup<T extends ManifestHead>(db: Db, name: string, text: string, keys: readonly ManifestKey[]): Promise<(T | undefined)[]> {
-  const { rows } = await db.query<T & { i: number }>({
-    name,
-    text,
-    values: [keys.map((k) => k.repository), keys.map((k) => k.reference)],
-  });
-  const found = new Array<T | undefined>(keys.length).fill(undefined);
-  for (const { i, ...row } of rows) found[i - 1] = row as unknown as T;
-  return found;
-}
+const MANIFESTS_BY_DIGEST = byDigest('find-manifests-by-digest', FULL_COLUMNS);
+const MANIFESTS_BY_TAG = byTag('find-manifests-by-tag', FULL_COLUMNS);
+const HEADS_BY_DIGEST = byDigest('find-manifest-heads-by-digest', HEAD_COLUMNS);
+const HEADS_BY_TAG = byTag('find-manifest-heads-by-tag', HEAD_COLUMNS);
 
 export function findManifestsByDigest(db: Db, keys: readonly ManifestKey[]): Promise<(StoredManifest | undefined)[]> {
-  return lookup(db, 'find-manifests-by-digest', BY_DIGEST(FULL_COLUMNS), keys);
+  return lookUp(db, MANIFESTS_BY_DIGEST, keys);
 }
 
 export function findManifestsByTag(db: Db, keys: readonly ManifestKey[]): Promise<(StoredManifest | undefined)[]> {
-  return lookup(db, 'find-manifests-by-tag', BY_TAG(FULL_COLUMNS), keys);
+  return lookUp(db, MANIFESTS_BY_TAG, keys);
 }
 
 export function findManifestHeadsByDigest(db: Db, keys: readonly ManifestKey[]): Promise<(ManifestHead | undefined)[]> {
-  return lookup(db, 'find-manifest-heads-by-digest', BY_DIGEST(HEAD_COLUMNS), keys);
+  return lookUp(db, HEADS_BY_DIGEST, keys);
 }
 
 export function findManifestHeadsByTag(db: Db, keys: readonly ManifestKey[]): Promise<(ManifestHead | undefined)[]> {
-  return lookup(db, 'find-manifest-heads-by-tag', BY_TAG(HEAD_COLUMNS), keys);
+  return lookUp(db, HEADS_BY_TAG, keys);
 }
 
 /** Which of these digests are manifests of the repository (index validation). */

@@ -3,7 +3,8 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
-import { findLinkedBlobs, unlinkBlob, type LinkedBlobKey } from '../db/blobs.js';
+import { findLinkedBlobs, unlinkBlob } from '../db/blobs.js';
+import type { LookupKey } from '../db/lookup-keys.js';
 import { findRepositoryId } from '../db/repositories.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { parseDigest } from '../registry/digest.js';
@@ -16,20 +17,20 @@ const REDIRECT_SECONDS = 300;
 
 export class BlobService {
   /** Blob HEADs and GETs of one event-loop turn share a statement (see lookup-batcher.ts). */
-  private readonly linked: LookupBatcher<LinkedBlobKey, { size: number }>;
+  private readonly linked: LookupBatcher<LookupKey, { size: number }>;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly store: BlobStore,
     private readonly notifier: Notifier = silentNotifier,
   ) {
-    this.linked = new LookupBatcher((keys) => findLinkedBlobs(pool, keys), (k) => `${k.repository}\0${k.digest}`);
+    this.linked = new LookupBatcher((keys) => findLinkedBlobs(pool, keys), (k) => `${k.repository}\0${k.reference}`);
   }
 
   /** The blob's size, or BLOB_UNKNOWN when the repository may not serve it. */
   async stat(repository: string, digestParam: string): Promise<{ digest: string; size: number }> {
     const { digest } = parseDigest(digestParam);
-    const blob = await this.linked.load({ repository, digest });
+    const blob = await this.linked.load({ repository, reference: digest });
     if (!blob) throw blobUnknown(digest);
     return { digest, size: blob.size };
   }

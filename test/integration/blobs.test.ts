@@ -148,20 +148,23 @@ describe('GET/HEAD /v2/<name>/blobs/<digest> (end-2) at once: lookups share stat
     }
   });
 
-  it('answers a batch of keys in their order, misses and duplicates included', async () => {
+  it('answers a batch of keys in their order, misses and duplicates included, and each key alone the same', async () => {
     const [a, b] = [uniqueRepo(), uniqueRepo()];
     const small = randomBlob(10);
     const large = randomBlob(5000);
     const smallDigest = await pushBlob(reg.request, a, small);
     const largeDigest = await pushBlob(reg.request, b, large);
-    const found = await findLinkedBlobs(reg.db.pool, [
-      { repository: b, digest: largeDigest },
-      { repository: a, digest: largeDigest },
-      { repository: a, digest: smallDigest },
-      { repository: 'never/pushed-to', digest: smallDigest },
-      { repository: b, digest: largeDigest },
-    ]);
-    assert.deepEqual(found, [{ size: 5000 }, undefined, { size: 10 }, undefined, { size: 5000 }]);
+    const keys = [
+      { repository: b, reference: largeDigest },
+      { repository: a, reference: largeDigest },
+      { repository: a, reference: smallDigest },
+      { repository: 'never/pushed-to', reference: smallDigest },
+      { repository: b, reference: largeDigest },
+    ];
+    const expected = [{ size: 5000 }, undefined, { size: 10 }, undefined, { size: 5000 }];
+    assert.deepEqual(await findLinkedBlobs(reg.db.pool, keys), expected);
+    // A batch of one key takes the single-key statement: the same answers.
+    for (const [n, key] of keys.entries()) assert.deepEqual(await findLinkedBlobs(reg.db.pool, [key]), [expected[n]], `key ${n} alone`);
   });
 });
 

@@ -279,7 +279,7 @@ describe('GET and HEAD (end-3) at once, many repositories and references: lookup
     }
   });
 
-  it('answers a batch of keys in their order: duplicates, misses and digests of another repository included', async () => {
+  it('answers a batch of keys in their order (duplicates, misses, another repository\'s digests), and each key alone the same', async () => {
     const [one, two] = [images[0]!, images[2]!];
     const keys = [
       { repository: two.repo, reference: two.tag },
@@ -296,6 +296,11 @@ describe('GET and HEAD (end-3) at once, many repositories and references: lookup
     assert.ok(byTag[2]!.payload.equals(one.image.manifest));
     const heads = await findManifestHeadsByTag(reg.db.pool, keys);
     assert.deepEqual(heads.map((m) => m && { ...m }), byTag.map((m) => m && { digest: m.digest, mediaType: m.mediaType, size: m.size }));
+    // A batch of one key takes the single-key statement: the same answers.
+    for (const [n, key] of keys.entries()) {
+      assert.deepEqual(await findManifestsByTag(reg.db.pool, [key]), [byTag[n]], `tag key ${n} alone`);
+      assert.deepEqual(await findManifestHeadsByTag(reg.db.pool, [key]), [heads[n]], `tag key ${n} alone, head`);
+    }
 
     const digestKeys = [
       { repository: one.repo, reference: two.image.digest },
@@ -305,10 +310,15 @@ describe('GET and HEAD (end-3) at once, many repositories and references: lookup
     const byDigest = await findManifestsByDigest(reg.db.pool, digestKeys);
     assert.deepEqual(byDigest.map((m) => m?.digest), [undefined, two.image.digest, one.image.digest]);
     assert.ok(byDigest[1]!.payload.equals(two.image.manifest));
+    const digestHeads = await findManifestHeadsByDigest(reg.db.pool, digestKeys);
     assert.deepEqual(
-      (await findManifestHeadsByDigest(reg.db.pool, digestKeys)).map((m) => m?.size),
+      digestHeads.map((m) => m?.size),
       [undefined, two.image.manifest.length, one.image.manifest.length],
     );
+    for (const [n, key] of digestKeys.entries()) {
+      assert.deepEqual(await findManifestsByDigest(reg.db.pool, [key]), [byDigest[n]], `digest key ${n} alone`);
+      assert.deepEqual(await findManifestHeadsByDigest(reg.db.pool, [key]), [digestHeads[n]], `digest key ${n} alone, head`);
+    }
   });
 });
 
