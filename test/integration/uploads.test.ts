@@ -446,9 +446,18 @@ describe('PATCH /v2/<name>/blobs/uploads/<id> (end-5) sent concurrently', () => 
     const { location, uuid } = await startUpload(reg.request, repo);
     const a = randomBlob(300_000);
     const b = randomBlob(200_000);
-    const send = (port: number, bytes: Buffer) =>
-      rawRequest(port, { method: 'PATCH', path: location, headers: { 'Transfer-Encoding': 'chunked' }, chunks: [bytes.subarray(0, 1000), bytes.subarray(1000)] });
-    const results = await withServer(reg.app, ({ port }) => Promise.all([send(port, a), send(port, b)]));
+    const headers = { 'Transfer-Encoding': 'chunked' };
+    const results = await withServer(reg.app, async ({ port, requests }) => {
+      // The first stream stays open until the second is answered, so the two overlap for certain:
+      // two PATCHes one after the other would rightly both append.
+      const first = openRequest(port, { method: 'PATCH', path: location, headers });
+      first.req.write(a.subarray(0, 1000));
+      while (requests() < 1) await delay(5);
+      await delay(200); // its handler takes the upload's lock as the headers arrive
+      const second = await rawRequest(port, { method: 'PATCH', path: location, headers, chunks: [b.subarray(0, 1000), b.subarray(1000)] });
+      first.req.end(a.subarray(1000));
+      return [await first.response, second];
+    });
     // Neither stream says where it starts; both meant offset 0, so only one of them can be right.
     assert.deepEqual(results.map((r) => r.status).sort(), [202, 416]);
     const winner = results[0]!.status === 202 ? a : b;
