@@ -15,6 +15,11 @@ export interface LookupKey {
   reference: string;
 }
 
+/** Two keys with the same identity are one lookup (LookupBatcher's `identity`). */
+export function lookupKeyIdentity(key: LookupKey): string {
+  return `${key.repository}\0${key.reference}`;
+}
+
 interface Statement {
   name: string;
   text: string;

@@ -23,7 +23,8 @@ function giveBack(buffer: Buffer): void {
 /** Writes `length` bytes of `handle` from `start` to `res` and ends it; closes the handle. */
 export async function sendFile(res: ServerResponse, handle: FileHandle, start: number, length: number): Promise<void> {
   const size = Math.min(CHUNK, length);
-  const buffers = [takeBuffer(size), takeBuffer(size)] as const;
+  // The second buffer only when a second read comes: a file under one chunk is read once.
+  const buffers: Buffer[] = [takeBuffer(size)];
   const writing: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()];
   let position = start;
   let remaining = length;
@@ -32,7 +33,7 @@ export async function sendFile(res: ServerResponse, handle: FileHandle, start: n
     for (let i = 0; remaining > 0; i ^= 1) {
       await writing[i];
       if (res.destroyed) return;
-      const buffer = buffers[i]!;
+      const buffer = (buffers[i] ??= takeBuffer(size));
       const { bytesRead } = await handle.read(buffer, 0, Math.min(size, remaining), position);
       if (bytesRead === 0) throw new Error(`file ended ${remaining} bytes early`);
       position += bytesRead;

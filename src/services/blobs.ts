@@ -4,7 +4,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { findLinkedBlobs, unlinkBlob } from '../db/blobs.js';
-import type { LookupKey } from '../db/lookup-keys.js';
+import { lookupKeyIdentity, type LookupKey } from '../db/lookup-keys.js';
 import { findRepositoryId } from '../db/repositories.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { parseDigest } from '../registry/digest.js';
@@ -24,7 +24,7 @@ export class BlobService {
     private readonly store: BlobStore,
     private readonly notifier: Notifier = silentNotifier,
   ) {
-    this.linked = new LookupBatcher((keys) => findLinkedBlobs(pool, keys), (k) => `${k.repository}\0${k.reference}`);
+    this.linked = new LookupBatcher((keys) => findLinkedBlobs(pool, keys), lookupKeyIdentity);
   }
 
   /** The blob's size, or BLOB_UNKNOWN when the repository may not serve it. */

@@ -14,6 +14,7 @@ import {
   type ManifestKey,
   type StoredManifest,
 } from '../db/manifests.js';
+import { lookupKeyIdentity } from '../db/lookup-keys.js';
 import { withTransaction } from '../db/pool.js';
 import { findRepositoryId } from '../db/repositories.js';
 import { listTagsOfManifest, removeTag, setTag, type TagChange, type TagChangeContext } from '../db/tags.js';
@@ -72,9 +73,8 @@ class ManifestLookups<T> {
   readonly byDigest: LookupBatcher<ManifestKey, T>;
 
   constructor(byTag: BatchLookup<ManifestKey, T>, byDigest: BatchLookup<ManifestKey, T>) {
-    const identity = (k: ManifestKey) => `${k.repository}\0${k.reference}`;
-    this.byTag = new LookupBatcher(byTag, identity);
-    this.byDigest = new LookupBatcher(byDigest, identity);
+    this.byTag = new LookupBatcher(byTag, lookupKeyIdentity);
+    this.byDigest = new LookupBatcher(byDigest, lookupKeyIdentity);
   }
 }
 
