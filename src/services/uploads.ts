@@ -140,6 +140,7 @@ export class UploadService {
     try {
       const size = await this.store.putBlob!(expected.digest, hashing(body.stream, digest), {
         uploadId: upload.id,
+        length: announcedLength(body),
         verify: async (written) => {
           checkChunkLength(body, written);
           const actual = await digest.finish();
@@ -247,6 +248,7 @@ export class UploadService {
       ({ written, state } = await this.store.appendUpload(upload.id, hashing(body.stream, digest), {
         offset: upload.offset,
         state: upload.backendState,
+        length: announcedLength(body),
       }));
       checkChunkLength(body, written);
     } catch (err) {
@@ -302,9 +304,14 @@ function checkChunkRange(upload: UploadRow, { range, length }: ChunkBody): void 
   }
 }
 
+/** The byte count a chunk's headers announce, if they do. */
+function announcedLength({ range, length }: ChunkBody): number | undefined {
+  return range ? range.end - range.start + 1 : length;
+}
+
 /** The bytes received must be as many as the chunk's headers announced. */
-function checkChunkLength({ range, length }: ChunkBody, written: number): void {
-  const expected = range ? range.end - range.start + 1 : length;
+function checkChunkLength(body: ChunkBody, written: number): void {
+  const expected = announcedLength(body);
   if (expected !== undefined && written !== expected) {
     throw new RegistryError('SIZE_INVALID', { detail: { expected, received: written } });
   }

@@ -41,7 +41,13 @@ export interface BlobStore {
   appendUpload(
     uploadId: string,
     chunks: AsyncIterable<Buffer>,
-    options: { offset: number; state: UploadBackendState; signal?: AbortSignal },
+    options: {
+      offset: number;
+      state: UploadBackendState;
+      signal?: AbortSignal;
+      /** Bytes the request announced (Content-Length), when it did: a store may plan with it. */
+      length?: number;
+    },
   ): Promise<{ written: number; state: UploadBackendState }>;
   /** Streams the first `length` staged bytes of an upload (to hash them when no saved state fits). */
   readUpload(uploadId: string, options: { length: number; state: UploadBackendState }): Promise<Readable>;
@@ -75,6 +81,8 @@ export interface PutBlobOptions {
   /** Runs after the last byte with the byte count; throws to refuse the blob. */
   verify: (size: number) => void | Promise<void>;
   signal?: AbortSignal;
+  /** Bytes the request announced (Content-Length), when it did. */
+  length?: number;
 }
 
 export class BlobNotFoundError extends Error {

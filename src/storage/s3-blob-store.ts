@@ -16,7 +16,7 @@ import { BlobNotFoundError, type BlobStore, type ByteRange, type PutBlobOptions,
 import { S3Copier, type CopyLimits } from './s3-copy.js';
 import { isNoSuchUpload, isS3NotFound } from './s3-errors.js';
 import { S3Bucket } from './s3-io.js';
-import { MAX_PARTS, PartCutter } from './s3-parts.js';
+import { MAX_PARTS, PartCutter, type PartCutterOptions } from './s3-parts.js';
 import {
   MAX_PART_SIZE,
   MIN_PART_SIZE,
@@ -131,6 +131,39 @@ export class S3BlobStore implements BlobStore {
     return getSignedUrl(this.bucket.client, command, { expiresIn: options.expiresIn });
   }
 
+  /**
+   * The multipart upload the parts at `key` go into: `existing`, or one created when the first
+   * part starts. Parts may start together (one streaming in while the one before uploads): they
+   * share the one creation. `created` learns the id.
+   */
+  private multipartOnFirstPart(key: string, existing: string, created: (id: string) => void): () => Promise<string> {
+    let id: Promise<string> | undefined = existing ? Promise.resolve(existing) : undefined;
+    return () =>
+      (id ??= this.bucket.createMultipart(key).then((fresh) => {
+        created(fresh);
+        return fresh;
+      }));
+  }
+
+  /** PartCutter's uploads into `multipart()`, from memory or streamed as the part fills. */
+  private partUploads(
+    key: string,
+    multipart: () => Promise<string>,
+    signal: AbortSignal | undefined,
+    mapError: (err: unknown) => unknown,
+  ): Pick<PartCutterOptions, 'upload' | 'uploadStream'> {
+    const fail = (err: unknown) => {
+      throw mapError(err);
+    };
+    return {
+      upload: async (n, body) => this.bucket.uploadPart(key, await multipart(), n, body, signal).catch(fail),
+      uploadStream: async (n, body, size, partSignal) => {
+        const either = signal ? AbortSignal.any([signal, partSignal]) : partSignal;
+        return this.bucket.uploadPart(key, await multipart(), n, body, either, size).catch(fail);
+      },
+    };
+  }
+
   /** No request to S3 yet: the multipart upload starts with the first part (small blobs never need one). */
   async createUpload(uploadId: string): Promise<UploadBackendState> {
     const key = `${this.uploadPrefix(uploadId)}data`;
@@ -147,7 +180,7 @@ export class S3BlobStore implements BlobStore {
   async appendUpload(
     uploadId: string,
     chunks: AsyncIterable<Buffer>,
-    options: { offset: number; state: UploadBackendState; signal?: AbortSignal },
+    options: { offset: number; state: UploadBackendState; signal?: AbortSignal; length?: number },
   ): Promise<{ written: number; state: UploadBackendState }> {
     const { signal } = options;
     const state = parseUploadState(uploadId, options.state);
@@ -157,20 +190,19 @@ export class S3BlobStore implements BlobStore {
     }
     const tailSize = staged - state.parts.reduce((sum, p) => sum + p.size, 0);
     const next: S3UploadState = { ...state, parts: [...state.parts] };
+    const multipart = this.multipartOnFirstPart(state.key, state.multipartId, (id) => (next.multipartId = id));
     const cutter = new PartCutter({
       partSize: state.partSize,
       firstPart: state.parts.length + 1,
       lastPart: MAX_PARTS - 1, // one left for the tail at commit
       prefix: tailSize,
       loadPrefix: (into) => this.readTail(state.tail, into, signal),
-      upload: async (n, body) => {
-        next.multipartId ||= await this.bucket.createMultipart(state.key);
-        return this.bucket.uploadPart(state.key, next.multipartId, n, body, signal).catch((err: unknown) => {
-          // Completed by an earlier commit attempt, or aborted: this session takes no more parts.
-          throw isNoSuchUpload(err) ? new BlobNotFoundError(`upload ${uploadId}`) : err;
-        });
-      },
+      ...this.partUploads(state.key, multipart, signal, (err) =>
+        // Completed by an earlier commit attempt, or aborted: this session takes no more parts.
+        isNoSuchUpload(err) ? new BlobNotFoundError(`upload ${uploadId}`) : err,
+      ),
     });
+    if (options.length !== undefined) cutter.announce(options.length);
     let written = 0;
     try {
       for await (const chunk of chunks) {
@@ -273,17 +305,16 @@ export class S3BlobStore implements BlobStore {
     const { signal } = options;
     const key = this.blobKey(digest);
     let multipartId = '';
+    const multipart = this.multipartOnFirstPart(key, '', (id) => (multipartId = id));
     const cutter = new PartCutter({
       partSize: this.limits.partSize,
       firstPart: 1,
       lastPart: MAX_PARTS,
       prefix: 0,
       loadPrefix: async () => {},
-      upload: async (n, body) => {
-        multipartId ||= await this.bucket.createMultipart(key);
-        return this.bucket.uploadPart(key, multipartId, n, body, signal);
-      },
+      ...this.partUploads(key, multipart, signal, (err) => err),
     });
+    if (options.length !== undefined) cutter.announce(options.length);
     let size = 0;
     try {
       for await (const chunk of chunks) {

@@ -24,6 +24,9 @@ export interface S3ClientOptions {
 const SOCKET_IDLE_MS = 120_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 
+const quiet = (): void => {};
+const QUIET = { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet };
+
 export function createS3Client(options: S3ClientOptions = {}): S3Client {
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 256 };
   return new S3Client({
@@ -37,6 +40,9 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
     // S3-compatible servers; the service verifies the blob's digest anyway.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Without a logger the SDK writes to the console; its only message on Berth's paths is that a
+    // streamed part failed, which the store retries from memory (or cancelled itself).
+    logger: QUIET,
     requestHandler: {
       connectionTimeout: CONNECT_TIMEOUT_MS,
       socketTimeout: SOCKET_IDLE_MS,

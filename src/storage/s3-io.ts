@@ -105,10 +105,15 @@ export class S3Bucket {
     return out.UploadId;
   }
 
-  async uploadPart(key: string, multipartId: string, n: number, body: Buffer, signal?: AbortSignal): Promise<string> {
+  /**
+   * A part from memory (signed with its SHA-256, retried by the SDK) or from a stream of exactly
+   * `size` bytes (sent as UNSIGNED-PAYLOAD, as the SDK does for any stream, and never retried).
+   */
+  async uploadPart(key: string, multipartId: string, n: number, body: Buffer | Readable, signal?: AbortSignal, size?: number): Promise<string> {
+    const length = Buffer.isBuffer(body) ? body.length : size;
     const out = await this.call('UploadPart', () =>
       this.client.send(
-        new UploadPartCommand({ Bucket: this.name, Key: key, UploadId: multipartId, PartNumber: n, Body: body, ContentLength: body.length }),
+        new UploadPartCommand({ Bucket: this.name, Key: key, UploadId: multipartId, PartNumber: n, Body: body, ContentLength: length }),
         { abortSignal: signal },
       ),
     );

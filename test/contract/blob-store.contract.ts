@@ -65,8 +65,10 @@ class Upload {
     return this;
   }
 
-  async append(bytes: Buffer, piece?: number): Promise<void> {
-    const result = await this.store.appendUpload(this.id, pieces(bytes, piece), { offset: this.offset, state: this.state });
+  /** `announce`: the request told its length (Content-Length), as most clients' chunks do. */
+  async append(bytes: Buffer, piece?: number, announce = false): Promise<void> {
+    const options = { offset: this.offset, state: this.state, ...(announce ? { length: bytes.length } : {}) };
+    const result = await this.store.appendUpload(this.id, pieces(bytes, piece), options);
     assert.equal(result.written, bytes.length);
     this.offset += result.written;
     this.state = viaJson(result.state);
@@ -242,6 +244,40 @@ export function blobStoreContract(name: string, factory: () => Promise<ContractS
       assert.deepEqual(await subject.leftovers(), []);
     });
 
+    it('stores appends that announce their length alike, aligned to parts or not, several parts at a time', async () => {
+      const parts = [randomBytes(8 * MiB), randomBytes(8 * MiB), randomBytes(6 * MiB + 7), randomBytes(17 * MiB + 1), randomBytes(3)];
+      const bytes = Buffer.concat(parts);
+      const upload = await new Upload(store).start();
+      for (const part of parts) await upload.append(part, 64 * KiB, true);
+      await upload.commit(sha256(bytes));
+      await assertBlob(sha256(bytes), bytes);
+      assert.deepEqual(await subject.leftovers(), []);
+    });
+
+    it('an append that brings fewer bytes than it announced keeps what came, failing or not; the upload goes on', async () => {
+      const upload = await new Upload(store).start();
+      const head = randomBytes(8 * MiB);
+      await upload.append(head, undefined, true);
+      // The client goes away 1.5 parts into an announced 3 parts: nothing of it counts.
+      await assert.rejects(
+        store.appendUpload(upload.id, failingAfter(randomBytes(12 * MiB)), { offset: upload.offset, state: upload.state, length: 24 * MiB }),
+        /client went away/,
+      );
+      // A body that ends early without an error: the store takes what arrived (the service then
+      // answers 400 and the session stays where the store says).
+      const short = randomBytes(11 * MiB);
+      const result = await store.appendUpload(upload.id, pieces(short), { offset: upload.offset, state: upload.state, length: 16 * MiB });
+      assert.equal(result.written, short.length);
+      upload.offset += result.written;
+      upload.state = viaJson(result.state);
+      const rest = randomBytes(9 * MiB + 5);
+      await upload.append(rest, undefined, true);
+      const bytes = Buffer.concat([head, short, rest]);
+      await upload.commit(sha256(bytes));
+      await assertBlob(sha256(bytes), bytes);
+      assert.deepEqual(await subject.leftovers(), []);
+    });
+
     it('continues an upload from its state alone, as another replica would', async () => {
       const parts = [randomBytes(2 * MiB), randomBytes(4 * MiB), randomBytes(KiB)];
       const bytes = Buffer.concat(parts);
@@ -263,8 +299,8 @@ export function blobStoreContract(name: string, factory: () => Promise<ContractS
     });
 
     if (options.putsWholeBlobs) {
-      const putWhole = (upload: Upload, bytes: Buffer, digest: string, verify: (size: number) => void = () => {}) =>
-        store.putBlob!(digest, pieces(bytes), { uploadId: upload.id, verify });
+      const putWhole = (upload: Upload, bytes: Buffer, digest: string, verify: (size: number) => void = () => {}, length?: number) =>
+        store.putBlob!(digest, pieces(bytes), { uploadId: upload.id, verify, ...(length === undefined ? {} : { length }) });
 
       it('putBlob takes a whole blob in one pass: served whole, nothing left staged', async () => {
         for (const size of [0, 300, 3 * MiB + 1]) {
@@ -273,6 +309,16 @@ export function blobStoreContract(name: string, factory: () => Promise<ContractS
           let verified = -1;
           assert.equal(await putWhole(upload, bytes, sha256(bytes), (n) => (verified = n)), size);
           assert.equal(verified, size, 'verify saw every byte');
+          await assertBlob(sha256(bytes), bytes);
+        }
+        assert.deepEqual(await subject.leftovers(), []);
+      });
+
+      it('putBlob with the announced length stores blobs of several parts, a multiple of the part size or not', async () => {
+        for (const size of [16 * MiB, 21 * MiB + 3]) {
+          const bytes = randomBytes(size);
+          const upload = await new Upload(store).start();
+          assert.equal(await putWhole(upload, bytes, sha256(bytes), undefined, size), size);
           await assertBlob(sha256(bytes), bytes);
         }
         assert.deepEqual(await subject.leftovers(), []);
