@@ -15,13 +15,18 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { isNoSuchUpload, isNotImplemented, isS3NotFound, toStorageError } from './s3-errors.js';
+import { PresignedGets } from './s3-presigned-get.js';
 import type { S3Part } from './s3-upload-state.js';
 
 export class S3Bucket {
+  private readonly presigned: PresignedGets;
+
   constructor(
     readonly client: S3Client,
     readonly name: string,
-  ) {}
+  ) {
+    this.presigned = new PresignedGets(client);
+  }
 
   /** Runs one SDK call; throttling, 5xx and network failures become StorageUnavailableError. */
   async call<T>(what: string, run: () => Promise<T>): Promise<T> {
@@ -52,15 +57,20 @@ export class S3Bucket {
     key: string,
     options: { range?: string | undefined; signal?: AbortSignal | undefined; expectLength?: number } = {},
   ): Promise<Readable> {
-    const out = await this.call('GetObject', () =>
-      this.client.send(new GetObjectCommand({ Bucket: this.name, Key: key, Range: options.range }), { abortSignal: options.signal }),
-    );
-    const body = out.Body as Readable;
-    if (options.expectLength !== undefined && out.ContentLength !== undefined && out.ContentLength !== options.expectLength) {
-      body.destroy();
-      throw new Error(`S3 answered ${out.ContentLength} bytes for ${key} (${options.range ?? 'whole'}), ${options.expectLength} expected`);
+    let got = await this.presigned.get(this.name, key, options);
+    if (!got) {
+      const out = await this.call('GetObject', () =>
+        this.client.send(new GetObjectCommand({ Bucket: this.name, Key: key, Range: options.range }), { abortSignal: options.signal }),
+      );
+      got = { body: out.Body as Readable, length: out.ContentLength };
     }
-    return body;
+    if (options.expectLength !== undefined && got.length !== undefined && got.length !== options.expectLength) {
+      // undici's body reports a destroy as an error: nobody else listens to this one.
+      got.body.on('error', () => {});
+      got.body.destroy();
+      throw new Error(`S3 answered ${got.length} bytes for ${key} (${options.range ?? 'whole'}), ${options.expectLength} expected`);
+    }
+    return got.body;
   }
 
   /** Reads a whole object of known size into `into` (exactly), e.g. a tail segment. */

@@ -2,6 +2,8 @@
 // layout, presigned URLs, the copy paths for servers without UploadPartCopy, error mapping and
 // the start-up bucket check.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -194,6 +196,27 @@ describe('S3 errors and the start-up bucket check', { timeout: 60_000 }, () => {
       await assert.rejects(store.ping(), StorageUnavailableError);
     } finally {
       client.destroy();
+    }
+  });
+
+  it('refuses a range answered with other bytes than asked (a server that ignores Range), and keeps serving', async () => {
+    // An S3-compatible server that answers every GET with the whole 10-byte object, 200.
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'Content-Length': '10', 'Content-Type': 'application/octet-stream' });
+      res.end(req.method === 'HEAD' ? undefined : Buffer.from('0123456789'));
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    const client = createS3Client({ endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    try {
+      const store = new S3BlobStore(client, { bucket: 'b' });
+      const digest = sha256(Buffer.from('0123456789'));
+      await assert.rejects(store.open(digest, { range: { start: 2, end: 4 } }), /answered 10 bytes .* 3 expected/);
+      assert.equal((await readAll(await store.open(digest))).toString(), '0123456789');
+    } finally {
+      client.destroy();
+      server.closeAllConnections();
+      server.close();
     }
   });
 
