@@ -42,6 +42,8 @@ export interface Report {
   loadAfter: string;
   busyBefore: number;
   settings: Settings;
+  /** counted runs of each client figure (`--client-runs`) */
+  clientRuns: number;
   rows: Row[];
   ceilings: Ceilings;
   memory: MemoryPhaseRow[];
@@ -162,7 +164,7 @@ export function renderReport(r: Report): string {
   L.push(`7. Peak memory: see "Memory by phase".`);
   L.push(`8. A ${r.bigBlob.mib} MiB blob (the random blob repeated) pushed monolithically and pulled once per registry, memory watched.`);
   L.push(`9. Machine ceilings, above; the bare servers run as a separate process like the registries.`);
-  L.push(`10. skopeo copy (bench/clients.ts; 3 counted runs after a warm-up run, \`--client-runs\`): each run a new OCI image layout (one linux/amd64 image, 5 layers, each a tar of one 40 MiB random file, gzip level 1; ~200 MiB of blobs), \`skopeo copy oci:<dir>:bench docker://127.0.0.1:<port>/clients/skopeo-<run>:bench\` into a new repository, then back out to a new \`oci:\` directory; registries alternate who goes first.`);
+  L.push(`10. skopeo copy (bench/clients.ts; ${r.clientRuns} counted runs after a warm-up run, \`--client-runs\`): each run a new OCI image layout (one linux/amd64 image, 5 layers, each a tar of one 40 MiB random file, gzip level 1; ~200 MiB of blobs), \`skopeo copy oci:<dir>:bench docker://127.0.0.1:<port>/clients/skopeo-<run>:bench\` into a new repository, then back out to a new \`oci:\` directory; registries alternate who goes first.`);
   L.push(`11. docker push / pull with a private dockerd (test/helpers/dockerd.ts; vfs storage driver): a new image of the same shape each run, loaded from a \`docker-archive\` skopeo writes (not timed), \`docker push\` to a new repository, every image forgotten (\`rmi\`, \`image prune -af\`), \`docker pull\`, forgotten again. dockerd gzips each layer on push and unpacks into vfs on pull: mostly the client's work.`);
   L.push('');
   L.push('## Notes and anomalies');
