@@ -360,6 +360,26 @@ describe('PATCH /v2/<name>/blobs/uploads/<id> (end-5)', () => {
     assert.deepEqual(await getBlob(repo, sha256(bytes)), bytes);
   });
 
+  it('takes chunks of several S3 parts with their length announced, and a monolithic PUT of several, bytes intact', async () => {
+    // On S3, parts a request's length will fill are uploaded while they arrive (8 MiB parts).
+    const repo = uniqueRepo();
+    const chunks = [randomBlob(17 * 1024 * 1024 + 5), randomBlob(8 * 1024 * 1024), randomBlob(3)];
+    const bytes = Buffer.concat(chunks);
+    const { location } = await startUpload(reg.request, repo);
+    let start = 0;
+    for (const chunk of chunks) {
+      await patchChunk(reg.request, location, chunk, start).expect(202);
+      start += chunk.length;
+    }
+    await putDigest(location, sha256(bytes)).expect(201);
+    assert.deepEqual(await getBlob(repo, sha256(bytes)), bytes);
+
+    const whole = randomBlob(16 * 1024 * 1024);
+    const session = await startUpload(reg.request, repo);
+    await putDigest(session.location, sha256(whole)).set('Content-Type', 'application/octet-stream').send(whole).expect(201);
+    assert.deepEqual(await getBlob(repo, sha256(whole)), whole);
+  });
+
   it('streams a 1 MiB+ body written in many small pieces of one chunked PATCH to the right digest', async () => {
     const repo = uniqueRepo();
     const bytes = randomBlob(1024 * 1024 + 999);
