@@ -67,20 +67,22 @@ function recorder(options: { failStreams?: boolean; slowFirst?: boolean } = {}) 
   };
 }
 
+/** Writes `bytes` (announcing `announce` first, if given) and waits for every upload. */
+async function cut(r: ReturnType<typeof recorder>, bytes: Buffer, announce?: number): Promise<void> {
+  if (announce !== undefined) r.cutter.announce(announce);
+  await r.write(r.cutter, bytes);
+  await r.cutter.settle();
+}
+
+/** Which part went how, in the order the uploads finished: ['1:stream', '2:memory', …]. */
+const how = (r: ReturnType<typeof recorder>) => r.sent.map((s) => `${s.n}:${s.how}`);
+
 describe('PartCutter', () => {
   it('starts the upload of a part the announced length will fill with its first bytes', async () => {
     const r = recorder();
     const bytes = randomBytes(2 * PART + 100);
-    r.cutter.announce(bytes.length);
-    await r.write(r.cutter, bytes);
-    await r.cutter.settle();
-    assert.deepEqual(
-      r.sent.map((s) => [s.n, s.how]),
-      [
-        [1, 'stream'],
-        [2, 'stream'],
-      ],
-    );
+    await cut(r, bytes, bytes.length);
+    assert.deepEqual(how(r), ['1:stream', '2:stream']);
     assert.ok(r.sent[0]!.startedAfter < PART / 2, `part 1 started after ${r.sent[0]!.startedAfter} bytes`);
     assert.ok(r.sent[1]!.startedAfter < PART + PART / 2, `part 2 started after ${r.sent[1]!.startedAfter} bytes`);
     assert.deepEqual(Buffer.concat(r.sent.map((s) => s.bytes)), bytes.subarray(0, 2 * PART));
@@ -96,15 +98,8 @@ describe('PartCutter', () => {
   it('uploads each part only once it is full when no length was announced', async () => {
     const r = recorder();
     const bytes = randomBytes(2 * PART);
-    await r.write(r.cutter, bytes);
-    await r.cutter.settle();
-    assert.deepEqual(
-      r.sent.map((s) => [s.n, s.how]),
-      [
-        [1, 'memory'],
-        [2, 'memory'],
-      ],
-    );
+    await cut(r, bytes);
+    assert.deepEqual(how(r), ['1:memory', '2:memory']);
     assert.ok(r.sent[0]!.startedAfter >= PART - PIECE);
     assert.deepEqual(Buffer.concat(r.sent.map((s) => s.bytes)), bytes);
   });
@@ -112,16 +107,8 @@ describe('PartCutter', () => {
   it('uploads a part again from memory when its streamed upload fails', async () => {
     const r = recorder({ failStreams: true });
     const bytes = randomBytes(2 * PART);
-    r.cutter.announce(bytes.length);
-    await r.write(r.cutter, bytes);
-    await r.cutter.settle();
-    assert.deepEqual(
-      r.sent.map((s) => [s.n, s.how]),
-      [
-        [1, 'memory'],
-        [2, 'memory'],
-      ],
-    );
+    await cut(r, bytes, bytes.length);
+    assert.deepEqual(how(r), ['1:memory', '2:memory']);
     assert.deepEqual(Buffer.concat(r.sent.map((s) => s.bytes)), bytes);
     assert.deepEqual(
       r.cutter.parts.map((p) => p.etag),
@@ -132,9 +119,7 @@ describe('PartCutter', () => {
   it('records parts in their order when a later one finishes first', async () => {
     const r = recorder({ slowFirst: true });
     const bytes = randomBytes(3 * PART);
-    r.cutter.announce(bytes.length);
-    await r.write(r.cutter, bytes);
-    await r.cutter.settle();
+    await cut(r, bytes, bytes.length);
     assert.deepEqual(
       r.cutter.parts.map((p) => p.n),
       [1, 2, 3],
@@ -144,9 +129,7 @@ describe('PartCutter', () => {
   it('cancels the streamed part when fewer bytes come than announced, and reuses its number', async () => {
     const r = recorder();
     const bytes = randomBytes(PART + PART / 2);
-    r.cutter.announce(3 * PART);
-    await r.write(r.cutter, bytes);
-    await r.cutter.settle();
+    await cut(r, bytes, 3 * PART);
     assert.deepEqual(r.aborted, [2]);
     assert.deepEqual(
       r.cutter.parts.map((p) => [p.n, p.etag]),
