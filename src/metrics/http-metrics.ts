@@ -1,6 +1,7 @@
-// Counts every request once its response has really ended (streamed bodies finish after the
-// middleware chain): count and duration by route template and status, bytes on the connection,
-// uploads streaming in.
+// Counts every request once its response has really ended or its connection closed, which need not
+// be when the middleware chain returns (a streamed body ends later, a handler writing the response
+// itself may end it earlier): count and duration by route template and status, bytes on the
+// connection, uploads streaming in.
 import type { Socket } from 'node:net';
 import type { Context, Next } from 'koa';
 import type { Metrics } from './metrics.js';
@@ -13,19 +14,24 @@ import { isUploadRequest, routeTemplate } from './route-template.js';
  */
 const countedUntil = new WeakMap<Socket, { read: number; written: number }>();
 
+/** nginx's "client closed request": the connection closed before any status line went out. */
+const CLIENT_CLOSED = '499';
+
 export function httpMetrics(metrics: Metrics) {
   return async function measureRequest(ctx: Context, next: Next): Promise<void> {
     const started = process.hrtime.bigint();
     const socket = ctx.req.socket;
     const upload = isUploadRequest(ctx.method, routeTemplate(ctx));
     if (upload) metrics.uploadsInFlight.inc();
-    let counted = false;
-    const done = () => {
-      if (counted) return;
-      counted = true;
+    // On the response's close, not when the chain returns: a handler that writes the response
+    // itself can end it long before its own cleanup (closing a file) lets the chain return, and a
+    // scrape in between would miss the request. A client gone before the answer is counted then
+    // too, as 499 rather than with the 404 Koa presets for a request still being handled.
+    ctx.res.once('close', () => {
       if (upload) metrics.uploadsInFlight.dec();
       const route = routeTemplate(ctx);
-      const labels = { method: ctx.method, route, status: String(ctx.status) };
+      const status = ctx.res.headersSent ? String(ctx.res.statusCode) : CLIENT_CLOSED;
+      const labels = { method: ctx.method, route, status };
       metrics.httpRequests.inc(labels);
       metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
       const previous = countedUntil.get(socket) ?? { read: 0, written: 0 };
@@ -33,12 +39,7 @@ export function httpMetrics(metrics: Metrics) {
       countedUntil.set(socket, now);
       metrics.bytesReceived.inc({ route }, Math.max(0, now.read - previous.read));
       metrics.bytesSent.inc({ route }, Math.max(0, now.written - previous.written));
-    };
-    try {
-      await next();
-    } finally {
-      if (ctx.res.writableFinished || ctx.res.destroyed) done();
-      else ctx.res.once('close', done);
-    }
+    });
+    await next();
   };
 }

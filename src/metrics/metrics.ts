@@ -24,7 +24,7 @@ export class Metrics {
 
   readonly httpRequests = new Counter({
     name: 'berth_http_requests_total',
-    help: 'HTTP requests answered, by method, route template and status',
+    help: 'HTTP requests answered, by method, route template and status (499: the client closed the connection first)',
     labelNames: ['method', 'route', 'status'] as const,
     registers: [this.registry],
   });
