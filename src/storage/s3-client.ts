@@ -21,8 +21,8 @@ export interface S3ClientOptions {
 }
 
 /** A socket with no traffic this long is dead (a paused download stream counts as traffic-less). */
-const SOCKET_IDLE_MS = 120_000;
-const CONNECT_TIMEOUT_MS = 5_000;
+export const SOCKET_IDLE_MS = 120_000;
+export const CONNECT_TIMEOUT_MS = 5_000;
 
 const quiet = (): void => {};
 const QUIET = { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet };

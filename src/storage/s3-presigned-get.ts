@@ -10,14 +10,18 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Agent, request } from 'undici';
-
-/** As the SDK client's socket timeout: this long without a byte and the download fails. */
-const IDLE_MS = 120_000;
+import { CONNECT_TIMEOUT_MS, SOCKET_IDLE_MS } from './s3-client.js';
 /** Long enough for any retry of the request the URL is made for, short enough to leak nothing useful. */
 const URL_LIFETIME_S = 300;
 
 export class PresignedGets {
-  private readonly agent = new Agent({ headersTimeout: IDLE_MS, bodyTimeout: IDLE_MS, connections: 256 });
+  // The SDK client's timeouts: an unreachable endpoint costs no longer here before the SDK is asked.
+  private readonly agent = new Agent({
+    connect: { timeout: CONNECT_TIMEOUT_MS },
+    headersTimeout: SOCKET_IDLE_MS,
+    bodyTimeout: SOCKET_IDLE_MS,
+    connections: 256,
+  });
 
   constructor(private readonly client: S3Client) {}
 
