@@ -220,6 +220,43 @@ describe('S3 errors and the start-up bucket check', { timeout: 60_000 }, () => {
     }
   });
 
+  it('asks a GET that S3 refused again through the SDK: a 503 once is retried, a lasting 503 is unavailable', async () => {
+    // An S3-compatible server that throttles the first `refusals` GETs, then serves a 10-byte object.
+    const bytes = Buffer.from('0123456789');
+    let refusals = 0;
+    const seen: ('presigned' | 'signed')[] = [];
+    const server = createServer((req, res) => {
+      seen.push(new URL(req.url ?? '/', 'http://x').searchParams.has('X-Amz-Signature') ? 'presigned' : 'signed');
+      if (refusals > 0) {
+        refusals -= 1;
+        res.writeHead(503, { 'Content-Type': 'application/xml' });
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>');
+        return;
+      }
+      res.writeHead(200, { 'Content-Length': '10', 'Content-Type': 'application/octet-stream' });
+      res.end(req.method === 'HEAD' ? undefined : bytes);
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    const client = createS3Client({ endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, maxAttempts: 2 });
+    try {
+      const store = new S3BlobStore(client, { bucket: 'b' });
+      const digest = sha256(bytes);
+      refusals = 1;
+      assert.equal((await readAll(await store.open(digest))).toString(), '0123456789');
+      assert.deepEqual(seen, ['presigned', 'signed']);
+
+      seen.length = 0;
+      refusals = 3;
+      await assert.rejects(store.open(digest), StorageUnavailableError);
+      assert.deepEqual(seen, ['presigned', 'signed', 'signed']);
+    } finally {
+      client.destroy();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('ping rejects when the bucket is gone (readiness fails)', async () => {
     const store = new S3BlobStore(s3.client, { bucket: `gone-${randomBytes(4).toString('hex')}` });
     await assert.rejects(store.ping());
