@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system tools the end-to-end tests need: dockerd + docker CLI
-# (Debian's docker.io, which brings containerd and runc) and skopeo.
+# Installs the system tools the tests need: dockerd + docker CLI (Debian's docker.io, which
+# brings containerd and runc), skopeo, and a C compiler for the native SHA module (gcc).
 # Idempotent: exits quickly when everything is already there.
 # Usage: bash scripts/install-test-deps.sh [--with-distribution]
 #   --with-distribution  also install CNCF Distribution (docker-registry), used only to
@@ -17,8 +17,8 @@ for arg in "$@"; do
 done
 
 # tool -> Debian package
-declare -A pkg_of=([dockerd]=docker.io [docker]=docker.io [containerd]=docker.io [skopeo]=skopeo)
-tools=(dockerd docker containerd skopeo)
+declare -A pkg_of=([dockerd]=docker.io [docker]=docker.io [containerd]=docker.io [skopeo]=skopeo [cc]=gcc)
+tools=(dockerd docker containerd skopeo cc)
 if [[ $want_distribution == 1 ]]; then
   pkg_of[docker-registry]=docker-registry
   tools+=(docker-registry)
@@ -34,6 +34,9 @@ for t in "${tools[@]}"; do
   fi
 done
 
+# gcc alone (--no-install-recommends) has no C library headers.
+[[ " ${missing_pkgs[*]-} " != *" gcc "* ]] || missing_pkgs+=(libc6-dev)
+
 if [[ ${#missing_tools[@]} -eq 0 ]]; then
   echo "install-test-deps: all present (${tools[*]})" >&2
   exit 0
@@ -47,8 +50,8 @@ fi
 if [[ $(id -u) -ne 0 || $is_debian -ne 1 ]]; then
   echo "install-test-deps: missing tools: ${missing_tools[*]}" >&2
   echo "  On Debian/Ubuntu (as root): apt-get update && apt-get install -y --no-install-recommends ${missing_pkgs[*]}" >&2
-  echo "  Elsewhere: install Docker Engine (dockerd + docker CLI) and skopeo from your distribution." >&2
-  echo "  The e2e tests skip (or fail when CI=true) without them." >&2
+  echo "  Elsewhere: install Docker Engine (dockerd + docker CLI), skopeo and a C compiler from your distribution." >&2
+  echo "  The tests that need them skip (or fail when CI=true) without them." >&2
   exit 1
 fi
 

@@ -26,6 +26,7 @@ import { OverviewService } from './services/overview.js';
 import { TagHistoryService } from './services/tag-history.js';
 import { UploadService } from './services/uploads.js';
 import { UsageService } from './services/usage.js';
+import type { ResumableDigests } from './services/upload-digest.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { instrumentBlobStore } from './storage/instrumented-blob-store.js';
 
@@ -58,6 +59,8 @@ export interface AppDeps {
   draining?: () => boolean;
   /** Storage allowances per repository glob (BERTH_QUOTAS); none when absent. */
   quotas?: QuotaRule[];
+  /** Saveable digests of uploads in progress; the process's own (native module if built) when absent. */
+  resumableDigests?: ResumableDigests;
 }
 
 export function buildApp(deps: AppDeps): Koa {
@@ -70,7 +73,7 @@ export function buildApp(deps: AppDeps): Koa {
   const quotas = new Quotas(deps.quotas ?? []);
   const router = createRegistryRouter({
     blobs: new BlobService(deps.pool, store, notifier),
-    uploads: new UploadService(deps.pool, store, deps.lockPool),
+    uploads: new UploadService(deps.pool, store, deps.lockPool, deps.resumableDigests),
     manifests: new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false, immutableTags, quotas }, notifier),
     listing: new ListingService(deps.pool),
     urls: new UrlBuilder(deps.publicUrl, deps.trustProxy ?? false),

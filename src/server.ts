@@ -14,6 +14,7 @@ import { onGcResult } from './gc/report.js';
 import { scheduleGc } from './gc/schedule.js';
 import { schedulePurge } from './jobs/purge-uploads.js';
 import { Metrics } from './metrics/metrics.js';
+import { nativeShaUnavailable } from './services/native-sha.js';
 import { WebhookNotifier } from './notify/webhooks.js';
 import { tuneHeap } from './v8-heap.js';
 
@@ -70,6 +71,10 @@ export async function serve(config: Config): Promise<void> {
   });
   const server = await listen(app, config.host, config.port, tls);
   deps.logger.info({ addr: `${config.host}:${config.port}`, tls: tls !== undefined, storage: config.storage.driver, auth: config.auth }, 'berth listening');
+  const noNativeSha = nativeShaUnavailable();
+  if (noNativeSha && config.storage.driver === 's3') {
+    deps.logger.warn({ reason: noNativeSha }, 'native SHA module missing: uploads to S3 keep their digests with hash-wasm, about 10x slower');
+  }
   const metricsServer =
     config.metricsAddr &&
     (await listen(buildOperationsApp({ pool: deps.pool, store: deps.store, metrics, draining }), config.metricsAddr.host, config.metricsAddr.port));

@@ -1,12 +1,14 @@
 // Running digests of uploads in progress. Two kinds, chosen by what the blob store can afford:
-//  - node:crypto (OpenSSL, ~1 GB/s here) cannot be saved, so between requests it lives in this
+//  - node:crypto (OpenSSL, ~1.4 GB/s here) cannot be saved, so between requests it lives in this
 //    process's cache; on a miss the service re-reads the staged bytes (cheap on a local disk);
-//  - hash-wasm (~130 MB/s here, on worker threads: hash-workers.ts) can save its state, which goes
-//    into the uploads row after every chunk, so any replica can continue an upload without
-//    reading back what is in S3.
+//  - resumable ones save their state, which goes into the uploads row after every chunk, so any
+//    replica can continue an upload without reading back what is in S3: the native module
+//    (native-sha.ts: OpenSSL too, ~1.4 GB/s) where it was built, else hash-wasm (~140 MB/s, on
+//    worker threads: hash-workers.ts).
 import { createHash, type Hash } from 'node:crypto';
 import type { DigestAlgorithm } from '../registry/digest.js';
 import { HashWorkers } from './hash-workers.js';
+import { nativeSha, nativeStateAlgorithm, type NativeSha } from './native-sha.js';
 
 export interface RunningDigest {
   /** Takes the bytes; a promise means "wait before the next chunk" (the hasher is behind). */
@@ -39,12 +41,58 @@ export function fastDigest(algorithm: DigestAlgorithm): RunningDigest {
   return new NodeDigest(createHash(algorithm));
 }
 
-let workers: HashWorkers | undefined;
+class NativeDigest implements RunningDigest {
+  constructor(
+    private readonly sha: NativeSha,
+    private readonly context: Buffer,
+  ) {}
+  update(chunk: Buffer): void {
+    this.sha.update(this.context, chunk);
+  }
+  async finish(): Promise<string> {
+    return this.sha.digest(this.context).toString('hex');
+  }
+  async save(): Promise<Buffer> {
+    return this.sha.save(this.context);
+  }
+}
 
-/** A resumable digest, fresh or continued from a saved state; the threads start on first use. */
-export function resumableDigest(algorithm: DigestAlgorithm, saved?: Buffer): RunningDigest {
-  workers ??= new HashWorkers();
-  return workers.open(algorithm, saved);
+/**
+ * Opens resumable digests with the native module when there is one, else on hash-wasm workers
+ * (started on first use). A state goes on with the kind that saved it: replicas built with and
+ * without the module can share uploads in flight.
+ */
+export class ResumableDigests {
+  private workers: HashWorkers | undefined;
+
+  constructor(private readonly native: NativeSha | undefined) {}
+
+  /**
+   * A fresh digest, or one continuing `saved`; undefined when this process cannot continue it
+   * (a native state without the module, or a damaged one): the caller then hashes the staged bytes.
+   */
+  open(algorithm: DigestAlgorithm, saved?: Buffer): RunningDigest | undefined {
+    const savedBy = saved && nativeStateAlgorithm(saved);
+    if (savedBy !== undefined) {
+      const context = savedBy === algorithm ? this.native?.restore(saved!) : undefined;
+      return context ? new NativeDigest(this.native!, context) : undefined;
+    }
+    if (this.native && !saved) return new NativeDigest(this.native, this.native.create(algorithm));
+    this.workers ??= new HashWorkers();
+    return this.workers.open(algorithm, saved);
+  }
+
+  async stop(): Promise<void> {
+    await this.workers?.stop();
+  }
+}
+
+let shared: ResumableDigests | undefined;
+
+/** The process-wide instance: the native module if it was built. */
+export function processResumableDigests(): ResumableDigests {
+  shared ??= new ResumableDigests(nativeSha());
+  return shared;
 }
 
 interface CacheEntry {

@@ -21,7 +21,7 @@ import { createDigestHash, parseDigest, type DigestAlgorithm, type ParsedDigest 
 import { isValidName } from '../registry/names.js';
 import { BlobNotFoundError, type BlobStore, type UploadBackendState } from '../storage/blob-store.js';
 import { noteStreamedBytes } from './streamed-garbage.js';
-import { DigestCache, fastDigest, resumableDigest, type RunningDigest } from './upload-digest.js';
+import { DigestCache, fastDigest, processResumableDigests, type ResumableDigests, type RunningDigest } from './upload-digest.js';
 
 /** A canonical lower-case UUID; anything else never reaches PostgreSQL's uuid column (it would be a 500). */
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -54,6 +54,7 @@ export class UploadService {
     private readonly store: BlobStore,
     /** Connections that hold upload write locks while bytes stream (kept apart from the query pool). */
     private readonly lockPool: pg.Pool = pool,
+    private readonly resumable: ResumableDigests = processResumableDigests(),
   ) {}
 
   async start(repository: string, hashAlgorithm: DigestAlgorithm = 'sha256'): Promise<UploadStatus> {
@@ -229,8 +230,8 @@ export class UploadService {
     const cached = this.digests.take(upload.id, algorithm, upload.offset);
     if (cached) return cached;
     const saveable = !this.store.stagedReadsAreCheap && !completesNow;
-    if (upload.offset === 0) return saveable ? resumableDigest(algorithm) : fastDigest(algorithm);
-    if (upload.hashState && upload.hashAlgorithm === algorithm) return resumableDigest(algorithm, upload.hashState);
+    if (upload.offset === 0) return saveable ? this.resumable.open(algorithm) : fastDigest(algorithm);
+    if (upload.hashState && upload.hashAlgorithm === algorithm) return this.resumable.open(algorithm, upload.hashState);
     return undefined;
   }
 

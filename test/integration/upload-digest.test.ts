@@ -13,6 +13,8 @@ import { buildApp } from '../../src/app.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
 import { S3BlobStore } from '../../src/storage/s3-blob-store.js';
+import { ResumableDigests } from '../../src/services/upload-digest.js';
+import { requireNativeSha } from '../helpers/native-sha.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { randomBlob, sha256, sha512 } from '../helpers/oci.js';
 import { testStorage } from '../helpers/registry.js';
@@ -42,6 +44,9 @@ describe('chunked uploads over a store with costly staged reads (saved digest st
   let store: BlobStore & { reReads: number };
   let one: ReturnType<typeof supertest.agent>;
   let two: ReturnType<typeof supertest.agent>;
+  /** A replica built without the native SHA module (no C compiler): hash-wasm digests. */
+  let wasmOnly: ReturnType<typeof supertest.agent>;
+  const wasmDigests = new ResumableDigests(undefined);
 
   before(async () => {
     db = await createTestDatabase();
@@ -57,21 +62,24 @@ describe('chunked uploads over a store with costly staged reads (saved digest st
     const app = () => buildApp({ pool: db.pool, store, logger: pino({ level: 'silent' }) });
     one = supertest.agent(app().callback());
     two = supertest.agent(app().callback());
+    wasmOnly = supertest.agent(buildApp({ pool: db.pool, store, logger: pino({ level: 'silent' }), resumableDigests: wasmDigests }).callback());
   });
   after(async () => {
+    await wasmDigests.stop();
     await db.drop();
     if (root) await rm(root, { recursive: true, force: true });
     await s3?.stop();
   });
 
-  async function chunked(algorithm: 'sha256' | 'sha512', declare: boolean, bytes: Buffer, digest: string) {
+  /** Sends the chunks to `replicas` in turn (the first chunk to the first); returns the PUT. */
+  async function chunked(algorithm: 'sha256' | 'sha512', declare: boolean, bytes: Buffer, digest: string, replicas = [two, one]) {
     const query = declare ? `?digest-algorithm=${algorithm}` : '';
     const post = await one.post(`/v2/team/app/blobs/uploads/${query}`).expect(202);
     const location = post.headers.location as string;
     const step = 64 * 1024 + 7;
     for (let start = 0, i = 0; start < bytes.length; start += step, i++) {
       const chunk = bytes.subarray(start, start + step);
-      const agent = i % 2 === 0 ? two : one;
+      const agent = replicas[i % replicas.length]!;
       await agent
         .patch(location)
         .set('Content-Type', 'application/octet-stream')
@@ -113,5 +121,26 @@ describe('chunked uploads over a store with costly staged reads (saved digest st
     const put = await chunked('sha256', false, bytes, sha256(Buffer.from('something else')));
     const res = await put(0).expect(400);
     assert.equal((res.body as { errors: { code: string }[] }).errors[0]?.code, 'DIGEST_INVALID');
+  });
+
+  describe('replicas built with and without the native SHA module, as in a rolling upgrade', () => {
+    it('an upload begun without it (hash-wasm state) goes on and finishes on one with it, without reading bytes back', async () => {
+      const bytes = randomBlob(700_001);
+      const before = store.reReads;
+      const put = await chunked('sha256', false, bytes, sha256(bytes), [wasmOnly, one, wasmOnly]);
+      await put(0).expect(201);
+      assert.equal(store.reReads, before);
+    });
+
+    it('an upload whose native state meets a replica without the module is hashed from its bytes once, at the PUT', async (t) => {
+      if (!requireNativeSha(t)) return;
+      const bytes = randomBlob(500_003);
+      const before = store.reReads;
+      const put = await chunked('sha256', false, bytes, sha256(bytes), [one, wasmOnly, two]);
+      await put(1).expect(201);
+      assert.equal(store.reReads, before + 1);
+      const wrong = await chunked('sha256', false, bytes, sha256(Buffer.from('other')), [one, wasmOnly]);
+      await wrong(0).expect(400);
+    });
   });
 });
