@@ -8,7 +8,7 @@ import { lookupKeyIdentity, type LookupKey } from '../db/lookup-keys.js';
 import { findRepositoryId } from '../db/repositories.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { parseDigest } from '../registry/digest.js';
-import { BlobNotFoundError, type BlobStore, type ByteRange } from '../storage/blob-store.js';
+import { BlobNotFoundError, type BlobBody, type BlobStore, type ByteRange } from '../storage/blob-store.js';
 import { silentNotifier, type ChangeOrigin, type Notifier } from '../notify/notifier.js';
 import { LookupBatcher } from './lookup-batcher.js';
 
@@ -39,9 +39,11 @@ export class BlobService {
   async open(
     digest: string,
     range: ByteRange | undefined,
-  ): Promise<{ kind: 'file'; handle: FileHandle } | { kind: 'stream'; stream: Readable }> {
+  ): Promise<{ kind: 'file'; handle: FileHandle } | { kind: 'body'; body: BlobBody } | { kind: 'stream'; stream: Readable }> {
     try {
       if (this.store.openFile) return { kind: 'file', handle: await this.store.openFile(digest) };
+      const body = await this.store.openBody?.(digest, { range });
+      if (body) return { kind: 'body', body };
       return { kind: 'stream', stream: await this.store.open(digest, { range }) };
     } catch (err) {
       if (err instanceof BlobNotFoundError) {

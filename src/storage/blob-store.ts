@@ -1,6 +1,7 @@
 // The one storage interface: bytes by digest, plus staging areas for uploads in progress. It knows
 // nothing of repositories, tags or HTTP; the services decide what is visible.
 import type { FileHandle } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { StoredObject } from './blob-listing.js';
 
@@ -12,6 +13,19 @@ export interface ByteRange {
   start: number;
   /** Last byte, inclusive. */
   end: number;
+}
+
+/** A blob's bytes on their way from the backend, headers read, body not yet. */
+export interface BlobBody {
+  /** Bytes the backend announced. */
+  readonly length: number;
+  /**
+   * Writes the bytes to `res` and ends it. A failure after the headers went out can only cut the
+   * response short (res.destroy); the promise settles either way, once nothing more happens.
+   */
+  sendTo(res: ServerResponse): Promise<void>;
+  /** Lets go of a body that will not be sent. */
+  cancel(): void;
 }
 
 export interface BlobStore {
@@ -32,6 +46,12 @@ export interface BlobStore {
   delete(digest: string): Promise<void>;
   /** For local stores: the committed blob as an open file, so it can be sent without a stream. */
   openFile?(digest: string): Promise<FileHandle>;
+  /**
+   * For remote stores: the blob's bytes (or the range's) ready to be written into a response
+   * without a stream in between, or undefined when they cannot be had that way (open() then
+   * streams them, and reports a missing blob).
+   */
+  openBody?(digest: string, options?: { range?: ByteRange; signal?: AbortSignal }): Promise<BlobBody | undefined>;
 
   createUpload(uploadId: string): Promise<UploadBackendState>;
   /**

@@ -43,6 +43,10 @@ export function instrumentBlobStore(inner: BlobStore, metrics: Metrics): BlobSto
     const openFile = inner.openFile.bind(inner);
     store.openFile = (digest) => timed('open', () => openFile(digest));
   }
+  if (inner.openBody) {
+    const openBody = inner.openBody.bind(inner);
+    store.openBody = (digest, options) => timed('open', () => openBody(digest, options));
+  }
   if (inner.presignGet) {
     const presignGet = inner.presignGet.bind(inner);
     store.presignGet = (digest, options) => timed('presign_get', () => presignGet(digest, options));

@@ -12,7 +12,7 @@ import { GetObjectCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/cli
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { tryParseDigest } from '../registry/digest.js';
 import { listS3Blobs, type StoredObject } from './blob-listing.js';
-import { BlobNotFoundError, type BlobStore, type ByteRange, type PutBlobOptions, type UploadBackendState } from './blob-store.js';
+import { BlobNotFoundError, type BlobBody, type BlobStore, type ByteRange, type PutBlobOptions, type UploadBackendState } from './blob-store.js';
 import { S3Copier, type CopyLimits } from './s3-copy.js';
 import { isNoSuchUpload, isS3NotFound } from './s3-errors.js';
 import { S3Bucket } from './s3-io.js';
@@ -90,6 +90,15 @@ export class S3BlobStore implements BlobStore {
   async stat(digest: string): Promise<{ size: number } | undefined> {
     const size = await this.bucket.size(this.blobKey(digest));
     return size === undefined ? undefined : { size };
+  }
+
+  async openBody(digest: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<BlobBody | undefined> {
+    const { range, signal } = options;
+    return this.bucket.body(this.blobKey(digest), {
+      range: range && `bytes=${range.start}-${range.end}`,
+      signal,
+      ...(range ? { expectLength: range.end - range.start + 1 } : {}),
+    });
   }
 
   async open(digest: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Readable> {

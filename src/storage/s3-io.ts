@@ -15,6 +15,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { isNoSuchUpload, isNotImplemented, isS3NotFound, toStorageError } from './s3-errors.js';
+import type { BlobBody } from './blob-store.js';
 import { PresignedGets } from './s3-presigned-get.js';
 import type { S3Part } from './s3-upload-state.js';
 
@@ -71,6 +72,19 @@ export class S3Bucket {
       throw new Error(`S3 answered ${got.length} bytes for ${key} (${options.range ?? 'whole'}), ${options.expectLength} expected`);
     }
     return got.body;
+  }
+
+  /**
+   * An object's bytes (or a range's) for writing into a response, or undefined when S3 did not
+   * answer 2xx (a missing key included): get() then asks through the SDK, which classifies it.
+   */
+  async body(key: string, options: { range?: string | undefined; signal?: AbortSignal | undefined; expectLength?: number }): Promise<BlobBody | undefined> {
+    const got = await this.presigned.body(this.name, key, options);
+    if (got && options.expectLength !== undefined && got.length !== options.expectLength) {
+      got.cancel();
+      throw new Error(`S3 answered ${got.length} bytes for ${key} (${options.range ?? 'whole'}), ${options.expectLength} expected`);
+    }
+    return got;
   }
 
   /** Reads a whole object of known size into `into` (exactly), e.g. a tail segment. */

@@ -10,6 +10,8 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Agent, request } from 'undici';
+import type { BlobBody } from './blob-store.js';
+import { ObjectGets } from './http-object-send.js';
 import { CONNECT_TIMEOUT_MS, SOCKET_IDLE_MS } from './s3-client.js';
 /** Long enough for any retry of the request the URL is made for, short enough to leak nothing useful. */
 const URL_LIFETIME_S = 300;
@@ -23,7 +25,30 @@ export class PresignedGets {
     connections: 256,
   });
 
+  /** Blob pulls: the body written into the response through reused buffers (http-object-send.ts). */
+  private readonly objectGets = new ObjectGets();
+
   constructor(private readonly client: S3Client) {}
+
+  private sign(bucket: string, key: string, range: string | undefined): Promise<string> {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }), { expiresIn: URL_LIFETIME_S });
+  }
+
+  /**
+   * The object's bytes (or the range's), headers read, for writing into a response; undefined
+   * when S3 did not answer 2xx with a Content-Length body: the caller then asks through the SDK.
+   * An abort by `signal` is thrown as is.
+   */
+  async body(bucket: string, key: string, options: { range?: string | undefined; signal?: AbortSignal | undefined }): Promise<BlobBody | undefined> {
+    const { range, signal } = options;
+    try {
+      const url = await this.sign(bucket, key, range);
+      return await this.objectGets.get(url, { range, signal, connectTimeoutMs: CONNECT_TIMEOUT_MS, idleTimeoutMs: SOCKET_IDLE_MS });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      return undefined;
+    }
+  }
 
   /**
    * The object's bytes (or the range's) and their announced length, or undefined when S3 did not
@@ -38,9 +63,7 @@ export class PresignedGets {
     let answer: Awaited<ReturnType<typeof request>>;
     try {
       // Signing needs the credentials: a provider that fails fails again, classified, in the SDK.
-      const url = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }), {
-        expiresIn: URL_LIFETIME_S,
-      });
+      const url = await this.sign(bucket, key, range);
       answer = await request(url, { method: 'GET', headers: range ? { range } : {}, dispatcher: this.agent, signal });
     } catch (err) {
       if (signal?.aborted) throw err;

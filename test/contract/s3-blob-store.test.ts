@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, UploadPartCommand, UploadPartCopyCommand, type S3Client } from '@aws-sdk/client-s3';
-import { StorageUnavailableError, type UploadBackendState } from '../../src/storage/blob-store.js';
+import { StorageUnavailableError, type BlobBody, type UploadBackendState } from '../../src/storage/blob-store.js';
 import { S3BlobStore } from '../../src/storage/s3-blob-store.js';
 import { createS3Client } from '../../src/storage/s3-client.js';
 import { checkBucket, isUnavailable, toStorageError } from '../../src/storage/s3-errors.js';
@@ -45,6 +45,21 @@ blobStoreContract('s3 (s3rver, no UploadPartCopy, objects too large for CopyObje
   checksOffset: true,
   putsWholeBlobs: true,
 });
+
+/** What a client receives when `body` is sent into a response. */
+async function receive(body: BlobBody): Promise<Buffer> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Length': body.length });
+    void body.sendTo(res);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  try {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    return Buffer.from(await res.arrayBuffer());
+  } finally {
+    server.close();
+  }
+}
 
 async function pushBlob(store: S3BlobStore, bytes: Buffer, piece = 64 * 1024): Promise<string> {
   const id = randomUUID();
@@ -118,6 +133,20 @@ describe('S3BlobStore on s3rver', { timeout: 120_000 }, () => {
     });
     assert.equal(ranged.status, 206);
     assert.deepEqual(Buffer.from(await ranged.arrayBuffer()), bytes.subarray(10, 20));
+  });
+
+  it('opens a blob, or a range of it, as a body for a response; a missing one gives none (open() reports it)', async () => {
+    const bytes = randomBytes(2 * MiB + 5);
+    const digest = await pushBlob(store, bytes);
+    const whole = (await store.openBody(digest))!;
+    assert.equal(whole.length, bytes.length);
+    assert.ok((await receive(whole)).equals(bytes));
+    const part = (await store.openBody(digest, { range: { start: MiB - 3, end: MiB + 99 } }))!;
+    assert.equal(part.length, 103);
+    assert.ok((await receive(part)).equals(bytes.subarray(MiB - 3, MiB + 100)));
+    const missing = sha256(randomBytes(8));
+    assert.equal(await store.openBody(missing), undefined);
+    await assert.rejects(store.open(missing), { name: 'BlobNotFoundError' });
   });
 
   it('streams an open blob that can be cancelled with an AbortSignal', async () => {
@@ -212,7 +241,9 @@ describe('S3 errors and the start-up bucket check', { timeout: 60_000 }, () => {
       const store = new S3BlobStore(client, { bucket: 'b' });
       const digest = sha256(Buffer.from('0123456789'));
       await assert.rejects(store.open(digest, { range: { start: 2, end: 4 } }), /answered 10 bytes .* 3 expected/);
+      await assert.rejects(store.openBody(digest, { range: { start: 2, end: 4 } }), /answered 10 bytes .* 3 expected/);
       assert.equal((await readAll(await store.open(digest))).toString(), '0123456789');
+      assert.equal((await receive((await store.openBody(digest))!)).toString(), '0123456789');
     } finally {
       client.destroy();
       server.closeAllConnections();
@@ -250,6 +281,13 @@ describe('S3 errors and the start-up bucket check', { timeout: 60_000 }, () => {
       refusals = 3;
       await assert.rejects(store.open(digest), StorageUnavailableError);
       assert.deepEqual(seen, ['presigned', 'signed', 'signed']);
+
+      // A body for a response is had only from a 2xx; the blob route then asks open().
+      seen.length = 0;
+      refusals = 1;
+      assert.equal(await store.openBody(digest), undefined);
+      assert.equal((await receive((await store.openBody(digest))!)).toString(), '0123456789');
+      assert.deepEqual(seen, ['presigned', 'presigned']);
     } finally {
       client.destroy();
       server.closeAllConnections();

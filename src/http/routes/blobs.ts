@@ -54,7 +54,8 @@ export function blobRoutes({ blobs, blobRedirect, urls }: RouteDeps) {
       }
       // Past this point Koa writes nothing: the status and headers set above go out with the bytes.
       ctx.respond = false;
-      await sendFile(ctx.res, source.handle, start, length);
+      if (source.kind === 'body') await source.body.sendTo(ctx.res);
+      else await sendFile(ctx.res, source.handle, start, length);
     },
 
     async delete(ctx: Context, name: string, digestParam: string): Promise<void> {
