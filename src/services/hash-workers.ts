@@ -1,4 +1,5 @@
-// Resumable digests computed on worker threads. A digest whose state can be saved (hash-wasm) runs
+// Resumable digests computed on worker threads, where the native module (native-sha.ts) was not
+// built or a hash-wasm state is to be continued. A digest whose state can be saved (hash-wasm) runs
 // at ~130 MB/s here against OpenSSL's ~1 GB/s; on the thread that receives the bytes it held a
 // whole S3 push to that pace (bench: one-PATCH push at 0.41 of the SDK's speed). On a worker it
 // runs beside the receiving and the part uploads. Bytes go over in 1 MiB batches, transferred
