@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: the whole suite. Installs the system packages the tests need (docker.io, skopeo,
-# gcc for the native SHA module) when they are missing and this runs as root on Debian, starts a private PostgreSQL, and
-# runs every test file with node's test runner.
+# gcc for the native SHA module) when they are missing and this runs as root on Debian, starts a
+# private PostgreSQL, and runs every test file with node's test runner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Outside CI a machine without docker/skopeo still runs everything else (those tests say loudly
