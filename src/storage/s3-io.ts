@@ -19,6 +19,17 @@ import type { BlobBody } from './blob-store.js';
 import { PresignedGets } from './s3-presigned-get.js';
 import type { S3Part } from './s3-upload-state.js';
 
+interface LengthExpectation {
+  range?: string | undefined;
+  expectLength?: number;
+}
+
+const answeredAsExpected = (length: number, { expectLength }: LengthExpectation) => expectLength === undefined || length === expectLength;
+
+function wrongLength(key: string, length: number, { range, expectLength }: LengthExpectation): Error {
+  return new Error(`S3 answered ${length} bytes for ${key} (${range ?? 'whole'}), ${expectLength} expected`);
+}
+
 export class S3Bucket {
   private readonly presigned: PresignedGets;
 
@@ -65,11 +76,11 @@ export class S3Bucket {
       );
       got = { body: out.Body as Readable, length: out.ContentLength };
     }
-    if (options.expectLength !== undefined && got.length !== undefined && got.length !== options.expectLength) {
+    if (got.length !== undefined && !answeredAsExpected(got.length, options)) {
       // undici's body reports a destroy as an error: nobody else listens to this one.
       got.body.on('error', () => {});
       got.body.destroy();
-      throw new Error(`S3 answered ${got.length} bytes for ${key} (${options.range ?? 'whole'}), ${options.expectLength} expected`);
+      throw wrongLength(key, got.length, options);
     }
     return got.body;
   }
@@ -80,9 +91,9 @@ export class S3Bucket {
    */
   async body(key: string, options: { range?: string | undefined; signal?: AbortSignal | undefined; expectLength?: number }): Promise<BlobBody | undefined> {
     const got = await this.presigned.body(this.name, key, options);
-    if (got && options.expectLength !== undefined && got.length !== options.expectLength) {
+    if (got && !answeredAsExpected(got.length, options)) {
       got.cancel();
-      throw new Error(`S3 answered ${got.length} bytes for ${key} (${options.range ?? 'whole'}), ${options.expectLength} expected`);
+      throw wrongLength(key, got.length, options);
     }
     return got;
   }
