@@ -4,20 +4,16 @@
 // only after the socket has taken its bytes (the write callback), so at most two are in flight.
 import type { FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
+import { SpareBuffers } from '../spare-buffers.js';
 
 const CHUNK = 1024 * 1024;
-const spare: Buffer[] = [];
-/** Buffers kept for reuse across requests (16 MiB at most). */
-const MAX_SPARE = 16;
+/** Kept for reuse across requests: 16 MiB at most. */
+const spare = new SpareBuffers(CHUNK, 16);
 
 // A file smaller than a chunk gets buffers of its own size: two fresh 1 MiB buffers per small blob
 // (the spares run out at 8 concurrent GETs) cost more than the rest of the request.
 function takeBuffer(size: number): Buffer {
-  return size < CHUNK ? Buffer.allocUnsafe(size) : (spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK));
-}
-
-function giveBack(buffer: Buffer): void {
-  if (buffer.length === CHUNK && spare.length < MAX_SPARE) spare.push(buffer);
+  return size < CHUNK ? Buffer.allocUnsafe(size) : spare.take();
 }
 
 /** Writes `length` bytes of `handle` from `start` to `res` and ends it; closes the handle. */
@@ -51,6 +47,6 @@ export async function sendFile(res: ServerResponse, handle: FileHandle, start: n
   } finally {
     await handle.close().catch(() => {});
     // A buffer whose write may still be pending is not reused.
-    if (!failed && !res.destroyed) buffers.forEach(giveBack);
+    if (!failed && !res.destroyed) buffers.forEach((b) => spare.giveBack(b));
   }
 }

@@ -13,11 +13,9 @@
 import type { ServerResponse } from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
+import { SpareBuffers } from '../spare-buffers.js';
 import type { BlobBody } from './blob-store.js';
 
-const BUFFER_SIZE = 64 * 1024;
-/** Buffers kept for reuse across responses (4 MiB at most). */
-const MAX_SPARE = 64;
 /** Buffers of one response handed to its client's socket and not written yet. */
 const MAX_IN_FLIGHT = 4;
 const MAX_HEAD = 64 * 1024;
@@ -25,16 +23,18 @@ const MAX_HEAD = 64 * 1024;
 const KEEP_IDLE_MS = 4_000;
 const MAX_IDLE_PER_ORIGIN = 32;
 
-const spare: Buffer[] = [];
-const takeBuffer = (): Buffer => spare.pop() ?? Buffer.allocUnsafeSlow(BUFFER_SIZE);
-function giveBack(buffer: Buffer): void {
-  if (spare.length < MAX_SPARE) spare.push(buffer);
-}
+/** One socket read each; kept for reuse across responses: 4 MiB at most. */
+const spare = new SpareBuffers(64 * 1024, 64);
+const giveBack = (buffer: Buffer): void => spare.giveBack(buffer);
 
 export interface ObjectGetOptions {
   range?: string | undefined;
   signal?: AbortSignal | undefined;
+}
+
+export interface ObjectGetTimeouts {
   connectTimeoutMs: number;
+  /** Longest silence from the server while an exchange waits on it. */
   idleTimeoutMs: number;
 }
 
@@ -49,9 +49,12 @@ class Connection {
   reused = false;
   dead = false;
 
-  constructor(readonly origin: URL, connectTimeoutMs: number, idleTimeoutMs: number) {
+  constructor(
+    readonly origin: URL,
+    { connectTimeoutMs, idleTimeoutMs }: ObjectGetTimeouts,
+  ) {
     const onread = {
-      buffer: takeBuffer,
+      buffer: () => spare.take(),
       callback: (n: number, buffer: Buffer): boolean => {
         if (this.handler) return this.handler(buffer.subarray(0, n), buffer);
         giveBack(buffer);
@@ -149,6 +152,8 @@ function parseHead(text: string): Head | undefined {
 export class ObjectGets {
   private readonly pool = new ConnectionPool();
 
+  constructor(private readonly timeouts: ObjectGetTimeouts) {}
+
   /**
    * The body of a GET of `url`, once its status line and headers came in, or undefined when it
    * cannot be sent from here (not 2xx, no Content-Length, transport failure before the head).
@@ -161,8 +166,8 @@ export class ObjectGets {
     // A pooled connection the server closed meanwhile fails before any byte: once more on a new one.
     for (let attempt = 0; attempt < 2; attempt++) {
       const pooled = this.pool.take(target);
-      const connection = pooled ?? new Connection(target, options.connectTimeoutMs, options.idleTimeoutMs);
-      if (pooled) connection.socket.setTimeout(options.idleTimeoutMs);
+      const connection = pooled ?? new Connection(target, this.timeouts);
+      if (pooled) connection.socket.setTimeout(this.timeouts.idleTimeoutMs);
       const outcome = await this.exchange(connection, target, options);
       if (outcome !== 'stale' || !pooled) return outcome === 'stale' ? undefined : outcome;
     }
@@ -240,6 +245,7 @@ export class ObjectGets {
           let done = false;
           /** Back in the pool, maybe serving another request already: never destroyed from here. */
           let released = false;
+          /** Ends the send once: the response ended whole, or cut short by `err`. */
           const finish = (err?: Error) => {
             if (done) return;
             done = true;
@@ -248,6 +254,8 @@ export class ObjectGets {
             if (err) {
               if (!released) connection.destroy();
               res.destroy(err);
+            } else {
+              res.end();
             }
             resolve();
           };
@@ -257,13 +265,7 @@ export class ObjectGets {
             if (remaining > 0 || inFlight > 0) finish(new Error('client went away'));
           };
           const endIfWritten = () => {
-            if (remaining === 0 && inFlight === 0 && !done) {
-              done = true;
-              options.signal?.removeEventListener('abort', onAbort);
-              res.off('close', onClientGone);
-              res.end();
-              resolve();
-            }
+            if (remaining === 0 && inFlight === 0) finish();
           };
           const write = (bytes: Buffer, buffer: Buffer | undefined) => {
             inFlight += 1;

@@ -44,6 +44,15 @@ export interface S3BlobStoreOptions {
 const MiB = 1024 * 1024;
 const UPLOAD_ID = /^[0-9a-f-]{36}$/;
 
+/** A blob read's S3 options: the Range header, and the length a ranged answer must have. */
+function readOptions({ range, signal }: { range?: ByteRange; signal?: AbortSignal }) {
+  return {
+    range: range && `bytes=${range.start}-${range.end}`,
+    signal,
+    ...(range ? { expectLength: range.end - range.start + 1 } : {}),
+  };
+}
+
 export class S3BlobStore implements BlobStore {
   /** Staged parts cannot be read before CompleteMultipartUpload: the service saves its digests. */
   readonly stagedReadsAreCheap = false;
@@ -93,23 +102,14 @@ export class S3BlobStore implements BlobStore {
   }
 
   async openBody(digest: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<BlobBody | undefined> {
-    const { range, signal } = options;
-    return this.bucket.body(this.blobKey(digest), {
-      range: range && `bytes=${range.start}-${range.end}`,
-      signal,
-      ...(range ? { expectLength: range.end - range.start + 1 } : {}),
-    });
+    return this.bucket.body(this.blobKey(digest), readOptions(options));
   }
 
   async open(digest: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Readable> {
-    const { range, signal } = options;
+    const { signal } = options;
     let body: Readable;
     try {
-      body = await this.bucket.get(this.blobKey(digest), {
-        range: range && `bytes=${range.start}-${range.end}`,
-        signal,
-        ...(range ? { expectLength: range.end - range.start + 1 } : {}),
-      });
+      body = await this.bucket.get(this.blobKey(digest), readOptions(options));
     } catch (err) {
       if (isS3NotFound(err)) throw new BlobNotFoundError(digest);
       throw err;

@@ -1,4 +1,5 @@
-// Object downloads through undici with a presigned URL, for the bytes of blob pulls. Receiving
+// Object downloads with a presigned URL: a pull's bytes through ObjectGets (http-object-send.ts,
+// reused buffers written straight into the response), other reads through undici. Receiving
 // through the SDK's HTTP handler (node:http) is what a streamed S3 pull cost Berth: a bare proxy
 // of one 256 MiB object from s3rver used 3.5-5.0 CPU s per GiB that way and 1.4-1.8 with undici
 // (220-300 against 320-400 MiB/s), and on two cores shared with the S3 server that CPU was the
@@ -26,7 +27,7 @@ export class PresignedGets {
   });
 
   /** Blob pulls: the body written into the response through reused buffers (http-object-send.ts). */
-  private readonly objectGets = new ObjectGets();
+  private readonly objectGets = new ObjectGets({ connectTimeoutMs: CONNECT_TIMEOUT_MS, idleTimeoutMs: SOCKET_IDLE_MS });
 
   constructor(private readonly client: S3Client) {}
 
@@ -43,7 +44,7 @@ export class PresignedGets {
     const { range, signal } = options;
     try {
       const url = await this.sign(bucket, key, range);
-      return await this.objectGets.get(url, { range, signal, connectTimeoutMs: CONNECT_TIMEOUT_MS, idleTimeoutMs: SOCKET_IDLE_MS });
+      return await this.objectGets.get(url, { range, signal });
     } catch (err) {
       if (signal?.aborted) throw err;
       return undefined;
