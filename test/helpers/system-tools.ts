@@ -55,10 +55,21 @@ function missingMessage(missing: readonly string[]): string {
 }
 
 const warned = new Set<string>();
-function warnLoudly(message: string): void {
+function warnLoudly(message: string, what = 'E2E TESTS'): void {
   if (warned.has(message)) return;
   warned.add(message);
-  process.stderr.write(`\n!!! E2E TESTS SKIPPED: ${message}\n\n`);
+  process.stderr.write(`\n!!! ${what} SKIPPED: ${message}\n\n`);
+}
+
+/**
+ * For a test that cannot run here (`message` says why): with CI=true it throws (the test fails),
+ * otherwise it skips loudly. Returns false: the caller then `return`s from the test.
+ */
+export function failInCiOrSkip(t: TestContext, message: string, what?: string): false {
+  if (isCI()) throw new Error(`${message} (CI=true: what is missing fails the run instead of skipping)`);
+  warnLoudly(message, what);
+  t.skip(message);
+  return false;
 }
 
 /**
@@ -69,11 +80,7 @@ function warnLoudly(message: string): void {
 export function requireTool(t: TestContext, ...names: string[]): boolean {
   const missing = missingTools(names);
   if (missing.length === 0) return true;
-  const message = missingMessage(missing);
-  if (isCI()) throw new Error(`${message} (CI=true: missing tools fail the run instead of skipping)`);
-  warnLoudly(message);
-  t.skip(message);
-  return false;
+  return failInCiOrSkip(t, missingMessage(missing));
 }
 
 /**

@@ -49,6 +49,7 @@ describe('native SHA module', () => {
 
     const damaged = (change: (b: Buffer) => Buffer) => change(Buffer.from(state));
     assert.equal(sha.restore(damaged((b) => b.subarray(0, b.length - 1))), null, 'truncated');
+    assert.equal(sha.restore(Buffer.alloc(0)), null, 'empty');
     assert.equal(sha.restore(Buffer.concat([state, Buffer.from([0])])), null, 'a byte too many');
     assert.equal(sha.restore(damaged((b) => (b[3] = 2, b))), null, 'another format version');
     assert.equal(sha.restore(damaged((b) => (b[4] = 9, b))), null, 'unknown algorithm');
