@@ -26,7 +26,7 @@ import { OverviewService } from './services/overview.js';
 import { TagHistoryService } from './services/tag-history.js';
 import { UploadService } from './services/uploads.js';
 import { UsageService } from './services/usage.js';
-import type { ResumableDigests } from './services/upload-digest.js';
+import type { ResumableDigests } from './hashing/upload-digest.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { instrumentBlobStore } from './storage/instrumented-blob-store.js';
 

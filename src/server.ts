@@ -14,9 +14,9 @@ import { onGcResult } from './gc/report.js';
 import { scheduleGc } from './gc/schedule.js';
 import { schedulePurge } from './jobs/purge-uploads.js';
 import { Metrics } from './metrics/metrics.js';
-import { nativeShaUnavailable } from './services/native-sha.js';
+import { nativeShaUnavailable } from './hashing/native-sha.js';
 import { WebhookNotifier } from './notify/webhooks.js';
-import { tuneHeap } from './v8-heap.js';
+import { tuneHeap } from './memory/v8-heap.js';
 
 /** Webhook deliveries still queued at shutdown get at most this long (within the timeout). */
 const WEBHOOK_DRAIN_MS = 5000;

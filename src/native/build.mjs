@@ -2,7 +2,7 @@
 // (package.json "install"), and so does `npm test` when the module is missing. It needs a C
 // compiler and the headers that come with Node.js (node_api.h, and the openssl/ of the OpenSSL
 // inside Node). Without them Berth still works: uploads to S3 then keep their running digest
-// with hash-wasm, about a tenth as fast (src/services/upload-digest.ts). So a failure here warns
+// with hash-wasm, about a tenth as fast (src/hashing/upload-digest.ts). So a failure here warns
 // and exits 0, unless --require is given (the test run in CI).
 // Plain JavaScript on purpose: it runs before anything is compiled, and after `npm prune --omit=dev`.
 import { execFileSync } from 'node:child_process';

@@ -20,8 +20,8 @@ import { RegistryError } from '../errors/registry-error.js';
 import { createDigestHash, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../registry/digest.js';
 import { isValidName } from '../registry/names.js';
 import { BlobNotFoundError, type BlobStore, type UploadBackendState } from '../storage/blob-store.js';
-import { noteStreamedBytes } from './streamed-garbage.js';
-import { DigestCache, fastDigest, processResumableDigests, type ResumableDigests, type RunningDigest } from './upload-digest.js';
+import { noteStreamedBytes } from '../memory/streamed-garbage.js';
+import { DigestCache, fastDigest, processResumableDigests, type ResumableDigests, type RunningDigest } from '../hashing/upload-digest.js';
 
 /** A canonical lower-case UUID; anything else never reaches PostgreSQL's uuid column (it would be a 500). */
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -13,7 +13,7 @@ import { buildApp } from '../../src/app.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
 import { S3BlobStore } from '../../src/storage/s3-blob-store.js';
-import { ResumableDigests } from '../../src/services/upload-digest.js';
+import { ResumableDigests } from '../../src/hashing/upload-digest.js';
 import { requireNativeSha } from '../helpers/native-sha.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { randomBlob, sha256, sha512 } from '../helpers/oci.js';

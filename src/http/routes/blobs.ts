@@ -6,7 +6,7 @@ import { CONTENT_DIGEST } from '../headers.js';
 import { parseRangeHeader } from '../request.js';
 import { sendFile } from '../send-file.js';
 import { sendEmpty } from '../respond.js';
-import { countingStreamedBytes } from '../../services/streamed-garbage.js';
+import { countingStreamedBytes } from '../../memory/streamed-garbage.js';
 import type { RouteDeps } from './context.js';
 import { principalOf } from '../access.js';
 import { requestInfo } from '../request-info.js';

@@ -6,8 +6,8 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
-import { nativeSha, nativeStateAlgorithm } from '../../../src/services/native-sha.js';
-import { ResumableDigests, type RunningDigest } from '../../../src/services/upload-digest.js';
+import { nativeSha, nativeStateAlgorithm } from '../../../src/hashing/native-sha.js';
+import { ResumableDigests, type RunningDigest } from '../../../src/hashing/upload-digest.js';
 import { requireNativeSha } from '../../helpers/native-sha.js';
 
 const run = promisify(execFile);

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { countingStreamedBytes } from '../../../src/services/streamed-garbage.js';
+import { countingStreamedBytes } from '../../../src/memory/streamed-garbage.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { HashWorkers } from '../../../src/services/hash-workers.js';
+import { HashWorkers } from '../../../src/hashing/hash-workers.js';
 
 describe('HashWorkers', () => {
   const workers = new HashWorkers(2);
