@@ -5,15 +5,8 @@ import { opendir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { tryParseDigest } from '../registry/digest.js';
+import type { StoredObject } from './blob-store.js';
 import { toStorageError } from './s3-errors.js';
-
-export interface StoredObject {
-  /** The blob's digest; undefined for an object whose name is not a content address. */
-  digest: string | undefined;
-  /** Where it is: a path relative to the store root, or an S3 key. */
-  location: string;
-  size: number;
-}
 
 /** `<root>/<algorithm>/<2 hex>/<hex>`; `_uploads` (staging) is not committed content. */
 export async function* listFsBlobs(root: string): AsyncIterable<StoredObject> {

@@ -3,7 +3,15 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { StoredObject } from './blob-listing.js';
+
+/** An object found under the store's content addresses (`berth fsck`). */
+export interface StoredObject {
+  /** The blob's digest; undefined for an object whose name is not a content address. */
+  digest: string | undefined;
+  /** Where it is: a path relative to the store root, or an S3 key. */
+  location: string;
+  size: number;
+}
 
 /** Backend-specific state of an upload, saved in the uploads row so any replica can continue it. */
 export type UploadBackendState = Record<string, unknown> | null;

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tryParseDigest } from '../registry/digest.js';
-import { listFsBlobs, type StoredObject } from './blob-listing.js';
-import { BlobNotFoundError, StorageUnavailableError, type BlobStore, type ByteRange, type PutBlobOptions, type UploadBackendState } from './blob-store.js';
+import { listFsBlobs } from './blob-listing.js';
+import { BlobNotFoundError, StorageUnavailableError, type BlobStore, type ByteRange, type PutBlobOptions, type StoredObject, type UploadBackendState } from './blob-store.js';
 import { StagedFlushes } from './fs-staged-flush.js';
 
 /** Large reads: the default 64 KiB stream chunk makes pulls syscall-bound. */
