@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { DigestAlgorithm } from '../registry/digest.js';
 import type { FromWorker, ToWorker } from './hash-worker-protocol.js';
-import type { RunningDigest } from './upload-digest.js';
+import type { RunningDigest } from './running-digest.js';
 
 const BATCH = 1024 * 1024;
 const MAX_IN_FLIGHT = 3;

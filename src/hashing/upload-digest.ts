@@ -9,20 +9,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { DigestAlgorithm } from '../registry/digest.js';
 import { HashWorkers } from './hash-workers.js';
 import { nativeSha, nativeStateAlgorithm, type NativeSha } from './native-sha.js';
-
-export interface RunningDigest {
-  /** Takes the bytes; a promise means "wait before the next chunk" (the hasher is behind). */
-  update(chunk: Buffer): void | Promise<void>;
-  /** Hex digest of everything so far; the digest cannot be used afterwards. */
-  finish(): Promise<string>;
-  /**
-   * State to continue from in another request or process, when this kind can save one (the
-   * digest cannot be used afterwards); null when it cannot (the digest goes on).
-   */
-  save(): Promise<Buffer | null>;
-  /** Lets go of a digest that will not be finished or saved (a failed request). */
-  dispose?(): void;
-}
+import type { RunningDigest } from './running-digest.js';
 
 class NodeDigest implements RunningDigest {
   constructor(readonly hash: Hash) {}

@@ -20,8 +20,8 @@ import { RegistryError } from '../errors/registry-error.js';
 import { createDigestHash, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../registry/digest.js';
 import { isValidName } from '../registry/names.js';
 import { BlobNotFoundError, type BlobStore, type UploadBackendState } from '../storage/blob-store.js';
-import { noteStreamedBytes } from '../memory/streamed-garbage.js';
-import { DigestCache, fastDigest, processResumableDigests, type ResumableDigests, type RunningDigest } from '../hashing/upload-digest.js';
+import { hashing, type RunningDigest } from '../hashing/running-digest.js';
+import { DigestCache, fastDigest, processResumableDigests, type ResumableDigests } from '../hashing/upload-digest.js';
 
 /** A canonical lower-case UUID; anything else never reaches PostgreSQL's uuid column (it would be a 500). */
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -333,13 +333,4 @@ function uploadUnknown(id: string): RegistryError {
 /** `Range: 0-<last byte>`; an empty upload is reported as `0-0`, as Distribution does. */
 export function rangeHeader(offset: number): string {
   return `0-${Math.max(offset - 1, 0)}`;
-}
-
-async function* hashing(stream: Readable, digest: RunningDigest | undefined): AsyncIterable<Buffer> {
-  for await (const chunk of stream) {
-    noteStreamedBytes((chunk as Buffer).length);
-    const behind = digest?.update(chunk as Buffer);
-    if (behind) await behind;
-    yield chunk as Buffer;
-  }
 }

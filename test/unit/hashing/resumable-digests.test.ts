@@ -7,7 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { nativeSha, nativeStateAlgorithm } from '../../../src/hashing/native-sha.js';
-import { ResumableDigests, type RunningDigest } from '../../../src/hashing/upload-digest.js';
+import type { RunningDigest } from '../../../src/hashing/running-digest.js';
+import { ResumableDigests } from '../../../src/hashing/upload-digest.js';
 import { requireNativeSha } from '../../helpers/native-sha.js';
 
 const run = promisify(execFile);
