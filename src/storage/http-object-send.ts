@@ -13,7 +13,7 @@
 import type { ServerResponse } from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { SpareBuffers } from '../memory/spare-buffers.js';
+import { SpareBuffers } from '../memory/buffer-pool.js';
 import type { BlobBody } from './blob-store.js';
 
 /** Buffers of one response handed to its client's socket and not written yet. */
