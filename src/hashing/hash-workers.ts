@@ -8,6 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { BufferPool } from '../memory/buffer-pool.js';
 import type { DigestAlgorithm } from '../registry/digest.js';
 import type { FromWorker, ToWorker } from './hash-worker-protocol.js';
 import type { RunningDigest } from './running-digest.js';
@@ -15,8 +16,7 @@ import type { RunningDigest } from './running-digest.js';
 const BATCH = 1024 * 1024;
 const MAX_IN_FLIGHT = 3;
 /** Batch buffers the workers handed back, reused by every upload (2 MiB at most). */
-const MAX_SPARE = 2;
-const spareBatches: ArrayBuffer[] = [];
+const spareBatches = new BufferPool(2);
 
 const here = fileURLToPath(import.meta.url);
 const WORKER_FILE = here.replace(/hash-workers\.(ts|js)$/, 'hash-worker-thread.$1');
@@ -104,7 +104,7 @@ class WorkerDigest implements RunningDigest, JobListener {
     if (this.closed) throw new Error('digest already finished');
     let at = 0;
     while (at < chunk.length) {
-      this.batch ??= Buffer.from(spareBatches.pop() ?? new ArrayBuffer(BATCH));
+      this.batch ??= spareBatches.take(BATCH);
       const n = chunk.copy(this.batch, this.length, at);
       this.length += n;
       at += n;
@@ -135,7 +135,7 @@ class WorkerDigest implements RunningDigest, JobListener {
 
   onAck(bytes: ArrayBuffer): void {
     this.inFlight -= 1;
-    if (spareBatches.length < MAX_SPARE) spareBatches.push(bytes);
+    spareBatches.giveBack(Buffer.from(bytes));
     if (this.waiting && this.inFlight < MAX_IN_FLIGHT) {
       const { resolve } = this.waiting;
       this.waiting = null;

@@ -4,16 +4,16 @@
 // only after the socket has taken its bytes (the write callback), so at most two are in flight.
 import type { FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { SpareBuffers } from '../memory/buffer-pool.js';
+import { BufferPool } from '../memory/buffer-pool.js';
 
 const CHUNK = 1024 * 1024;
 /** Kept for reuse across requests: 16 MiB at most. */
-const spare = new SpareBuffers(CHUNK, 16);
+const spare = new BufferPool(16);
 
 // A file smaller than a chunk gets buffers of its own size: two fresh 1 MiB buffers per small blob
 // (the spares run out at 8 concurrent GETs) cost more than the rest of the request.
 function takeBuffer(size: number): Buffer {
-  return size < CHUNK ? Buffer.allocUnsafe(size) : spare.take();
+  return size < CHUNK ? Buffer.allocUnsafe(size) : spare.take(CHUNK);
 }
 
 /** Writes `length` bytes of `handle` from `start` to `res` and ends it; closes the handle. */

@@ -1,22 +1,27 @@
-// Buffers of one size kept between requests for the byte paths that write into responses
-// (http/send-file.ts, storage/http-object-send.ts): a fresh buffer per chunk is garbage V8 must
-// collect, and on those paths collecting it cost more than moving the bytes.
+// Buffers kept between requests for the byte paths that fill a buffer and let go of it again
+// (response writes in http/send-file.ts and storage/http-object-send.ts, S3 part buffers in
+// storage/s3-parts.ts, hash batches in hashing/hash-workers.ts): a fresh buffer per chunk is
+// garbage V8 must collect, and on those paths collecting it cost more than moving the bytes.
 
-export class SpareBuffers {
-  private readonly spare: Buffer[] = [];
+export class BufferPool {
+  /** Spare buffers by size; a size has an entry once a buffer of it was taken. */
+  private readonly spare = new Map<number, Buffer[]>();
 
   constructor(
-    readonly size: number,
-    /** Buffers kept at most (size × max bytes). */
-    private readonly max: number,
+    /** Buffers kept at most per size (keep × size bytes). */
+    private readonly keep: number,
   ) {}
 
-  take(): Buffer {
-    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.size);
+  /** A buffer of `size` bytes (contents undefined) that owns its whole ArrayBuffer, so it can be transferred. */
+  take(size: number): Buffer {
+    let spare = this.spare.get(size);
+    if (!spare) this.spare.set(size, (spare = []));
+    return spare.pop() ?? Buffer.allocUnsafeSlow(size);
   }
 
-  /** Only once nothing refers to its bytes (a write's callback came); other sizes are left to V8. */
+  /** Only once nothing refers to its bytes (a write's callback came); sizes never taken are left to V8. */
   giveBack(buffer: Buffer): void {
-    if (buffer.length === this.size && this.spare.length < this.max) this.spare.push(buffer);
+    const spare = this.spare.get(buffer.length);
+    if (spare && spare.length < this.keep) spare.push(buffer);
   }
 }

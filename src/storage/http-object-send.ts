@@ -13,7 +13,7 @@
 import type { ServerResponse } from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { SpareBuffers } from '../memory/buffer-pool.js';
+import { BufferPool } from '../memory/buffer-pool.js';
 import type { BlobBody } from './blob-store.js';
 
 /** Buffers of one response handed to its client's socket and not written yet. */
@@ -23,8 +23,10 @@ const MAX_HEAD = 64 * 1024;
 const KEEP_IDLE_MS = 4_000;
 const MAX_IDLE_PER_ORIGIN = 32;
 
-/** One socket read each; kept for reuse across responses: 4 MiB at most. */
-const spare = new SpareBuffers(64 * 1024, 64);
+/** One socket read each. */
+const READ_SIZE = 64 * 1024;
+/** Read buffers kept for reuse across responses: 4 MiB at most. */
+const spare = new BufferPool(64);
 const giveBack = (buffer: Buffer): void => spare.giveBack(buffer);
 
 export interface ObjectGetOptions {
@@ -54,7 +56,7 @@ class Connection {
     { connectTimeoutMs, idleTimeoutMs }: ObjectGetTimeouts,
   ) {
     const onread = {
-      buffer: () => spare.take(),
+      buffer: () => spare.take(READ_SIZE),
       callback: (n: number, buffer: Buffer): boolean => {
         if (this.handler) return this.handler(buffer.subarray(0, n), buffer);
         giveBack(buffer);

@@ -10,6 +10,7 @@
 // waiting. The bytes are still gathered in the part's buffer, so a streamed upload that fails is
 // retried from memory with the SDK's usual retries.
 import { Readable } from 'node:stream';
+import { BufferPool } from '../memory/buffer-pool.js';
 import type { S3Part } from './s3-upload-state.js';
 
 /** S3's limit on the parts of one multipart upload. */
@@ -19,18 +20,14 @@ const FIRST_ALLOCATION = 64 * 1024;
 /** ...and past this much, in a whole part buffer from the pool. */
 const SMALL_LIMIT = 1024 * 1024;
 /** Part buffers kept between requests, per part size: a steady push allocates none. */
-const POOL_KEEP = 2;
-const pools = new Map<number, Buffer[]>();
+const partBuffers = new BufferPool(2);
 
 function takePartBuffer(size: number): Buffer {
-  return pools.get(size)?.pop() ?? Buffer.allocUnsafe(size);
+  return partBuffers.take(size);
 }
 
 function givePartBuffer(buf: Buffer, size: number): void {
-  if (buf.length !== size) return;
-  const pool = pools.get(size) ?? [];
-  if (pool.length < POOL_KEEP) pool.push(buf);
-  pools.set(size, pool);
+  if (buf.length === size) partBuffers.giveBack(buf);
 }
 
 export interface PartCutterOptions {
