@@ -3,7 +3,7 @@ import Koa from 'koa';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { TokenAuth } from './auth/token-auth.js';
-import { type AccessControl, openAccess } from './http/access.js';
+import { type AccessControl, openAccess } from './auth/access.js';
 import { errorEnvelope } from './http/middleware/error-envelope.js';
 import { requestLog } from './http/middleware/request-log.js';
 import { createApiRouter } from './http/api/index.js';

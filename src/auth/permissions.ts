@@ -2,7 +2,7 @@
 // prefix/) or `*` (every name). Actions: pull, push, delete and admin (which implies the others).
 // Administrators (accounts with the admin flag) may do everything.
 import type { PermissionRow } from '../db/permissions.js';
-import type { RepositoryAction } from '../http/access.js';
+import type { RepositoryAction } from './access.js';
 import { isValidName } from '../registry/names.js';
 import { REPOSITORY_ACTIONS, type Grants } from './scopes.js';
 

@@ -2,7 +2,7 @@
 // and the access claim they become. The name may itself contain `:` (a `host:port/…` name), so the
 // type ends at the first colon and the actions start after the last one.
 import { isValidName } from '../registry/names.js';
-import type { RepositoryAction } from '../http/access.js';
+import type { RepositoryAction } from './access.js';
 
 export const REPOSITORY_ACTIONS: readonly RepositoryAction[] = ['pull', 'push', 'delete', 'admin'];
 

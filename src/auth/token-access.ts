@@ -4,7 +4,7 @@
 // so the client fetches a new token; 403 DENIED when it never could, so the client stops at once.
 import type { Context } from 'koa';
 import { RegistryError } from '../errors/registry-error.js';
-import { setPrincipal, type AccessControl, type Principal, type RepositoryAction } from '../http/access.js';
+import { setPrincipal, type AccessControl, type Principal, type RepositoryAction } from './access.js';
 import type { AccountService } from './accounts.js';
 import { grantsOf } from './permissions.js';
 import { CATALOG_SCOPE, covers, formatScope, repositoryScope, type AccessEntry, type Grants } from './scopes.js';

@@ -3,7 +3,7 @@
 // too, told apart by their `typ` header so one can never pass for the other.
 import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, type JWTHeaderParameters, type JWTPayload } from 'jose';
-import type { Principal } from '../http/access.js';
+import type { Principal } from './access.js';
 import type { AccessEntry } from './scopes.js';
 import type { KeyRing } from './keys.js';
 

@@ -6,7 +6,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import { assertValidName } from '../../registry/names.js';
-import type { AccessControl, RepositoryAction } from '../access.js';
+import type { AccessControl, RepositoryAction } from '../../auth/access.js';
 import { decodeCaptures } from '../routes/index.js';
 import { apiHandlers, type ApiDeps } from './handlers.js';
 

@@ -8,7 +8,7 @@ import { sendFile } from '../send-file.js';
 import { sendEmpty } from '../respond.js';
 import { countingStreamedBytes } from '../../memory/streamed-garbage.js';
 import type { RouteDeps } from './context.js';
-import { principalOf } from '../access.js';
+import { principalOf } from '../../auth/access.js';
 import { requestInfo } from '../request-info.js';
 
 export function blobRoutes({ blobs, blobRedirect, urls }: RouteDeps) {

@@ -4,7 +4,7 @@ import type { ListingService } from '../../services/listing.js';
 import type { ManifestService } from '../../services/manifests.js';
 import type { UploadService } from '../../services/uploads.js';
 import type { UrlBuilder } from '../urls.js';
-import type { AccessControl } from '../access.js';
+import type { AccessControl } from '../../auth/access.js';
 
 export interface RouteDeps {
   blobs: BlobService;

@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import { assertValidName } from '../../registry/names.js';
-import type { RepositoryAction } from '../access.js';
+import type { RepositoryAction } from '../../auth/access.js';
 import { API_VERSION } from '../headers.js';
 import { blobRoutes } from './blobs.js';
 import type { RouteDeps } from './context.js';

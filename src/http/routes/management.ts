@@ -12,7 +12,7 @@ import { TokenError } from '../../auth/tokens.js';
 import { parseDuration } from '../../config.js';
 import type { PermissionRow } from '../../db/permissions.js';
 import { RegistryError } from '../../errors/registry-error.js';
-import { setPrincipal } from '../access.js';
+import { setPrincipal } from '../../auth/access.js';
 import { sendEmpty } from '../respond.js';
 import { readJson } from '../small-body.js';
 

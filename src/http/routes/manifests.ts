@@ -5,7 +5,7 @@ import type { TagChangeContext } from '../../db/tags.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import { bareMediaType } from '../../registry/media-types.js';
 import { acceptsManifest } from '../accept.js';
-import { principalOf } from '../access.js';
+import { principalOf } from '../../auth/access.js';
 import { MAX_MANIFEST_BYTES } from '../../services/manifests.js';
 import { CONTENT_DIGEST, OCI_SUBJECT, OCI_TAG } from '../headers.js';
 import { queryList, readBody } from '../request.js';

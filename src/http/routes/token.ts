@@ -14,7 +14,7 @@ import { grantsOf } from '../../auth/permissions.js';
 import { formatScope, intersect, parseScopes, ScopeError, type AccessEntry } from '../../auth/scopes.js';
 import type { TokenAuth } from '../../auth/token-auth.js';
 import { TokenError } from '../../auth/tokens.js';
-import { ANONYMOUS, setPrincipal, type Principal } from '../access.js';
+import { ANONYMOUS, setPrincipal, type Principal } from '../../auth/access.js';
 import { queryList, querySingle } from '../request.js';
 import { readForm } from '../small-body.js';
 
