@@ -1,6 +1,6 @@
 // Who may do what: the one seam between the HTTP layer and authentication. Route handlers state the
 // actions a request needs; an AccessControl decides. With BERTH_AUTH=none everything is allowed and
-// every change is made by "anonymous"; the token implementation (BERTH_AUTH=token) lives in src/auth.
+// every change is made by "anonymous"; the token implementation (BERTH_AUTH=token) is token-access.ts.
 import type { Context } from 'koa';
 
 /** Actions on a repository, as they appear in token scopes (`repository:<name>:pull,push`). */
