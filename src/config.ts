@@ -7,7 +7,9 @@ import type { ExternalIssuerConfig } from './auth/external-issuers.js';
 import type { TokenAuthConfig } from './auth/token-auth.js';
 import type { ImmutableTagRule } from './registry/immutable-tags.js';
 import { parseWebhooks, type WebhookEndpoint } from './notify/webhook-config.js';
-import { parseByteSize, type QuotaRule } from './registry/quotas.js';
+import { parseByteSize } from './registry/byte-size.js';
+import type { QuotaRule } from './registry/quotas.js';
+import type { StorageConfig } from './storage/create-blob-store.js';
 
 const booleanString = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -169,19 +171,6 @@ const envSchema = z.object({
   BERTH_GC_INTERVAL: optionalDuration,
   BERTH_QUOTAS: jsonQuotas,
 });
-
-export type StorageConfig =
-  | { driver: 'fs'; root: string }
-  | {
-      driver: 's3';
-      bucket: string;
-      endpoint: string | undefined;
-      region: string;
-      forcePathStyle: boolean;
-      prefix: string;
-      redirect: boolean;
-      createBucket: boolean;
-    };
 
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 

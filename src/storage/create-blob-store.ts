@@ -1,11 +1,24 @@
 // The one place a blob store is chosen from configuration. An unknown driver cannot get here
 // (config validation), and an unusable bucket stops start-up with its message.
-import type { StorageConfig } from '../config.js';
 import type { BlobStore } from './blob-store.js';
 import { FsBlobStore } from './fs-blob-store.js';
 import { S3BlobStore } from './s3-blob-store.js';
 import { createS3Client } from './s3-client.js';
 import { checkBucket } from './s3-errors.js';
+
+/** BERTH_STORAGE and the BERTH_S3_* settings, validated by config.ts. */
+export type StorageConfig =
+  | { driver: 'fs'; root: string }
+  | {
+      driver: 's3';
+      bucket: string;
+      endpoint: string | undefined;
+      region: string;
+      forcePathStyle: boolean;
+      prefix: string;
+      redirect: boolean;
+      createBucket: boolean;
+    };
 
 export async function createBlobStore(config: StorageConfig): Promise<BlobStore> {
   switch (config.driver) {

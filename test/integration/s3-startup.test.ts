@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
-import type { StorageConfig } from '../../src/config.js';
+import type { StorageConfig } from '../../src/storage/create-blob-store.js';
 import { createBlobStore } from '../../src/storage/create-blob-store.js';
 import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from '../helpers/s3rver.js';
 
