@@ -1,7 +1,8 @@
 // `berth history | rollback | diff`: the CLI's client commands, talking to a running Berth over
 // /api/v1 (so they work from a laptop or a CI job). Each returns the text to print.
 import { ApiClient } from './api-client.js';
-import { humanSize, shortDigest, shortTime, table } from './format.js';
+import { humanSize } from '../registry/byte-size.js';
+import { shortDigest, shortTime, table } from './format.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';

@@ -1,20 +1,9 @@
-// Plain-text rendering for the CLI: aligned tables, short digests, human sizes.
+// Plain-text rendering for the CLI: aligned tables, short digests, short times (sizes: registry/byte-size.ts).
 
 export function shortDigest(digest: string | null | undefined): string {
   if (!digest) return '-';
   const [algorithm, hex] = digest.split(':');
   return hex ? `${algorithm}:${hex.slice(0, 12)}` : digest;
-}
-
-export function humanSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** `2026-11-26T10:00:00.123Z` → `2026-11-26 10:00:00Z`. */

@@ -1,7 +1,8 @@
 // `berth du [<name>...]`: each repository's logical size (the unique blobs its manifests reference)
 // and the quotas covering it, from a running Berth's /api/v1. Without names, every repository.
 import type { ApiClient } from './api-client.js';
-import { humanSize, table } from './format.js';
+import { humanSize } from '../registry/byte-size.js';
+import { table } from './format.js';
 
 interface UsageJson {
   repository: string;

@@ -1,5 +1,5 @@
 // What `berth gc` and `berth fsck` print: one line per thing removed (or found), then a summary.
-import { humanSize } from '../client/format.js';
+import { humanSize } from '../registry/byte-size.js';
 import { describeProblem, type FsckReport } from './fsck.js';
 import type { GcResult } from './report.js';
 

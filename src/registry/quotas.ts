@@ -1,4 +1,4 @@
-// Storage quotas (BERTH_QUOTAS): a repository glob and a number of bytes. A rule covers every
+// Storage quotas (BERTH_QUOTAS): a repository glob and a number of bytes (byte-size.ts reads them). A rule covers every
 // repository its glob matches, together: `team/*` with 10 GiB is the team's whole allowance, and a
 // blob shared by two of its repositories counts once. Globs are those of BERTH_IMMUTABLE_TAGS.
 
@@ -7,29 +7,6 @@ export interface QuotaRule {
   repository: string;
   /** The allowance in bytes. */
   bytes: number;
-}
-
-const UNITS: Record<string, number> = {
-  '': 1,
-  B: 1,
-  KB: 1e3,
-  MB: 1e6,
-  GB: 1e9,
-  TB: 1e12,
-  KIB: 1024,
-  MIB: 1024 ** 2,
-  GIB: 1024 ** 3,
-  TIB: 1024 ** 4,
-};
-
-/** `10GiB`, `500MB`, `1.5TiB`, `1048576`: bytes, or undefined when it is not a size. */
-export function parseByteSize(value: string | number): number | undefined {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-  const m = /^\s*(\d{1,15}(?:\.\d{1,6})?)\s*([a-zA-Z]{0,3})\s*$/.exec(value);
-  const unit = m ? UNITS[m[2]!.toUpperCase()] : undefined;
-  if (!m || unit === undefined) return undefined;
-  const bytes = Math.floor(Number(m[1]) * unit);
-  return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
 /** The glob as a POSIX regular expression PostgreSQL's `~` understands (and JavaScript's RegExp). */

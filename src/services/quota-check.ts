@@ -8,7 +8,7 @@
 import { lockQuota, prefixUsage } from '../db/usage.js';
 import type { Db } from '../db/pool.js';
 import { RegistryError } from '../errors/registry-error.js';
-import { humanSize as formatBytes } from '../client/format.js';
+import { humanSize as formatBytes } from '../registry/byte-size.js';
 import type { Quotas } from '../registry/quotas.js';
 
 export async function assertWithinQuota(tx: Db, quotas: Quotas, repository: string, blobDigests: string[]): Promise<void> {
