@@ -6,7 +6,8 @@ import { z } from 'zod';
 import type { ExternalIssuerConfig } from './auth/external-issuers.js';
 import type { TokenAuthConfig } from './auth/token-auth.js';
 import type { ImmutableTagRule } from './registry/immutable-tags.js';
-import { parseWebhooks, type WebhookEndpoint } from './notify/webhook-config.js';
+import { webhookEndpoints, WEBHOOKS_EXAMPLE, type WebhookEndpoint } from './notify/webhook-config.js';
+import { jsonSetting, readJsonSetting } from './json-setting.js';
 import { parseByteSize } from './registry/byte-size.js';
 import type { QuotaRule } from './registry/quotas.js';
 import type { StorageConfig } from './storage/create-blob-store.js';
@@ -55,20 +56,10 @@ const immutableRules = z
   )
   .max(1000);
 
-const jsonRules = z.string().default('[]').transform((v, ctx): ImmutableTagRule[] => {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(v);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be JSON, e.g. [{"repository":"team/*","tags":["v*"]}]' });
-    return z.NEVER;
-  }
-  const rules = immutableRules.safeParse(parsed);
-  if (!rules.success) {
-    for (const issue of rules.error.issues) ctx.addIssue({ code: 'custom', message: `[${issue.path.join('.')}] ${issue.message}` });
-    return z.NEVER;
-  }
-  return rules.data;
+const IMMUTABLE_TAGS = jsonSetting({
+  schema: immutableRules,
+  example: '[{"repository":"team/*","tags":["v*"]}]',
+  unset: [] as ImmutableTagRule[],
 });
 
 /** `off` (null), or a duration. */
@@ -98,20 +89,10 @@ const quotaRules = z
   )
   .max(1000);
 
-const jsonQuotas = z.string().default('[]').transform((v, ctx): QuotaRule[] => {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(v);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be JSON, e.g. [{"repository":"team/*","bytes":"10GiB"}]' });
-    return z.NEVER;
-  }
-  const rules = quotaRules.safeParse(parsed);
-  if (!rules.success) {
-    for (const issue of rules.error.issues) ctx.addIssue({ code: 'custom', message: `[${issue.path.join('.')}] ${issue.message}` });
-    return z.NEVER;
-  }
-  return rules.data;
+const QUOTAS = jsonSetting({
+  schema: quotaRules,
+  example: '[{"repository":"team/*","bytes":"10GiB"}]',
+  unset: [] as QuotaRule[],
 });
 
 const envSchema = z.object({
@@ -158,18 +139,18 @@ const envSchema = z.object({
   // Tag history pins the manifests a tag pointed at this recently, and each tag's last N revisions.
   BERTH_HISTORY_RETENTION: retention('90d'),
   BERTH_HISTORY_KEEP: z.coerce.number().int().min(0).max(1_000_000).default(10),
-  BERTH_IMMUTABLE_TAGS: jsonRules,
+  BERTH_IMMUTABLE_TAGS: IMMUTABLE_TAGS,
   // Production settings (deploy/README.md): TLS, metrics, shutdown, webhooks (proxy: above).
   BERTH_TLS_CERT: z.string().min(1).optional(),
   BERTH_TLS_KEY: z.string().min(1).optional(),
   BERTH_METRICS_ADDR: z.string().min(1).optional(),
   BERTH_SHUTDOWN_TIMEOUT: duration('30s'),
-  BERTH_WEBHOOKS: z.string().optional(),
+  BERTH_WEBHOOKS: jsonSetting({ schema: webhookEndpoints, example: WEBHOOKS_EXAMPLE, unset: [], blankIsUnset: true }),
   // Garbage collection: unreferenced blobs and untagged manifests younger than the grace are kept.
   BERTH_GC_GRACE: duration('24h'),
   // The background collector's period; off unless set.
   BERTH_GC_INTERVAL: optionalDuration,
-  BERTH_QUOTAS: jsonQuotas,
+  BERTH_QUOTAS: QUOTAS,
 });
 
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
@@ -271,12 +252,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((e.BERTH_TLS_CERT === undefined) !== (e.BERTH_TLS_KEY === undefined)) {
     throw new ConfigError('BERTH_TLS_CERT and BERTH_TLS_KEY go together: set both (PEM files) or neither');
   }
-  let webhooks: WebhookEndpoint[];
-  try {
-    webhooks = parseWebhooks(e.BERTH_WEBHOOKS);
-  } catch (err) {
-    throw new ConfigError(`BERTH_WEBHOOKS: ${(err as Error).message}`);
-  }
   const dataDir = path.resolve(e.BERTH_DATA_DIR);
   let storage: StorageConfig;
   if (e.BERTH_STORAGE === 's3') {
@@ -314,7 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tls: e.BERTH_TLS_CERT && e.BERTH_TLS_KEY ? { certFile: path.resolve(e.BERTH_TLS_CERT), keyFile: path.resolve(e.BERTH_TLS_KEY) } : undefined,
     metricsAddr: e.BERTH_METRICS_ADDR === undefined ? undefined : parseAddr(e.BERTH_METRICS_ADDR, 'BERTH_METRICS_ADDR'),
     shutdownTimeoutMs: e.BERTH_SHUTDOWN_TIMEOUT,
-    webhooks,
+    webhooks: e.BERTH_WEBHOOKS,
     gc: { graceMs: e.BERTH_GC_GRACE, intervalMs: e.BERTH_GC_INTERVAL },
     quotas: e.BERTH_QUOTAS,
   });
@@ -349,21 +324,20 @@ function tokenAuthConfig(e: z.infer<typeof envSchema>): TokenAuthConfig {
   };
 }
 
+/**
+ * Read only with BERTH_AUTH=token (as the other token settings' checks), so not a field of the
+ * environment's schema; refused in the same form.
+ */
 function externalIssuers(json: string | undefined, ownIssuer: string): ExternalIssuerConfig[] {
-  if (json === undefined || json.trim() === '') return [];
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    throw new ConfigError('BERTH_TOKEN_ISSUERS must be a JSON array of {issuer, audience, jwksUrl | publicKey}');
-  }
-  const parsed = externalIssuersSchema.safeParse(value);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `BERTH_TOKEN_ISSUERS.${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
-  }
-  const names = parsed.data.map((i) => i.issuer);
+  const read = readJsonSetting(json, {
+    schema: externalIssuersSchema,
+    example: '[{"issuer":"https://ci.example.com","audience":"berth","jwksUrl":"https://ci.example.com/jwks"}]',
+    unset: [],
+    blankIsUnset: true,
+  });
+  if (!read.ok) throw new ConfigError(`invalid configuration:\n  ${read.problems.map((p) => `BERTH_TOKEN_ISSUERS: ${p}`).join('\n  ')}`);
+  const names = read.value.map((i) => i.issuer);
   if (names.includes(ownIssuer)) throw new ConfigError(`BERTH_TOKEN_ISSUERS: "${ownIssuer}" is Berth's own issuer (BERTH_TOKEN_ISSUER)`);
   if (new Set(names).size !== names.length) throw new ConfigError('BERTH_TOKEN_ISSUERS: each issuer may be listed once');
-  return parsed.data.map((i) => ({ issuer: i.issuer, audience: i.audience, jwksUrl: i.jwksUrl, publicKeyPem: i.publicKey, algorithms: i.algorithms }));
+  return read.value.map((i) => ({ issuer: i.issuer, audience: i.audience, jwksUrl: i.jwksUrl, publicKeyPem: i.publicKey, algorithms: i.algorithms }));
 }

@@ -25,18 +25,9 @@ const endpointSchema = z
   })
   .strict();
 
-/** Parses the setting; throws an Error whose message says what is wrong. */
-export function parseWebhooks(value: string | undefined): WebhookEndpoint[] {
-  if (value === undefined || value.trim() === '') return [];
-  let json: unknown;
-  try {
-    json = JSON.parse(value);
-  } catch {
-    throw new Error('not valid JSON: expected [{"url": "https://…", "events": ["push"], "secret": "…"}]');
-  }
-  const parsed = z.array(endpointSchema).safeParse(json);
-  if (!parsed.success) {
-    throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
-  }
-  return parsed.data.map((e) => ({ url: e.url, events: e.events ?? EVENT_ACTIONS, secret: e.secret }));
-}
+/** The setting's JSON (config.ts reads it): the endpoints, each with the actions it receives. */
+export const webhookEndpoints = z
+  .array(endpointSchema)
+  .transform((list): WebhookEndpoint[] => list.map((e) => ({ url: e.url, events: e.events ?? EVENT_ACTIONS, secret: e.secret })));
+
+export const WEBHOOKS_EXAMPLE = '[{"url":"https://ci.example.com/hooks/berth","events":["push"],"secret":"…"}]';

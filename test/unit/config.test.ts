@@ -434,3 +434,82 @@ describe('loadConfig (config): garbage collection and quotas', () => {
     }
   });
 });
+
+describe('loadConfig (config): the four JSON settings are refused alike', () => {
+  /** The refusal's message, which must name the variable on every line it adds. */
+  function refusal(env: NodeJS.ProcessEnv): string {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+      return err.message;
+    }
+    assert.fail(`expected ${JSON.stringify(env)} to be refused`);
+  }
+
+  const settings: { variable: string; env?: NodeJS.ProcessEnv; wrong: string; where: RegExp; example: RegExp }[] = [
+    {
+      variable: 'BERTH_IMMUTABLE_TAGS',
+      wrong: '[{"repository":"team/*","tags":["v*"]},{"repository":"app","tags":[]}]',
+      where: /BERTH_IMMUTABLE_TAGS: 1\.tags: .*>=1/,
+      example: /"repository":"team\/\*","tags":\["v\*"\]/,
+    },
+    {
+      variable: 'BERTH_QUOTAS',
+      wrong: '[{"repository":"team/*","bytes":"lots"}]',
+      where: /BERTH_QUOTAS: 0\.bytes: "lots" is not a size/,
+      example: /"repository":"team\/\*","bytes":"10GiB"/,
+    },
+    {
+      variable: 'BERTH_WEBHOOKS',
+      wrong: '[{"url":"http://a.example/"},{"url":"http://b.example/","events":["pull"]}]',
+      where: /BERTH_WEBHOOKS: 1\.events\.0: .*"push"/,
+      example: /"url":"https:\/\/ci\.example\.com\/hooks\/berth"/,
+    },
+    {
+      variable: 'BERTH_TOKEN_ISSUERS',
+      env: { BERTH_AUTH: 'token' },
+      wrong: '[{"issuer":"x","audience":"y"}]',
+      where: /BERTH_TOKEN_ISSUERS: 0: give exactly one of jwksUrl and publicKey/,
+      example: /"issuer":"https:\/\/ci\.example\.com","audience":"berth","jwksUrl"/,
+    },
+  ];
+
+  for (const { variable, env, wrong, where, example } of settings) {
+    it(`refuses ${variable} that is not JSON, with an example`, () => {
+      const message = refusal({ ...env, [variable]: '{nope' });
+      assert.match(message, new RegExp(`${variable}: must be JSON, e\\.g\\. `));
+      assert.match(message, example);
+    });
+
+    it(`refuses ${variable} that is not an array, saying so, with an example`, () => {
+      const message = refusal({ ...env, [variable]: '{"a":1}' });
+      assert.match(message, new RegExp(`${variable}: \\(root\\): .*expected array`));
+      assert.match(message, new RegExp(`${variable}: for example: `));
+      assert.match(message, example);
+    });
+
+    it(`refuses a wrong field in ${variable}, naming where it is, with an example`, () => {
+      const message = refusal({ ...env, [variable]: wrong });
+      assert.match(message, where);
+      assert.match(message, example);
+    });
+
+    it(`the example shown for ${variable} is itself accepted`, () => {
+      const shown = /(?:e\.g\.|for example:) (\[.*\])$/m.exec(refusal({ ...env, [variable]: '{nope' }))?.[1];
+      assert.ok(shown, 'an example is shown');
+      assert.doesNotThrow(() => loadConfig({ ...env, [variable]: shown }));
+    });
+  }
+
+  it('reads BERTH_TOKEN_ISSUERS only with BERTH_AUTH=token, as before', () => {
+    assert.equal(loadConfig({ BERTH_TOKEN_ISSUERS: '{nope' }).tokenAuth, undefined);
+  });
+
+  it('takes a blank BERTH_WEBHOOKS or BERTH_TOKEN_ISSUERS as unset, and refuses a blank BERTH_IMMUTABLE_TAGS or BERTH_QUOTAS', () => {
+    assert.deepEqual(loadConfig({ BERTH_WEBHOOKS: '  ' }).webhooks, []);
+    assert.deepEqual(loadConfig({ BERTH_AUTH: 'token', BERTH_TOKEN_ISSUERS: ' ' }).tokenAuth?.externalIssuers, []);
+    assertRefused({ BERTH_IMMUTABLE_TAGS: ' ' }, 'BERTH_IMMUTABLE_TAGS');
+    assertRefused({ BERTH_QUOTAS: '' }, 'BERTH_QUOTAS');
+  });
+});
