@@ -14,6 +14,30 @@ import { uploadRoutes } from './uploads.js';
 
 type Handler = (ctx: Context, ...params: string[]) => Promise<void>;
 
+const BASE = /^\/v2\/?$/;
+const CATALOG = /^\/v2\/_catalog$/;
+const UPLOADS = /^\/v2\/(.+)\/blobs\/uploads\/?$/;
+const UPLOAD = /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/;
+const BLOB = /^\/v2\/(.+)\/blobs\/([^/]+)$/;
+const MANIFEST = /^\/v2\/(.+)\/manifests\/([^/]+)$/;
+const TAGS = /^\/v2\/(.+)\/tags\/list$/;
+const REFERRERS = /^\/v2\/(.+)\/referrers\/([^/]+)$/;
+
+/**
+ * Every /v2 path, with the template metrics label it by (no names, digests or upload ids). In the
+ * order a path is matched against them: `/v2/<name>/blobs/uploads` is the uploads path, not a blob.
+ */
+export const V2_PATHS = {
+  base: { pattern: BASE, template: '/v2/' },
+  catalog: { pattern: CATALOG, template: '/v2/_catalog' },
+  uploads: { pattern: UPLOADS, template: '/v2/{name}/blobs/uploads/' },
+  upload: { pattern: UPLOAD, template: '/v2/{name}/blobs/uploads/{uuid}' },
+  blob: { pattern: BLOB, template: '/v2/{name}/blobs/{digest}' },
+  manifest: { pattern: MANIFEST, template: '/v2/{name}/manifests/{reference}' },
+  tags: { pattern: TAGS, template: '/v2/{name}/tags/list' },
+  referrers: { pattern: REFERRERS, template: '/v2/{name}/referrers/{digest}' },
+} as const;
+
 /** Decodes the captures (clients may escape the `:` of a digest). */
 export function decodeCaptures(ctx: Context): string[] {
   try {
@@ -42,21 +66,14 @@ export function createRegistryRouter(deps: RouteDeps): Router {
     await next();
   });
 
-  const UPLOADS = /^\/v2\/(.+)\/blobs\/uploads\/?$/;
-  const UPLOAD = /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/;
-  const BLOB = /^\/v2\/(.+)\/blobs\/([^/]+)$/;
-  const MANIFEST = /^\/v2\/(.+)\/manifests\/([^/]+)$/;
-  const TAGS = /^\/v2\/(.+)\/tags\/list$/;
-  const REFERRERS = /^\/v2\/(.+)\/referrers\/([^/]+)$/;
-
   const PULL = ['pull'] as const;
   const PUSH = ['pull', 'push'] as const;
   const DELETE = ['delete'] as const;
-  router.get(/^\/v2\/?$/, async (ctx) => {                                               // end-1
+  router.get(BASE, async (ctx) => {                                                      // end-1
     await deps.access.requireAny(ctx);
     ctx.body = {};
   });
-  router.get(/^\/v2\/_catalog$/, async (ctx) => {                                        // catalog
+  router.get(CATALOG, async (ctx) => {                                                   // catalog
     await deps.access.requireCatalog(ctx);
     await listings.catalog(ctx);
   });
@@ -74,7 +91,7 @@ export function createRegistryRouter(deps: RouteDeps): Router {
   router.get(REFERRERS, repo(PULL, listings.referrers));                                // end-12a, end-12b
 
   // A known path with another method is UNSUPPORTED (405); an unknown path is NOT_FOUND.
-  const known = [UPLOADS, UPLOAD, BLOB, MANIFEST, TAGS, REFERRERS, /^\/v2\/?$/, /^\/v2\/_catalog$/];
+  const known = Object.values(V2_PATHS).map((p) => p.pattern);
   router.all(/^\/v2(\/.*)?$/, async (ctx) => {
     const detail = { method: ctx.method, path: ctx.path.slice(0, 300) };
     throw new RegistryError(known.some((r) => r.test(ctx.path)) ? 'UNSUPPORTED' : 'NOT_FOUND', { detail });
