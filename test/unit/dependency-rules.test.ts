@@ -1,0 +1,78 @@
+// The import rules of src/ (.dependency-cruiser.cjs): no cycles, no lower layer importing a higher
+// one. A violation fails this test with the offending import and, for a cycle, its whole path.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import type { ICruiseResult, IViolation } from 'dependency-cruiser';
+
+const CONFIG = path.resolve('.dependency-cruiser.cjs');
+const CLI = path.resolve('node_modules/dependency-cruiser/bin/dependency-cruise.mjs');
+
+/**
+ * The CLI in a plain node process: under tsx (this test's loader) dependency-cruiser's swc visitor
+ * does not load. Exit code 0 or the number of violations; the JSON report either way.
+ */
+async function check(cwd: string): Promise<ICruiseResult> {
+  const run = promisify(execFile)(process.execPath, [CLI, '--config', CONFIG, '--output-type', 'json', 'src'], { cwd, maxBuffer: 64 * 1024 * 1024 });
+  const stdout = await run.then(
+    (r) => r.stdout,
+    (err: { stdout?: string; stderr?: string; code?: unknown }) => {
+      if (!err.stdout) throw new Error(`dependency-cruiser failed (exit ${String(err.code)}): ${err.stderr ?? ''}`);
+      return err.stdout;
+    },
+  );
+  return JSON.parse(stdout) as ICruiseResult;
+}
+
+function describeViolation(v: IViolation): string {
+  const cycle = v.cycle?.map((step) => step.name).join(' → ');
+  return `${v.rule.name}: ${v.from} → ${v.to}${cycle ? ` (cycle: ${v.from} → ${cycle})` : ''}`;
+}
+
+describe('import rules (dependency-cruiser)', () => {
+  it('src/ has no import cycles and no lower layer importing a higher one', async () => {
+    const result = await check(process.cwd());
+    // A parser that read nothing would find nothing wrong: make sure the imports were seen.
+    assert.ok(result.summary.totalCruised > 100, `only ${result.summary.totalCruised} modules cruised`);
+    const app = result.modules.find((m) => m.source === 'src/app.ts');
+    assert.ok(app?.dependencies.some((d) => d.resolved === 'src/auth/access.ts'), 'src/app.ts → src/auth/access.ts not seen');
+    const violations = result.summary.violations.map(describeViolation);
+    assert.deepEqual(violations, [], `import rules broken:\n  ${violations.join('\n  ')}`);
+  });
+
+  it('catches a cycle, a lower layer importing a higher one and a service importing the CLI client; excepts only the named client cycle', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-import-rules-'));
+    try {
+      const files: Record<string, string> = {
+        'src/db/rows.ts': "import type { Route } from '../http/route.js';\nexport type Row = { route: Route };\n",
+        'src/http/route.ts': "import type { Row } from '../db/rows.js';\nexport type Route = { row?: Row };\n",
+        'src/services/sizes.ts': "import { size } from '../client/format.js';\nexport const s = size;\n",
+        'src/client/format.ts': 'export const size = 1;\n',
+        // The temporary exception: a cycle of api-client, credentials and commands only...
+        'src/client/api-client.ts': "import { UsageError } from './commands.js';\nexport const e = UsageError;\n",
+        'src/client/commands.ts': "import { e } from './api-client.js';\nexport class UsageError extends Error {}\nexport const f = e;\n",
+        // ...and no other.
+        'src/client/login.ts': "import { g } from './commands-of-login.js';\nexport const h = g;\n",
+        'src/client/commands-of-login.ts': "import { h } from './login.js';\nexport const g = 1;\nexport const i = h;\n",
+      };
+      for (const [file, text] of Object.entries(files)) {
+        await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
+        await writeFile(path.join(dir, file), text);
+      }
+      const found = (await check(dir)).summary.violations.map(describeViolation).sort();
+      assert.deepEqual(found, [
+        'client-outside-cli: src/services/sizes.ts → src/client/format.ts',
+        'lower-imports-higher: src/db/rows.ts → src/http/route.ts',
+        'no-cycles: src/client/commands-of-login.ts → src/client/login.ts (cycle: src/client/commands-of-login.ts → src/client/login.ts → src/client/commands-of-login.ts)',
+        'no-cycles: src/db/rows.ts → src/http/route.ts (cycle: src/db/rows.ts → src/http/route.ts → src/db/rows.ts)',
+        'services-import-http-or-cli: src/services/sizes.ts → src/client/format.ts',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
