@@ -1,4 +1,4 @@
-// All settings, read from the environment once at start-up and validated (DESIGN.md's contract).
+// All settings, read from the environment once at start-up and validated (README.md's configuration table).
 // The only module that reads process.env.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,8 +1,8 @@
 // Resumable digests computed on worker threads, where the native module (native-sha.ts) was not
 // built or a hash-wasm state is to be continued. A digest whose state can be saved (hash-wasm) runs
-// at ~130 MB/s here against OpenSSL's ~1 GB/s; on the thread that receives the bytes it held a
-// whole S3 push to that pace (bench: one-PATCH push at 0.41 of the SDK's speed). On a worker it
-// runs beside the receiving and the part uploads. Bytes go over in 1 MiB batches, transferred
+// at about a tenth of OpenSSL's speed; on the thread that receives the bytes it held a whole S3
+// push to that pace (the bench when it moved here: a one-PATCH push at 0.41 of the SDK's speed).
+// On a worker it runs beside the receiving and the part uploads. Bytes go over in 1 MiB batches, transferred
 // rather than copied and handed back with the acknowledgement for the next batch, and at most
 // MAX_IN_FLIGHT batches of one upload wait: memory stays flat and no garbage piles up.
 import { availableParallelism } from 'node:os';

@@ -1,10 +1,10 @@
 // Running digests of uploads in progress. Two kinds, chosen by what the blob store can afford:
-//  - node:crypto (OpenSSL, ~1.4 GB/s here) cannot be saved, so between requests it lives in this
-//    process's cache; on a miss the service re-reads the staged bytes (cheap on a local disk);
+//  - node:crypto (OpenSSL) cannot be saved, so between requests it lives in this process's cache;
+//    on a miss the service re-reads the staged bytes (cheap on a local disk);
 //  - resumable ones save their state, which goes into the uploads row after every chunk, so any
 //    replica can continue an upload without reading back what is in S3: the native module
-//    (native-sha.ts: OpenSSL too, ~1.4 GB/s) where it was built, else hash-wasm (~140 MB/s, on
-//    worker threads: hash-workers.ts).
+//    (native-sha.ts: OpenSSL's speed too) where it was built, else hash-wasm (about a tenth of
+//    that speed, on worker threads: hash-workers.ts; README.md's benchmark has the figures).
 import { createHash, type Hash } from 'node:crypto';
 import type { DigestAlgorithm } from '../registry/digest.js';
 import { HashWorkers } from './hash-workers.js';

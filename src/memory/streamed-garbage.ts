@@ -2,11 +2,11 @@
 // 64 KiB buffer per socket read. Each dies at once (copied into the store's part buffers or the
 // digest's batches, or written to the client), but V8 frees such buffers only in a collection,
 // and starts one for their sake only after ~64 MiB of them piled up: while a 1 GiB blob was
-// pushed to S3 that garbage was a third of Berth's memory (peak RSS 162 MiB, the limit is 150).
-// A young-generation collection after every COLLECT_EVERY bytes streamed keeps the pile that
-// small (bench: 141-145 MiB); each takes 2-4 ms here, ~0.1 s per 256 MiB. At most one per
-// MIN_INTERVAL_MS, so a busy server (many pushes, GB/s) spends under 10 % of a core on them and
-// lets V8's own trigger handle the rest.
+// pushed to S3 that garbage was a third of Berth's memory (when measured: peak RSS 162 MiB,
+// against the bench's limit of 150). A young-generation collection after every COLLECT_EVERY
+// bytes streamed keeps the pile that small (then 141-145 MiB); each took 2-4 ms, ~0.1 s per
+// 256 MiB. At most one per MIN_INTERVAL_MS, so a busy server (many pushes, GB/s) spends under
+// 10 % of a core on them and lets V8's own trigger handle the rest.
 import { Transform, pipeline, type Readable } from 'node:stream';
 import v8 from 'node:v8';
 import vm from 'node:vm';
