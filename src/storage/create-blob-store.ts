@@ -2,10 +2,11 @@
 // (config validation), and an unusable bucket stops start-up with its message.
 import type { StorageConfig } from '../config.js';
 import type { BlobStore } from './blob-store.js';
+import { classifyStoreErrors } from './classified-blob-store.js';
 import { FsBlobStore } from './fs-blob-store.js';
 import { S3BlobStore } from './s3-blob-store.js';
 import { createS3Client } from './s3-client.js';
-import { checkBucket } from './s3-errors.js';
+import { checkBucket, toStorageError } from './s3-errors.js';
 
 export async function createBlobStore(config: StorageConfig): Promise<BlobStore> {
   switch (config.driver) {
@@ -14,7 +15,8 @@ export async function createBlobStore(config: StorageConfig): Promise<BlobStore>
     case 's3': {
       const client = createS3Client({ region: config.region, endpoint: config.endpoint, forcePathStyle: config.forcePathStyle });
       await checkBucket(client, config.bucket, { create: config.createBucket });
-      return new S3BlobStore(client, { bucket: config.bucket, prefix: config.prefix });
+      // Whatever path an S3 failure takes out of the store, it is classified the same way.
+      return classifyStoreErrors(new S3BlobStore(client, { bucket: config.bucket, prefix: config.prefix }), toStorageError);
     }
   }
 }
