@@ -37,7 +37,13 @@ export function send(
   base: string,
   method: string,
   path: string,
-  options: { headers?: Record<string, string>; body?: Buffer; timeoutMs?: number } = {},
+  options: {
+    headers?: Record<string, string>;
+    body?: Buffer;
+    timeoutMs?: number;
+    /** Runs once `at` body bytes are written (a fault injected mid-body); writing goes on after it. */
+    midBody?: { at: number; run: () => Promise<void> };
+  } = {},
 ): Promise<Answer> {
   const url = new URL(path, base);
   return new Promise((resolve) => {
@@ -69,8 +75,14 @@ export function send(
     req.on('error', (err) => done({ status: 0, headers: {}, body: Buffer.alloc(0), error: err.message }));
     if (!body) return void req.end();
     let at = 0;
+    let midBody = options.midBody;
     const pump = () => {
       while (at < body.length && !settled) {
+        if (midBody && at >= midBody.at) {
+          const { run } = midBody;
+          midBody = undefined;
+          return void run().then(pump, (err: unknown) => req.destroy(err as Error));
+        }
         const piece = body.subarray(at, at + 256 * 1024);
         at += piece.length;
         if (!req.write(piece)) return void req.once('drain', pump);
