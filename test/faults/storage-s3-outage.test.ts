@@ -1,12 +1,14 @@
-// S3 killed mid-push and restarted, under a real Berth process on the S3 driver (s3rver as the S3
-// server): every answer while it is gone is 503 with Retry-After or a success, never a 500; the
-// push retried after the restart pulls back intact, and so does the image pushed before.
+// S3 killed mid-push and restarted, and S3 connections reset mid-body, under a real Berth process
+// on the S3 driver (s3rver behind a proxy that can cut responses): every answer while S3 is gone
+// or cutting is 503 with Retry-After or a success, never a 500; the push retried afterwards pulls
+// back intact, and so does the image pushed before.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
 import { describe as show, pullImageProblem, pushImage, send, sha256, Tally, type Answer } from '../helpers/fault-http.js';
+import { startCuttingProxy, type CuttingProxy } from '../helpers/cutting-proxy.js';
 import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from '../helpers/s3rver.js';
 
 const MiB = 1024 * 1024;
@@ -17,6 +19,7 @@ const ACCEPTABLE = new Set([200, 201, 202, 204, 503]);
 describe('storage fault: S3 killed and restarted mid-push', () => {
   let s3: TestS3;
   let port: number;
+  let proxy: CuttingProxy;
   let reg: RegistryInstance;
   const tally = new Tally();
   let exits = 0;
@@ -24,10 +27,11 @@ describe('storage fault: S3 killed and restarted mid-push', () => {
   before(async () => {
     s3 = await startS3rver();
     port = Number(new URL(s3.endpoint).port);
+    proxy = await startCuttingProxy(port);
     reg = await startRegistry({
       env: {
         BERTH_STORAGE: 's3',
-        BERTH_S3_ENDPOINT: s3.endpoint,
+        BERTH_S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
         BERTH_S3_BUCKET: s3.bucket,
         BERTH_S3_FORCE_PATH_STYLE: 'true',
         BERTH_S3_REGION: 'us-east-1',
@@ -43,6 +47,7 @@ describe('storage fault: S3 killed and restarted mid-push', () => {
       await reg.destroy();
     }
     await s3?.stop();
+    await proxy?.close();
     console.log(tally.summary('storage-s3-outage', exits));
   });
 
@@ -134,5 +139,47 @@ describe('storage fault: S3 killed and restarted mid-push', () => {
     assert.equal(await pullImageProblem(base, 'faults/s3', 'a', imageA, tally), undefined, 'image a pulls back intact');
     assert.equal(tally.count500, 0, `no 500 answers: ${tally.statuses.join(',')}`);
     assert.ok(reg.running(), 'Berth still runs');
+  });
+
+  it('answers 503 (never 500) when S3 connections are reset in the middle of a body Berth reads, and the retried chunk goes through', async () => {
+    const base = reg.url;
+    // Small chunks are staged as small S3 objects, read back and merged by the next chunk: a read
+    // of a body through undici, which a reset mid-body fails with UND_ERR_SOCKET.
+    const chunks = [randomBytes(200 * 1024), randomBytes(200 * 1024), randomBytes(200 * 1024)];
+    const start = tally.note(await send(base, 'POST', '/v2/faults/s3/blobs/uploads/'));
+    assert.equal(start.status, 202, show(start));
+    let location = String(start.headers.location);
+    let offset = 0;
+    const patch = (bytes: Buffer) =>
+      send(base, 'PATCH', location, { body: bytes, headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${offset + bytes.length - 1}` } });
+    const first = tally.note(await patch(chunks[0]!));
+    assert.equal(first.status, 202, show(first));
+    location = String(first.headers.location);
+    offset += chunks[0]!.length;
+
+    proxy.cutGetBodies = true;
+    const cutsBefore = proxy.cuts;
+    tally.faults += 1;
+    const cut = tally.note(await patch(chunks[1]!));
+    proxy.cutGetBodies = false;
+    assert.ok(proxy.cuts > cutsBefore, 'the proxy cut a response body');
+    assert.equal(cut.status, 503, `a chunk whose staged bytes could not be read back: ${show(cut)}`);
+    assert.ok(Number(cut.headers['retry-after']) > 0, 'Retry-After');
+
+    for (const bytes of chunks.slice(1)) {
+      const again = tally.note(await patch(bytes));
+      assert.equal(again.status, 202, show(again));
+      location = String(again.headers.location);
+      offset += bytes.length;
+    }
+    const blob = Buffer.concat(chunks);
+    const sep = location.includes('?') ? '&' : '?';
+    const put = tally.note(await send(base, 'PUT', `${location}${sep}digest=${encodeURIComponent(sha256(blob))}`));
+    assert.equal(put.status, 201, show(put));
+    const got = tally.note(await send(base, 'GET', `/v2/faults/s3/blobs/${sha256(blob)}`));
+    assert.equal(got.status, 200, show(got));
+    assert.equal(sha256(got.body), sha256(blob), 'the blob pulls back intact');
+    assert.equal(tally.count500, 0, `no 500 answers: ${tally.statuses.join(',')}`);
+    assert.ok(reg.running());
   });
 });
