@@ -336,17 +336,10 @@ export function rangeHeader(offset: number): string {
 }
 
 async function* hashing(stream: Readable, digest: RunningDigest | undefined): AsyncIterable<Buffer> {
-  // When the store gives up mid-body (a full disk, S3 gone), the request is not destroyed: that
-  // would close the connection before the client gets the answer (507, 503) saying why. What the
-  // client still sends is read and dropped instead.
-  try {
-    for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
-      noteStreamedBytes((chunk as Buffer).length);
-      const behind = digest?.update(chunk as Buffer);
-      if (behind) await behind;
-      yield chunk as Buffer;
-    }
-  } finally {
-    if (!stream.readableEnded && !stream.destroyed) stream.resume();
+  for await (const chunk of stream) {
+    noteStreamedBytes((chunk as Buffer).length);
+    const behind = digest?.update(chunk as Buffer);
+    if (behind) await behind;
+    yield chunk as Buffer;
   }
 }
