@@ -52,6 +52,7 @@ export class FreeSpaceGuard {
   private readonly cached = new Map<string, { at: number; room: Promise<FilesystemRoom> }>();
   private lastPurge = 0;
   private short = false;
+  private unmeasurable = false;
 
   constructor(
     /** Directories whose filesystems must keep the reserve (duplicates on one filesystem are harmless). */
@@ -91,7 +92,16 @@ export class FreeSpaceGuard {
    */
   async check(): Promise<void> {
     if (!this.enabled) return;
-    let short = await this.shortOnes(false);
+    let short: FilesystemRoom[];
+    try {
+      short = await this.shortOnes(false);
+    } catch (err) {
+      // Free space that cannot be measured does not stop pushes: the disk, if full, still says so (ENOSPC → 507).
+      if (!this.unmeasurable) this.options.logger.warn({ err, dirs: this.dirs }, 'cannot read free space (statfs); the free-space reserve is not enforced');
+      this.unmeasurable = true;
+      return;
+    }
+    this.unmeasurable = false;
     if (short.length > 0 && this.options.purgeStale && Date.now() - this.lastPurge >= PURGE_EVERY_MS) {
       this.lastPurge = Date.now();
       const purged = await this.options.purgeStale().catch((err: unknown) => {

@@ -41,12 +41,10 @@ for (const bad of [NUL, NOT_UTF8]) {
   );
 }
 
-/** A request with a NUL byte inside a header value, on a raw socket: what comes back first. */
-function headerWithNul(port: number): Promise<string> {
+/** A request written as is on a raw socket (bytes no HTTP client would send): what comes back. */
+function rawRequest(port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.write('GET /v2/_catalog HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: a\u0000b\r\nConnection: close\r\n\r\n');
-    });
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
     let got = '';
     socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
     socket.on('end', () => resolve(got));
@@ -84,10 +82,16 @@ describe('storage fault: bytes PostgreSQL cannot store', () => {
     assert.equal(tally.count500, 0);
   });
 
-  it('answers 400 to a NUL byte in a header, and keeps serving', async () => {
-    tally.faults += 1;
-    const answer = await headerWithNul(reg.port);
-    assert.match(answer, /^HTTP\/1\.1 400 /);
+  it('answers 400 to a raw NUL byte in a header or the URL, and keeps serving', async () => {
+    for (const text of [
+      'GET /v2/_catalog HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: a\u0000b\r\nConnection: close\r\n\r\n',
+      'GET /v2/_catalog HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic a\u0000b\r\nConnection: close\r\n\r\n',
+      'GET /v2/_catalog?last=a\u0000b HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+    ]) {
+      tally.faults += 1;
+      const answer = await rawRequest(reg.port, text);
+      assert.match(answer, /^HTTP\/1\.1 400 /, JSON.stringify(text));
+    }
     const catalog = tally.note(await send(reg.url, 'GET', '/v2/_catalog'));
     assert.equal(catalog.status, 200, show(catalog));
     assert.match(catalog.body.toString(), /faults\/app/);
