@@ -135,14 +135,8 @@ export class StorageUnavailableError extends Error {
  */
 export class StorageFullError extends Error {
   override name = 'StorageFullError';
-  constructor(
-    message: string,
-    /** Seconds a client should wait before trying again: room comes back only when someone frees it. */
-    readonly retryAfterSeconds = 60,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
+  /** Seconds a client should wait before trying again: room comes back only when someone frees it. */
+  readonly retryAfterSeconds = 60;
 }
 
 /** Error codes of a filesystem with no room: no space on the device, or the user's quota used up. */

@@ -102,7 +102,7 @@ export class FsBlobStore implements BlobStore {
   private noSpace(err: unknown, doing: string): unknown {
     if (!isNoSpace(err)) return err;
     const code = (err as NodeJS.ErrnoException).code;
-    return new StorageFullError(`no space left in ${this.root} while ${doing} (${code})`, undefined, { cause: err });
+    return new StorageFullError(`no space left in ${this.root} while ${doing} (${code})`, { cause: err });
   }
 
   async appendUpload(

@@ -152,7 +152,7 @@ export function toStorageError(err: unknown, what: string): unknown {
   if (err instanceof StorageUnavailableError || err instanceof StorageFullError) return err;
   if (shape(err).name === 'AbortError') return err;
   if (isS3NoSpace(err)) {
-    return new StorageFullError(`S3 storage has no room during ${what}: ${errorName(err) || `HTTP ${status(err)}`}`, undefined, { cause: err });
+    return new StorageFullError(`S3 storage has no room during ${what}: ${errorName(err) || `HTTP ${status(err)}`}`, { cause: err });
   }
   if (isUnavailable(err)) {
     const reason = errorName(err) || shape(err).code || 'error';
