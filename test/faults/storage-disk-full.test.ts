@@ -1,7 +1,8 @@
 // A full disk under a real Berth process (fs store on a 96 MiB tmpfs, BERTH_MIN_FREE_SPACE=8MiB):
 // pushes that run out of room get 507 with a message that says so, their staged bytes are
-// released, earlier images pull back intact, the reserve refuses new uploads up front, and once
-// space is freed pushes work again without a restart. Needs root (mount -t tmpfs): in CI it fails
+// released, earlier images pull back intact, below the reserve stale upload sessions are purged
+// first and then new uploads refused up front, and once space is freed pushes work again without
+// a restart. Needs root (mount -t tmpfs): in CI it fails
 // without it, elsewhere it skips loudly.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
 import { describe as show, pullImageProblem, pushChunked, pushImage, pushMonolithic, send, Tally } from '../helpers/fault-http.js';
 import { failInCiOrSkip, run } from '../helpers/system-tools.js';
+import pg from 'pg';
 
 const MiB = 1024 * 1024;
 const RESERVE = 8 * MiB;
@@ -65,7 +67,7 @@ describe('storage fault: a full disk (fs store on a small tmpfs)', () => {
     console.log(tally.summary('storage-disk-full', exits));
   });
 
-  it('answers 507 when the disk fills, frees what the push staged, keeps earlier images, refuses below the reserve and recovers once space is freed', async (t) => {
+  it('answers 507 when the disk fills, frees what the push staged, keeps earlier images, purges stale uploads then refuses below the reserve, and recovers once space is freed', async (t) => {
     if (cannot) {
       failInCiOrSkip(t, cannot, 'FAULT TEST');
       return;
@@ -101,9 +103,33 @@ describe('storage fault: a full disk (fs store on a small tmpfs)', () => {
 
     assert.equal(await pullImageProblem(base, 'faults/app', 'a', imageA, tally), undefined, 'image a pulls back intact');
 
-    // Below the reserve: refused up front, before any byte is sent.
+    // An abandoned session holding 5 MiB, made stale (untouched for two days) in the database.
+    const stale = tally.note(await send(base, 'POST', '/v2/faults/app/blobs/uploads/'));
+    assert.equal(stale.status, 202, show(stale));
+    const staleLocation = String(stale.headers.location);
+    const stalePatch = tally.note(await send(base, 'PATCH', staleLocation, { body: randomBytes(5 * MiB) }));
+    assert.equal(stalePatch.status, 202, show(stalePatch));
+    const db = new pg.Client({ connectionString: reg!.databaseUrl });
+    await db.connect();
+    try {
+      const aged = await db.query("UPDATE uploads SET updated_at = now() - interval '2 days'");
+      assert.equal(aged.rowCount, 2, 'the stale session and the one whose chunk failed');
+    } finally {
+      await db.end();
+    }
+    // Below the reserve with it: stale sessions are purged first, and then there is room.
     writeFileSync(ballast, Buffer.alloc(statSync(ballast).size + freeBytes(mountPoint!) - 4 * MiB));
     await sleep(1200); // free space is read at most once a second
+    tally.faults += 1;
+    const afterPurge = tally.note(await send(base, 'POST', '/v2/faults/app/blobs/uploads/'));
+    assert.equal(afterPurge.status, 202, `stale uploads purged to make room: ${show(afterPurge)}`);
+    assert.equal(stagedBytes(dataDir), 0, 'the stale session\'s staged bytes are gone');
+    assert.equal(tally.note(await send(base, 'GET', staleLocation)).status, 404, 'the stale session is gone');
+    assert.match(reg!.output(), /stale uploads aborted to free space/);
+
+    // Below the reserve with nothing to purge: refused up front, before any byte is sent.
+    writeFileSync(ballast, Buffer.alloc(statSync(ballast).size + freeBytes(mountPoint!) - 4 * MiB));
+    await sleep(1200);
     tally.faults += 1;
     const refused = tally.note(await send(base, 'POST', '/v2/faults/app/blobs/uploads/'));
     assert.equal(refused.status, 507, show(refused));
