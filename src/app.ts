@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { TokenAuth } from './auth/token-auth.js';
 import { type AccessControl, openAccess } from './auth/access.js';
 import { errorEnvelope } from './http/middleware/error-envelope.js';
+import { rejectUnstorableInput } from './http/middleware/storable-input.js';
 import { requestLog } from './http/middleware/request-log.js';
 import { createApiRouter } from './http/api/index.js';
 import { createRegistryRouter } from './http/routes/index.js';
@@ -28,6 +29,7 @@ import { UploadService } from './services/uploads.js';
 import { UsageService } from './services/usage.js';
 import type { ResumableDigests } from './hashing/upload-digest.js';
 import type { BlobStore } from './storage/blob-store.js';
+import type { FreeSpaceGuard } from './storage/free-space.js';
 import { instrumentBlobStore } from './storage/instrumented-blob-store.js';
 
 export interface AppDeps {
@@ -61,6 +63,8 @@ export interface AppDeps {
   quotas?: QuotaRule[];
   /** Saveable digests of uploads in progress; the process's own (native module if built) when absent. */
   resumableDigests?: ResumableDigests;
+  /** The free-space reserve (BERTH_MIN_FREE_SPACE): uploads refused while it is not there; none when absent. */
+  freeSpace?: FreeSpaceGuard;
 }
 
 export function buildApp(deps: AppDeps): Koa {
@@ -79,6 +83,7 @@ export function buildApp(deps: AppDeps): Koa {
     urls: new UrlBuilder(deps.publicUrl, deps.trustProxy ?? false),
     blobRedirect: deps.blobRedirect ?? false,
     access,
+    roomForUploads: async () => deps.freeSpace?.check(),
   });
   const api = createApiRouter({
     history: new TagHistoryService(deps.pool, store, { immutableTags, sparseManifests: deps.sparseManifests }, notifier),
@@ -95,6 +100,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(httpMetrics(metrics));
   if (deps.auth) app.use(authFailureMetrics(metrics));
   app.use(errorEnvelope);
+  app.use(rejectUnstorableInput);
   app.use(operations.routes());
   app.use(operations.allowedMethods());
   app.use(router.routes());

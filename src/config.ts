@@ -11,6 +11,7 @@ import { jsonSetting, readJsonSetting } from './json-setting.js';
 import { parseByteSize } from './registry/byte-size.js';
 import type { QuotaRule } from './registry/quotas.js';
 import type { StorageConfig } from './storage/create-blob-store.js';
+import { DEFAULT_RESERVE, type FreeSpaceReserve } from './storage/free-space.js';
 
 const booleanString = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -95,6 +96,19 @@ const QUOTAS = jsonSetting({
   unset: [] as QuotaRule[],
 });
 
+/** BERTH_MIN_FREE_SPACE: a size (`2GiB`), a share of the filesystem (`10%`), or `0` for no reserve. */
+const freeSpaceReserve = z.string().optional().transform((v, ctx): FreeSpaceReserve => {
+  if (v === undefined || v.trim() === '') return DEFAULT_RESERVE;
+  const percent = /^\s*(\d{1,2}(?:\.\d{1,3})?)\s*%\s*$/.exec(v);
+  if (percent) return { bytes: 0, percent: Number(percent[1]) };
+  const bytes = parseByteSize(v);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a size like 2GiB or 500MB, a percentage below 100 like 10%, nor 0` });
+    return z.NEVER;
+  }
+  return { bytes, percent: 0 };
+});
+
 const envSchema = z.object({
   BERTH_ADDR: z.string().default('127.0.0.1:5000'),
   BERTH_DATA_DIR: z.string().default('./data'),
@@ -135,6 +149,8 @@ const envSchema = z.object({
   BERTH_SPARSE_MANIFESTS: booleanString.default(false),
   // Upload sessions untouched this long are aborted (S3 multipart parts included).
   BERTH_UPLOAD_TTL: duration('24h'),
+  // Below this much free space new uploads are refused (507), keeping room for the database.
+  BERTH_MIN_FREE_SPACE: freeSpaceReserve,
   BERTH_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(5433),
   // Tag history pins the manifests a tag pointed at this recently, and each tag's last N revisions.
   BERTH_HISTORY_RETENTION: retention('90d'),
@@ -186,6 +202,8 @@ export interface Config {
   publicUrl: string | undefined;
   sparseManifests: boolean;
   uploadTtlMs: number;
+  /** BERTH_MIN_FREE_SPACE: below it (on the blob directory's or the embedded database's filesystem) uploads are refused. */
+  minFreeSpace: FreeSpaceReserve;
   logLevel: string;
   history: {
     /** BERTH_HISTORY_RETENTION in ms; null is forever. */
@@ -283,6 +301,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: e.BERTH_PUBLIC_URL?.replace(/\/+$/, ''),
     sparseManifests: e.BERTH_SPARSE_MANIFESTS,
     uploadTtlMs: e.BERTH_UPLOAD_TTL,
+    minFreeSpace: e.BERTH_MIN_FREE_SPACE,
     logLevel: e.LOG_LEVEL,
     history: { retentionMs: e.BERTH_HISTORY_RETENTION, keep: e.BERTH_HISTORY_KEEP },
     immutableTags: e.BERTH_IMMUTABLE_TAGS,

@@ -12,7 +12,8 @@ import { gcOptions } from './gc/options.js';
 import { createDeps } from './deps.js';
 import { onGcResult } from './gc/report.js';
 import { scheduleGc } from './gc/schedule.js';
-import { schedulePurge } from './jobs/purge-uploads.js';
+import { purgeStaleUploads, schedulePurge } from './jobs/purge-uploads.js';
+import { FreeSpaceGuard, reserveDirs } from './storage/free-space.js';
 import { Metrics } from './metrics/metrics.js';
 import { nativeShaUnavailable } from './hashing/native-sha.js';
 import { WebhookNotifier } from './notify/webhooks.js';
@@ -50,6 +51,11 @@ export async function serve(config: Config): Promise<void> {
           metrics,
         })
       : undefined;
+  const freeSpace = new FreeSpaceGuard(
+    reserveDirs({ blobRoot: config.storage.driver === 'fs' ? config.storage.root : undefined, dataDir: config.dataDir, embeddedPostgres: !config.databaseUrl }),
+    config.minFreeSpace,
+    { logger: deps.logger, metrics, purgeStale: () => purgeStaleUploads(deps.pool, deps.store, config.uploadTtlMs) },
+  );
   let stopping = false;
   const draining = () => stopping;
   const app = buildApp({
@@ -68,6 +74,7 @@ export async function serve(config: Config): Promise<void> {
     serveMetrics: config.metricsAddr === undefined,
     notifier,
     draining,
+    freeSpace,
   });
   const server = await listen(app, config.host, config.port, tls);
   deps.logger.info({ addr: `${config.host}:${config.port}`, tls: tls !== undefined, storage: config.storage.driver, auth: config.auth }, 'berth listening');

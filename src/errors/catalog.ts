@@ -28,6 +28,9 @@ export const ERROR_CATALOG = {
   PRECONDITION_FAILED: { status: 412, message: 'the tag does not point at the expected digest' },
   CONFLICT: { status: 409, message: 'already exists' },
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
+  // 507 Insufficient Storage (RFC 4918): docker and containerd treat any 5xx as retryable, and
+  // docker shows the status text, so its user reads "Insufficient Storage" rather than a bare 503.
+  STORAGE_FULL: { status: 507, message: 'the registry storage is full' },
   UNKNOWN: { status: 500, message: 'unknown error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -4,6 +4,7 @@
 // connection, uploads streaming in.
 import type { Socket } from 'node:net';
 import type { Context, Next } from 'koa';
+import { CLIENT_CLOSED_STATUS, clientAbandoned } from '../http/client-abandoned.js';
 import type { Metrics } from './metrics.js';
 import { isUploadRequest, routeTemplate } from './route-template.js';
 
@@ -13,9 +14,6 @@ import { isUploadRequest, routeTemplate } from './route-template.js';
  * request's end (or the connection's start) is what gets every byte of this one.
  */
 const countedUntil = new WeakMap<Socket, { read: number; written: number }>();
-
-/** nginx's "client closed request": the connection closed before any status line went out. */
-const CLIENT_CLOSED = '499';
 
 export function httpMetrics(metrics: Metrics) {
   return async function measureRequest(ctx: Context, next: Next): Promise<void> {
@@ -30,9 +28,13 @@ export function httpMetrics(metrics: Metrics) {
     ctx.res.once('close', () => {
       if (upload) metrics.uploadsInFlight.dec();
       const route = routeTemplate(ctx);
-      const status = ctx.res.headersSent ? String(ctx.res.statusCode) : CLIENT_CLOSED;
+      // A client gone before the response ended is 499 (nginx's "client closed request"), also
+      // when a status line went out: never a 5xx, so a 5xx alert means a fault on this side.
+      const aborted = clientAbandoned(ctx.res);
+      const status = aborted || !ctx.res.headersSent ? String(CLIENT_CLOSED_STATUS) : String(ctx.res.statusCode);
       const labels = { method: ctx.method, route, status };
       metrics.httpRequests.inc(labels);
+      if (aborted) metrics.httpAborted.inc({ method: ctx.method, route });
       metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
       const previous = countedUntil.get(socket) ?? { read: 0, written: 0 };
       const now = { read: socket.bytesRead, written: socket.bytesWritten };

@@ -52,6 +52,35 @@ export class Metrics {
     help: 'Upload requests (POST with a body, PATCH, PUT) streaming into this process right now',
     registers: [this.registry],
   });
+  readonly httpAborted = new Counter({
+    name: 'berth_http_requests_aborted_total',
+    help: 'Requests the client abandoned (closed the connection) before the response ended, by method and route template; not server faults',
+    labelNames: ['method', 'route'] as const,
+    registers: [this.registry],
+  });
+  readonly storageFreeBytes = new Gauge({
+    name: 'berth_storage_free_bytes',
+    help: 'Free bytes (for unprivileged users) on the filesystem of each directory the free-space reserve watches',
+    labelNames: ['dir'] as const,
+    registers: [this.registry],
+  });
+  readonly storageReserveBytes = new Gauge({
+    name: 'berth_storage_reserve_bytes',
+    help: 'The free-space reserve (BERTH_MIN_FREE_SPACE) of each watched directory, in bytes',
+    labelNames: ['dir'] as const,
+    registers: [this.registry],
+  });
+  readonly storageBelowReserve = new Gauge({
+    name: 'berth_storage_below_reserve',
+    help: '1 while a watched filesystem has less free space than the reserve and new uploads are refused',
+    registers: [this.registry],
+  });
+  readonly uploadsRefused = new Counter({
+    name: 'berth_uploads_refused_total',
+    help: 'Upload requests refused up front, by reason (free_space_reserve)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly storeDuration = new Histogram({
     name: 'berth_blob_store_operation_duration_seconds',
     help: 'Blob store operation latency, by operation and outcome',
@@ -61,7 +90,7 @@ export class Metrics {
   });
   readonly storeErrors = new Counter({
     name: 'berth_blob_store_errors_total',
-    help: 'Blob store operations that failed, by operation and kind (unavailable, not_found, error)',
+    help: 'Blob store operations that failed, by operation and kind (unavailable, full, not_found, aborted, error)',
     labelNames: ['operation', 'kind'] as const,
     registers: [this.registry],
   });

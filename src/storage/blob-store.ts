@@ -135,3 +135,21 @@ export class StorageUnavailableError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * The storage has no room left (ENOSPC, EDQUOT, an S3 server's "storage full" or quota answer), or
+ * less free space than Berth's reserve (BERTH_MIN_FREE_SPACE): answered with 507 and
+ * `Retry-After`. What the failed request staged is released before this is thrown.
+ */
+export class StorageFullError extends Error {
+  override name = 'StorageFullError';
+  /** Seconds a client should wait before trying again: room comes back only when someone frees it. */
+  readonly retryAfterSeconds = 60;
+}
+
+/** Error codes of a filesystem with no room: no space on the device, or the user's quota used up. */
+const NO_SPACE_CODES = new Set(['ENOSPC', 'EDQUOT']);
+
+export function isNoSpace(err: unknown): boolean {
+  return NO_SPACE_CODES.has((err as NodeJS.ErrnoException | null)?.code ?? '');
+}

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tryParseDigest } from '../registry/digest.js';
 import { listFsBlobs } from './blob-listing.js';
-import { BlobNotFoundError, StorageUnavailableError, type BlobStore, type ByteRange, type PutBlobOptions, type StoredObject, type UploadBackendState } from './blob-store.js';
+import { BlobNotFoundError, isNoSpace, StorageFullError, StorageUnavailableError, type BlobStore, type ByteRange, type PutBlobOptions, type StoredObject, type UploadBackendState } from './blob-store.js';
 import { StagedFlushes } from './fs-staged-flush.js';
 
 /** Large reads: the default 64 KiB stream chunk makes pulls syscall-bound. */
@@ -85,10 +85,24 @@ export class FsBlobStore implements BlobStore {
   }
 
   async createUpload(uploadId: string): Promise<UploadBackendState> {
-    await this.ensureDir(path.join(this.root, '_uploads'));
-    const handle = await open(this.uploadPath(uploadId), 'w');
-    await handle.close();
+    try {
+      await this.ensureDir(path.join(this.root, '_uploads'));
+      const handle = await open(this.uploadPath(uploadId), 'w');
+      await handle.close();
+    } catch (err) {
+      throw this.noSpace(err, 'creating an upload');
+    }
     return null;
+  }
+
+  /**
+   * A full disk (ENOSPC, EDQUOT) as StorageFullError, naming the directory; other errors as they
+   * are. The caller has released what the failed request staged.
+   */
+  private noSpace(err: unknown, doing: string): unknown {
+    if (!isNoSpace(err)) return err;
+    const code = (err as NodeJS.ErrnoException).code;
+    return new StorageFullError(`no space left in ${this.root} while ${doing} (${code})`, { cause: err });
   }
 
   async appendUpload(
@@ -101,8 +115,15 @@ export class FsBlobStore implements BlobStore {
       throw isNotFound(err) ? new BlobNotFoundError(`upload ${uploadId}`) : err;
     });
     const sink = createWriteStream(file, { flags: 'r+', start: options.offset, highWaterMark: READ_CHUNK });
-    const written = await this.writeStaged(uploadId, file, options.offset, chunks, sink, options.signal);
-    return { written, state: null };
+    try {
+      const written = await this.writeStaged(uploadId, file, options.offset, chunks, sink, options.signal);
+      return { written, state: null };
+    } catch (err) {
+      // Whatever this request wrote goes at once (the next append would drop it anyway): on a
+      // full disk those bytes are what the database and other pushes need.
+      await truncate(file, options.offset).catch(() => {});
+      throw this.noSpace(err, 'writing an upload chunk');
+    }
   }
 
   /**
@@ -154,10 +175,14 @@ export class FsBlobStore implements BlobStore {
       // Bytes past `size` may be left by an interrupted append; they are not part of the blob.
       await handle.truncate(options.size);
       await handle.datasync();
+    } catch (err) {
+      throw this.noSpace(err, 'committing an upload');
     } finally {
       await handle.close();
     }
-    await this.moveIntoPlace(staged, target);
+    await this.moveIntoPlace(staged, target).catch((err: unknown) => {
+      throw this.noSpace(err, 'committing an upload');
+    });
   }
 
   /** Always: putBlob needs nothing but the upload's staging file. */
@@ -181,17 +206,23 @@ export class FsBlobStore implements BlobStore {
     });
     let written: number;
     try {
-      // `flush`: fsync before the stream closes the handle, so the bytes are on disk before the
-      // rename (for a file just written, fsync and fdatasync write the same).
-      const sink = handle.createWriteStream({ highWaterMark: READ_CHUNK, flush: true });
-      written = await this.writeStaged(uploadId, staged, 0, chunks, sink, options.signal);
-    } finally {
-      // Closed by the stream already, unless it failed early: then this waits for its writes.
-      await handle.close();
+      try {
+        // `flush`: fsync before the stream closes the handle, so the bytes are on disk before the
+        // rename (for a file just written, fsync and fdatasync write the same).
+        const sink = handle.createWriteStream({ highWaterMark: READ_CHUNK, flush: true });
+        written = await this.writeStaged(uploadId, staged, 0, chunks, sink, options.signal);
+      } finally {
+        // Closed by the stream already, unless it failed early: then this waits for its writes.
+        await handle.close();
+      }
+      await options.verify(written);
+      await this.flushes.settle(uploadId);
+      await this.moveIntoPlace(staged, target);
+    } catch (err) {
+      // The upload was empty before this request: a failed one leaves it empty, not holding its bytes.
+      await truncate(staged, 0).catch(() => {});
+      throw this.noSpace(err, 'writing a blob');
     }
-    await options.verify(written);
-    await this.flushes.settle(uploadId);
-    await this.moveIntoPlace(staged, target);
     return written;
   }
 

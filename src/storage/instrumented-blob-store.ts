@@ -2,11 +2,12 @@
 // errors on /metrics), whatever the driver underneath. Streams are timed until they are open:
 // their bytes flow at the client's pace, which the HTTP metrics already show.
 import type { Metrics } from '../metrics/metrics.js';
-import { BlobNotFoundError, StorageUnavailableError, type BlobStore } from './blob-store.js';
+import { BlobNotFoundError, StorageFullError, StorageUnavailableError, type BlobStore } from './blob-store.js';
 
 function errorKind(err: unknown): string {
   if (err instanceof BlobNotFoundError) return 'not_found';
   if (err instanceof StorageUnavailableError) return 'unavailable';
+  if (err instanceof StorageFullError) return 'full';
   return (err as { name?: string } | null)?.name === 'AbortError' ? 'aborted' : 'error';
 }
 

@@ -2,7 +2,7 @@
 // server lacks, or storage that is unavailable right now (→ 503 + Retry-After). Also the start-up
 // check that the bucket exists.
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { StorageUnavailableError } from './blob-store.js';
+import { StorageFullError, StorageUnavailableError } from './blob-store.js';
 
 interface SdkErrorShape {
   name?: string;
@@ -67,7 +67,7 @@ const UNAVAILABLE_NAMES = new Set([
   'NoSuchBucket',
 ]);
 
-/** Errors of the socket below the SDK: nobody listening, no route, no answer in time. */
+/** Errors of the socket below the SDK: nobody listening, no route, no answer in time, cut short. */
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -75,31 +75,85 @@ const NETWORK_CODES = new Set([
   'EPIPE',
   'ENOTFOUND',
   'EAI_AGAIN',
+  'EAI_FAIL',
   'EHOSTUNREACH',
+  'EHOSTDOWN',
   'ENETUNREACH',
+  'ENETDOWN',
   'ECONNABORTED',
-  'UND_ERR_SOCKET',
+  'ESOCKETTIMEDOUT',
 ]);
+
+/** undici's and the SDK's names for the same failures, where they carry no errno code. */
+const NETWORK_NAMES = new Set([
+  'TimeoutError',
+  'SocketError',
+  'ConnectTimeoutError',
+  'HeadersTimeoutError',
+  'BodyTimeoutError',
+  'ClientClosedError',
+  'ClientDestroyedError',
+  'RequestAbortedError',
+]);
+
+/** S3 servers' answers for a full disk or a used-up quota (MinIO, Ceph RGW), besides HTTP 507. */
+const NO_SPACE_NAMES = new Set(['XMinioStorageFull', 'XMinioBucketQuotaExceeded', 'XMinioAdminBucketQuotaExceeded', 'QuotaExceeded', 'InsufficientStorage']);
+
+/** The IncomingMessage error of a client that hung up mid-body: not the storage's doing. */
+function isClientAbort(e: SdkErrorShape): boolean {
+  return e.code === 'ECONNRESET' && e.message === 'aborted';
+}
+
+/** Each error of the `cause` chain, outermost first (the SDK and undici wrap the socket's error). */
+function* causes(err: unknown): Generator<SdkErrorShape> {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+    yield e as SdkErrorShape;
+  }
+}
+
+/**
+ * Whether the request never got a whole answer from S3: refused, reset, timed out, a name that
+ * did not resolve, a socket closed mid-body (undici's UND_ERR_*), or an SDK error with no HTTP
+ * status at all. After the SDK's retries, every one of these is "unavailable now".
+ */
+export function isTransportError(err: unknown): boolean {
+  for (const e of causes(err)) {
+    if (isClientAbort(e)) return false;
+    if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || e.code.startsWith('UND_ERR_'))) return e.code !== 'UND_ERR_ABORTED';
+    if (e.name !== undefined && NETWORK_NAMES.has(e.name)) return true;
+    if (/socket hang up|other side closed|^terminated$|ECONNREFUSED|ETIMEDOUT|ECONNRESET|object server (closed|timed out)/.test(e.message ?? '')) return true;
+  }
+  const e = shape(err);
+  return e.$metadata !== undefined && e.$metadata.httpStatusCode === undefined;
+}
+
+/** The S3 server has no room: HTTP 507, or a quota / storage-full code. */
+export function isS3NoSpace(err: unknown): boolean {
+  return status(err) === 507 || NO_SPACE_NAMES.has(errorName(err));
+}
 
 /** Whether the error says "storage is unavailable now", as opposed to a bug or a bad request. */
 export function isUnavailable(err: unknown): boolean {
   const e = shape(err);
   const name = errorName(err);
   if (UNAVAILABLE_NAMES.has(name) || UNAVAILABLE_NAMES.has(e.name ?? '')) return true;
-  if (e.code !== undefined && NETWORK_CODES.has(e.code)) return true;
   const code = status(err);
   if (code !== undefined && code >= 500 && code !== 501) return true;
   if (code === 429 || code === 503) return true;
-  return /socket hang up|ECONNREFUSED|ETIMEDOUT|ECONNRESET/.test(e.message ?? '');
+  return isTransportError(err);
 }
 
 /**
- * The error to throw on: StorageUnavailableError for throttling, 5xx and network failures (the
- * SDK has already retried those), otherwise the original error.
+ * The error to throw on: StorageFullError when the server has no room, StorageUnavailableError
+ * for throttling, 5xx and every transport failure (the SDK has already retried those),
+ * otherwise the original error.
  */
 export function toStorageError(err: unknown, what: string): unknown {
-  if (err instanceof StorageUnavailableError) return err;
+  if (err instanceof StorageUnavailableError || err instanceof StorageFullError) return err;
   if (shape(err).name === 'AbortError') return err;
+  if (isS3NoSpace(err)) {
+    return new StorageFullError(`S3 storage has no room during ${what}: ${errorName(err) || `HTTP ${status(err)}`}`, { cause: err });
+  }
   if (isUnavailable(err)) {
     const reason = errorName(err) || shape(err).code || 'error';
     return new StorageUnavailableError(`S3 storage unavailable during ${what}: ${reason}`, retryAfterFor(err), { cause: err });

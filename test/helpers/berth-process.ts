@@ -89,6 +89,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** readiness timeout (default 30 s) */
   timeoutMs?: number;
+  /** an existing directory to use as the data dir (e.g. on a small tmpfs); removed by destroy() */
+  dataDir?: string;
 }
 
 export { freePort };
@@ -339,7 +341,7 @@ function probeStatus(url: string): Promise<{ status: number; challenge: string |
 /** Starts a fresh registry (own port, data dir and database) and waits until GET /v2/ is 200. */
 export async function startRegistry(opts: StartOptions = {}): Promise<RegistryInstance> {
   const target = opts.target ?? e2eTarget();
-  const dataDir = mkdtempSync(join(tmpdir(), `berth-e2e-${target}-`));
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), `berth-e2e-${target}-`));
   // As root, an embedded PostgreSQL runs as its own system user, which must be able to enter it.
   chmodSync(dataDir, 0o755);
   const db = target === 'berth' ? await createDatabase() : null;

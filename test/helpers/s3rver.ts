@@ -26,6 +26,8 @@ export interface TestS3 {
   /** Another client for the same server, e.g. with other retry settings. */
   newClient(options?: { maxAttempts?: number }): S3Client;
   stop(): Promise<void>;
+  /** SIGKILL, keeping the data directory: start again with startS3rver({ port, dir, bucket }). */
+  kill(): Promise<void>;
 }
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -146,7 +148,7 @@ FilesystemStore.prototype.getObject = async function (bucket, key, options) {
   return ranged;
 };
 
-const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: process.env.S3RVER_DIR });
+const server = new S3rver({ address: '127.0.0.1', port: Number(process.env.S3RVER_PORT || 0), silent: true, directory: process.env.S3RVER_DIR });
 if (process.env.S3RVER_ABORT === '1') {
   // AbortMultipartUpload (DELETE ?uploadId=), which AWS, MinIO and Ceph have and s3rver lacks:
   // the upload's parts are removed. Path-style requests only, as the tests send them.
@@ -183,11 +185,13 @@ process.stdin.resume();
  * called as `module(server, { directory })` before the server listens (the bench adds the
  * multipart listing calls with bench/lib/s3-extended.cjs).
  */
-export async function startS3rver(options: { bucket?: string; abortMultipart?: boolean; extend?: string } = {}): Promise<TestS3> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'berth-s3rver-'));
+export async function startS3rver(
+  options: { bucket?: string; abortMultipart?: boolean; extend?: string; port?: number; dir?: string } = {},
+): Promise<TestS3> {
+  const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), 'berth-s3rver-')));
   const child = spawn(process.execPath, ['-e', SERVER_SCRIPT], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, S3RVER_DIR: dir, S3RVER_ABORT: options.abortMultipart === false ? '0' : '1', S3RVER_EXTEND: options.extend ?? '' },
+    env: { ...process.env, S3RVER_DIR: dir, S3RVER_PORT: String(options.port ?? 0), S3RVER_ABORT: options.abortMultipart === false ? '0' : '1', S3RVER_EXTEND: options.extend ?? '' },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   let port: number;
@@ -217,6 +221,12 @@ export async function startS3rver(options: { bucket?: string; abortMultipart?: b
       client.destroy();
       await stopChild(child);
       await rm(dir, { recursive: true, force: true });
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGKILL');
+      await exited;
     },
   };
 }

@@ -29,6 +29,7 @@ describe('loadConfig (config): defaults', () => {
       publicUrl: undefined,
       sparseManifests: false,
       uploadTtlMs: 24 * 3_600_000,
+      minFreeSpace: { bytes: 1024 ** 3, percent: 5 },
       logLevel: 'info',
       history: { retentionMs: 90 * 86_400_000, keep: 10 },
       immutableTags: [],
@@ -305,6 +306,17 @@ describe('loadConfig (config): S3 storage', () => {
 });
 
 describe('loadConfig (config): durations', () => {
+  it('reads BERTH_MIN_FREE_SPACE as a size, a percentage or 0, and refuses anything else', () => {
+    assert.deepEqual(loadConfig({}).minFreeSpace, { bytes: 1024 ** 3, percent: 5 });
+    assert.deepEqual(loadConfig({ BERTH_MIN_FREE_SPACE: '2GiB' }).minFreeSpace, { bytes: 2 * 1024 ** 3, percent: 0 });
+    assert.deepEqual(loadConfig({ BERTH_MIN_FREE_SPACE: '500MB' }).minFreeSpace, { bytes: 500e6, percent: 0 });
+    assert.deepEqual(loadConfig({ BERTH_MIN_FREE_SPACE: '10%' }).minFreeSpace, { bytes: 0, percent: 10 });
+    assert.deepEqual(loadConfig({ BERTH_MIN_FREE_SPACE: '0' }).minFreeSpace, { bytes: 0, percent: 0 });
+    for (const bad of ['lots', '100%', '-1GiB', '5 %%', '1e9', '2 parsecs']) {
+      assert.throws(() => loadConfig({ BERTH_MIN_FREE_SPACE: bad }), (err: Error) => err instanceof ConfigError && /BERTH_MIN_FREE_SPACE/.test(err.message), bad);
+    }
+  });
+
   it('reads BERTH_UPLOAD_TTL written as 0s, 90m, 24h or 7d', () => {
     assert.equal(loadConfig({ BERTH_UPLOAD_TTL: '0s' }).uploadTtlMs, 0);
     assert.equal(loadConfig({ BERTH_UPLOAD_TTL: '90m' }).uploadTtlMs, 90 * 60_000);

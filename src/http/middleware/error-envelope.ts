@@ -3,13 +3,24 @@
 import type { Context, Next } from 'koa';
 import { ERROR_CATALOG, type ErrorCode } from '../../errors/catalog.js';
 import { RegistryError } from '../../errors/registry-error.js';
-import { StorageUnavailableError } from '../../storage/blob-store.js';
+import { StorageFullError, StorageUnavailableError } from '../../storage/blob-store.js';
+import { fromUnstorableInput } from './storable-input.js';
 
 /** Errors that are not the client's fault but are worth retrying: 503 with Retry-After. */
 function fromUnavailable(err: unknown): RegistryError | undefined {
   if (!(err instanceof StorageUnavailableError)) return undefined;
   return new RegistryError('UNAVAILABLE', {
     message: 'blob storage is unavailable, try again later',
+    cause: err,
+    headers: { 'Retry-After': String(err.retryAfterSeconds) },
+  });
+}
+
+/** No room for the bytes (or below the free-space reserve): 507, retried by clients later. */
+function fromStorageFull(err: unknown): RegistryError | undefined {
+  if (!(err instanceof StorageFullError)) return undefined;
+  return new RegistryError('STORAGE_FULL', {
+    message: `the registry storage is full: ${err.message}`,
     cause: err,
     headers: { 'Retry-After': String(err.retryAfterSeconds) },
   });
@@ -26,7 +37,10 @@ export async function errorEnvelope(ctx: Context, next: Next): Promise<void> {
   try {
     await next();
   } catch (caught) {
-    const err = caught instanceof RegistryError ? caught : (fromUnavailable(caught) ?? fromHttpError(caught as object));
+    const err =
+      caught instanceof RegistryError
+        ? caught
+        : (fromUnavailable(caught) ?? fromStorageFull(caught) ?? fromUnstorableInput(caught, ctx) ?? fromHttpError(caught as object));
     if (!err) {
       ctx.state.error = caught;
       const unknown = new RegistryError('UNKNOWN', { cause: caught });

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { REQUEST_ID } from '../headers.js';
+import { CLIENT_CLOSED_STATUS, clientAbandoned } from '../client-abandoned.js';
 
 const REQUEST_ID_FORMAT = /^[\w.:-]{1,128}$/;
 
@@ -20,9 +21,13 @@ export function requestLog(logger: Logger) {
       await next();
     } finally {
       const done = () => {
-        const status = ctx.status;
+        // A client that hung up is not a server fault, whatever error its cut body caused: logged
+        // at info as 499 (with the status the response would have had), never as "request failed".
+        const aborted = clientAbandoned(ctx.res);
+        const status = aborted ? CLIENT_CLOSED_STATUS : ctx.status;
+        const failed = status >= 500 && !aborted;
         // Below the logger's level the line is dropped anyway: skip building it (a hot path).
-        if (!logger.isLevelEnabled(status >= 500 ? 'error' : 'info')) return;
+        if (!logger.isLevelEnabled(failed ? 'error' : 'info')) return;
         const fields = {
           reqId,
           method: ctx.method,
@@ -33,9 +38,11 @@ export function requestLog(logger: Logger) {
           bytesOut: ctx.response.length ?? 0,
           remote,
           userAgent: ctx.get('User-Agent') || undefined,
-          err: ctx.state.error as unknown,
+          err: aborted ? undefined : (ctx.state.error as unknown),
+          ...(aborted ? { aborted: true, unsentStatus: ctx.status } : {}),
         };
-        if (status >= 500) logger.error(fields, 'request failed');
+        if (failed) logger.error(fields, 'request failed');
+        else if (aborted) logger.info(fields, 'request aborted by the client');
         else logger.info(fields, 'request');
       };
       // Streamed bodies finish after the middleware chain; log when the response really ends.

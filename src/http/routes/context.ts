@@ -16,4 +16,6 @@ export interface RouteDeps {
   access: AccessControl;
   /** Blob GETs answer 307 to a short-lived backend URL instead of streaming (S3 redirect mode). */
   blobRedirect: boolean;
+  /** Throws StorageFullError while the free-space reserve (BERTH_MIN_FREE_SPACE) is not there. */
+  roomForUploads: () => Promise<void>;
 }

@@ -16,7 +16,7 @@ import { chunkBody, hasBody, querySingle } from '../request.js';
 import { sendEmpty } from '../respond.js';
 import type { RouteDeps } from './context.js';
 
-export function uploadRoutes({ uploads, urls, access }: RouteDeps) {
+export function uploadRoutes({ uploads, urls, access, roomForUploads }: RouteDeps) {
   const created = (ctx: Context, name: string, digest: string) =>
     sendEmpty(ctx, 201, { Location: urls.blob(ctx, name, digest), [CONTENT_DIGEST]: digest });
   const inProgress = (ctx: Context, status: number, name: string, id: string, offset: number) =>
@@ -40,7 +40,10 @@ export function uploadRoutes({ uploads, urls, access }: RouteDeps) {
         // Only from repositories this request may read: otherwise a mount would reveal (and copy) their blobs.
         const readable = access.readableRepositories(ctx);
         if (await uploads.mount(name, parsed.digest, querySingle(ctx, 'from'), readable)) return created(ctx, name, parsed.digest);
-      } else if (digest !== undefined) {
+      }
+      // Below the free-space reserve no new upload starts (a mount above copies no bytes).
+      await roomForUploads();
+      if (mount === undefined && digest !== undefined) {
         return created(ctx, name, await uploads.uploadWhole(name, digest, chunkBody(ctx)));
       }
       const algorithm = querySingle(ctx, 'digest-algorithm') ?? 'sha256';
@@ -52,12 +55,14 @@ export function uploadRoutes({ uploads, urls, access }: RouteDeps) {
     },
 
     async patch(ctx: Context, name: string, id: string): Promise<void> {
+      await roomForUploads();
       const { offset } = await withLocation(ctx, name, id, () => uploads.append(name, id, chunkBody(ctx)));
       inProgress(ctx, 202, name, id, offset);
     },
 
     async put(ctx: Context, name: string, id: string): Promise<void> {
       const body = hasBody(ctx) ? chunkBody(ctx) : undefined;
+      if (body) await roomForUploads();
       const digest = await withLocation(ctx, name, id, () => uploads.complete(name, id, querySingle(ctx, 'digest'), body));
       created(ctx, name, digest);
     },
