@@ -31,6 +31,9 @@ import type { ResumableDigests } from './hashing/upload-digest.js';
 import type { BlobStore } from './storage/blob-store.js';
 import type { FreeSpaceGuard } from './storage/free-space.js';
 import { instrumentBlobStore } from './storage/instrumented-blob-store.js';
+import { createPullThrough } from './proxy/pull-through.js';
+import { proxyMetrics } from './proxy/proxy-metrics.js';
+import type { ProxyConfig } from './proxy/settings.js';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -65,6 +68,8 @@ export interface AppDeps {
   resumableDigests?: ResumableDigests;
   /** The free-space reserve (BERTH_MIN_FREE_SPACE): uploads refused while it is not there; none when absent. */
   freeSpace?: FreeSpaceGuard;
+  /** Pull-through caches (BERTH_PROXIES); none when absent. */
+  proxies?: ProxyConfig[];
 }
 
 export function buildApp(deps: AppDeps): Koa {
@@ -75,10 +80,23 @@ export function buildApp(deps: AppDeps): Koa {
   const store = instrumentBlobStore(deps.store, metrics);
   const notifier = deps.notifier ?? silentNotifier;
   const quotas = new Quotas(deps.quotas ?? []);
+  const blobs = new BlobService(deps.pool, store, notifier);
+  const uploads = new UploadService(deps.pool, store, deps.lockPool, deps.resumableDigests);
+  const manifests = new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false, immutableTags, quotas }, notifier);
+  const pullThrough = createPullThrough(deps.proxies ?? [], {
+    pool: deps.pool,
+    lockPool: deps.lockPool ?? deps.pool,
+    manifests,
+    blobs,
+    uploads,
+    logger: deps.logger,
+    metrics: proxyMetrics(metrics.registry),
+  });
   const router = createRegistryRouter({
-    blobs: new BlobService(deps.pool, store, notifier),
-    uploads: new UploadService(deps.pool, store, deps.lockPool, deps.resumableDigests),
-    manifests: new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false, immutableTags, quotas }, notifier),
+    blobs,
+    uploads,
+    manifests,
+    pullThrough,
     listing: new ListingService(deps.pool),
     urls: new UrlBuilder(deps.publicUrl, deps.trustProxy ?? false),
     blobRedirect: deps.blobRedirect ?? false,

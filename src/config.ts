@@ -9,6 +9,7 @@ import type { ImmutableTagRule } from './registry/immutable-tags.js';
 import { webhookEndpoints, WEBHOOKS_EXAMPLE, type WebhookEndpoint } from './notify/webhook-config.js';
 import { jsonSetting, readJsonSetting } from './json-setting.js';
 import { parseByteSize } from './registry/byte-size.js';
+import { isDockerHub, PROXIES_EXAMPLE, type ProxyConfig } from './proxy/settings.js';
 import type { QuotaRule } from './registry/quotas.js';
 import type { StorageConfig } from './storage/create-blob-store.js';
 import { DEFAULT_RESERVE, type FreeSpaceReserve } from './storage/free-space.js';
@@ -96,6 +97,43 @@ const QUOTAS = jsonSetting({
   unset: [] as QuotaRule[],
 });
 
+/** BERTH_PROXIES: pull-through caches, one repository prefix per upstream registry. */
+const proxyEntries = z
+  .array(
+    z
+      .strictObject({
+        prefix: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'one lower-case path component like "hub" or "ghcr"'),
+        upstream: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')),
+        mirror: z.boolean().default(false),
+        library: z.boolean().optional(),
+        username: z.string().min(1).optional(),
+        password: z.string().min(1).optional(),
+        token: z.string().min(1).optional(),
+        tagTtl: duration('10m'),
+        keep: duration('30d'),
+        timeout: duration('10s'),
+      })
+      .refine((p) => (p.username === undefined) === (p.password === undefined), 'username and password go together')
+      .refine((p) => p.token === undefined || p.username === undefined, 'give a token or a username and password, not both')
+      .refine((p) => p.timeout > 0, 'timeout must be more than 0s'),
+  )
+  .max(100)
+  .refine((list) => new Set(list.map((p) => p.prefix)).size === list.length, 'each prefix may be listed once')
+  .refine((list) => list.filter((p) => p.mirror).length <= 1, 'at most one entry can be the mirror')
+  .transform((list): ProxyConfig[] =>
+    list.map((p) => ({
+      prefix: p.prefix,
+      upstream: p.upstream,
+      mirror: p.mirror,
+      libraryPrefix: p.library ?? isDockerHub(p.upstream),
+      credentials:
+        p.token !== undefined ? { token: p.token } : p.username !== undefined ? { username: p.username, password: p.password! } : undefined,
+      tagTtlMs: p.tagTtl,
+      keepMs: p.keep,
+      timeoutMs: p.timeout,
+    })),
+  );
+
 /** BERTH_MIN_FREE_SPACE: a size (`2GiB`), a share of the filesystem (`10%`), or `0` for no reserve. */
 const freeSpaceReserve = z.string().optional().transform((v, ctx): FreeSpaceReserve => {
   if (v === undefined || v.trim() === '') return DEFAULT_RESERVE;
@@ -167,6 +205,7 @@ const envSchema = z.object({
   // The background collector's period; off unless set.
   BERTH_GC_INTERVAL: optionalDuration,
   BERTH_QUOTAS: QUOTAS,
+  BERTH_PROXIES: jsonSetting({ schema: proxyEntries, example: PROXIES_EXAMPLE, unset: [], blankIsUnset: true }),
 });
 
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
@@ -226,6 +265,8 @@ export interface Config {
     intervalMs: number | null;
   };
   quotas: QuotaRule[];
+  /** BERTH_PROXIES: pull-through caches; empty when unset. */
+  proxies: ProxyConfig[];
 }
 
 export class ConfigError extends Error {
@@ -311,6 +352,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhooks: e.BERTH_WEBHOOKS,
     gc: { graceMs: e.BERTH_GC_GRACE, intervalMs: e.BERTH_GC_INTERVAL },
     quotas: e.BERTH_QUOTAS,
+    proxies: e.BERTH_PROXIES,
   });
 }
 

@@ -68,6 +68,7 @@ export async function serve(config: Config): Promise<void> {
     sparseManifests: config.sparseManifests,
     immutableTags: config.immutableTags,
     quotas: config.quotas,
+    proxies: config.proxies,
     blobRedirect: config.storage.driver === 's3' && config.storage.redirect,
     auth,
     metrics,

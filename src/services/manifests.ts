@@ -129,6 +129,8 @@ export class ManifestService {
     contentType: string | undefined,
     extraTags: string[],
     change: ManifestChange,
+    /** `sparse`: this push may reference content the repository lacks (a pull-through cache stores manifests first). */
+    options: { sparse?: boolean } = {},
   ): Promise<PutManifestResult> {
     const ref = parseReference(reference);
     const tags = [...new Set([...(ref.kind === 'tag' ? [ref.tag] : []), ...extraTags])];
@@ -142,7 +144,7 @@ export class ManifestService {
 
     const moved = await withTransaction(this.pool, async (tx) => {
       const repositoryId = await this.repositoryIds.ensure(tx, repository);
-      if (!this.policy.sparse) await assertReferencesExist(tx, repositoryId, manifest.references);
+      if (!(options.sparse ?? this.policy.sparse)) await assertReferencesExist(tx, repositoryId, manifest.references);
       if (this.policy.quotas) {
         const blobs = manifest.references.filter((r) => r.kind !== 'manifest' && r.kind !== 'subject').map((r) => r.descriptor.digest);
         await assertWithinQuota(tx, this.policy.quotas, repository, blobs);

@@ -11,10 +11,12 @@ import type { RouteDeps } from './context.js';
 import { principalOf } from '../../auth/access.js';
 import { requestInfo } from '../request-info.js';
 
-export function blobRoutes({ blobs, blobRedirect, urls }: RouteDeps) {
+export function blobRoutes({ blobs, blobRedirect, urls, pullThrough }: RouteDeps) {
   return {
     async get(ctx: Context, name: string, digestParam: string): Promise<void> {
-      const { digest, size } = await blobs.stat(name, digestParam);
+      const found = await blobs.stat(name, digestParam).catch((missed: unknown) => pullThrough.blobMissed(ctx, name, digestParam, missed));
+      if (!found) return; // streamed from the upstream while it was stored
+      const { digest, size } = found;
       // The client re-sends its Range to the backend, which answers 206/416 itself.
       const redirect = blobRedirect && ctx.method === 'GET' ? await blobs.redirectUrl(digest) : undefined;
       if (redirect) {

@@ -5,6 +5,7 @@ import type { ManifestService } from '../../services/manifests.js';
 import type { UploadService } from '../../services/uploads.js';
 import type { UrlBuilder } from '../urls.js';
 import type { AccessControl } from '../../auth/access.js';
+import type { PullThrough } from '../../proxy/pull-through.js';
 
 export interface RouteDeps {
   blobs: BlobService;
@@ -18,4 +19,6 @@ export interface RouteDeps {
   blobRedirect: boolean;
   /** Throws StorageFullError while the free-space reserve (BERTH_MIN_FREE_SPACE) is not there. */
   roomForUploads: () => Promise<void>;
+  /** Pull-through caches (BERTH_PROXIES): misses under a cached prefix go upstream. */
+  pullThrough: PullThrough;
 }

@@ -48,10 +48,16 @@ export function decodeCaptures(ctx: Context): string[] {
 }
 
 export function createRegistryRouter(deps: RouteDeps): Router {
+  const PULL = ['pull'] as const;
+  const PUSH = ['pull', 'push'] as const;
+  const DELETE = ['delete'] as const;
   /** A repository route: validates the name, then checks that the request may do `actions` on it. */
   const repo = (actions: readonly RepositoryAction[], handler: Handler) => async (ctx: Context) => {
     const params = decodeCaptures(ctx);
     assertValidName(params[0] ?? '');
+    // A pull of a name that is no repository here may be the mirror's (dockerd's registry-mirrors).
+    if (actions.includes('push')) deps.pullThrough.assertPushable(params[0]!);
+    else if (actions === PULL) params[0] = await deps.pullThrough.repositoryFor(params[0]!);
     await deps.access.requireRepository(ctx, params[0]!, actions);
     await handler(ctx, ...params);
   };
@@ -66,9 +72,6 @@ export function createRegistryRouter(deps: RouteDeps): Router {
     await next();
   });
 
-  const PULL = ['pull'] as const;
-  const PUSH = ['pull', 'push'] as const;
-  const DELETE = ['delete'] as const;
   router.get(BASE, async (ctx) => {                                                      // end-1
     await deps.access.requireAny(ctx);
     ctx.body = {};

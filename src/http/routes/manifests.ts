@@ -18,11 +18,13 @@ export function tagChangeContext(ctx: Context): TagChangeContext {
   return { actor: principalOf(ctx).subject, clientAddr: ctx.ip, userAgent: ctx.get('User-Agent').slice(0, 512) || undefined };
 }
 
-export function manifestRoutes({ manifests, urls }: RouteDeps) {
+export function manifestRoutes({ manifests, urls, pullThrough }: RouteDeps) {
   return {
     async get(ctx: Context, name: string, reference: string): Promise<void> {
       // A HEAD does not read the payload from PostgreSQL: only its size is sent, as Content-Length.
-      const manifest = ctx.method === 'HEAD' ? await manifests.head(name, reference) : await manifests.get(name, reference);
+      const manifest = await pullThrough.manifest(ctx, name, reference, () =>
+        ctx.method === 'HEAD' ? manifests.head(name, reference) : manifests.get(name, reference),
+      );
       if (!acceptsManifest(ctx.get('Accept'), manifest.mediaType)) {
         throw new RegistryError('MANIFEST_UNKNOWN', {
           message: `manifest is ${manifest.mediaType}, which the Accept header does not allow`,

@@ -1,0 +1,98 @@
+// Pull-through cache rows (migration 0013): which repositories are cached from an upstream, when
+// they were last pulled, and when each cached tag was last checked upstream.
+import type { Db } from './pool.js';
+
+/** Marks the repository as cached from `upstream` and as pulled now. */
+export async function markCachedRepository(db: Db, repositoryId: number, prefix: string, upstream: string): Promise<void> {
+  await db.query(
+    `INSERT INTO proxy_repositories (repository_id, prefix, upstream) VALUES ($1, $2, $3)
+     ON CONFLICT (repository_id) DO UPDATE SET last_pulled_at = now(), upstream = EXCLUDED.upstream`,
+    [repositoryId, prefix, upstream],
+  );
+}
+
+/**
+ * Records a pull of a cached repository. Written at most once a minute per repository: a busy
+ * mirror would otherwise rewrite the row on every pull, and keep periods are days.
+ */
+export async function touchCachedRepository(db: Db, repository: string): Promise<void> {
+  await db.query({
+    name: 'touch-cached-repository',
+    text: `UPDATE proxy_repositories p SET last_pulled_at = now() FROM repositories r
+           WHERE r.name = $1 AND p.repository_id = r.id AND p.last_pulled_at < now() - interval '1 minute'`,
+    values: [repository],
+  });
+}
+
+export interface TagCheck {
+  digest: string;
+  /** ms since the upstream was last asked about the tag. */
+  ageMs: number;
+}
+
+export async function findTagCheck(db: Db, repository: string, tag: string): Promise<TagCheck | undefined> {
+  const { rows } = await db.query<{ digest: string; age_ms: number }>({
+    name: 'find-proxy-tag-check',
+    text: `SELECT c.digest, (extract(epoch FROM now() - c.checked_at) * 1000)::float8 AS age_ms
+           FROM proxy_tag_checks c JOIN repositories r ON r.id = c.repository_id WHERE r.name = $1 AND c.tag = $2`,
+    values: [repository, tag],
+  });
+  const row = rows[0];
+  return row ? { digest: row.digest, ageMs: row.age_ms } : undefined;
+}
+
+export async function recordTagCheck(db: Db, repositoryId: number, tag: string, digest: string): Promise<void> {
+  await db.query(
+    `INSERT INTO proxy_tag_checks (repository_id, tag, digest) VALUES ($1, $2, $3)
+     ON CONFLICT (repository_id, tag) DO UPDATE SET digest = EXCLUDED.digest, checked_at = now()`,
+    [repositoryId, tag, digest],
+  );
+}
+
+/** Whether a manifest of the repository references the digest (a layer or config it may fetch). */
+export async function isReferencedInRepository(db: Db, repository: string, digest: string): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM manifest_references mr JOIN repositories r ON r.id = mr.repository_id
+     WHERE r.name = $1 AND mr.child_digest = $2 LIMIT 1`,
+    [repository, digest],
+  );
+  return rows.length > 0;
+}
+
+export interface CachedRepositoryInfo {
+  prefix: string;
+  upstream: string;
+  lastPulledAt: Date;
+}
+
+/** Where the named repositories were cached from, for listings (absent: the team's own). */
+export async function findCachedRepositories(db: Db, names: string[]): Promise<Map<string, CachedRepositoryInfo>> {
+  if (names.length === 0) return new Map();
+  const { rows } = await db.query<{ name: string; prefix: string; upstream: string; last_pulled_at: Date }>(
+    `SELECT r.name, p.prefix, p.upstream, p.last_pulled_at FROM proxy_repositories p JOIN repositories r ON r.id = p.repository_id
+     WHERE r.name = ANY($1::text[])`,
+    [names],
+  );
+  return new Map(rows.map((r) => [r.name, { prefix: r.prefix, upstream: r.upstream, lastPulledAt: r.last_pulled_at }]));
+}
+
+/**
+ * Evicts cached repositories nobody pulled within their keep period: their tags, manifests and
+ * blob links go (the tag history keeps its rows), so the collector reclaims the bytes no other
+ * repository links. Only rows of proxy_repositories are considered: the team's own repositories
+ * are never touched. Returns the evicted repositories' names.
+ */
+export async function evictUnpulledRepositories(db: Db, prefix: string, keepMs: number): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    `WITH stale AS (
+       SELECT p.repository_id FROM proxy_repositories p
+       WHERE p.prefix = $1 AND p.last_pulled_at < now() - make_interval(secs => $2::float8 / 1000)
+       FOR UPDATE SKIP LOCKED),
+     t AS (DELETE FROM tags WHERE repository_id IN (SELECT repository_id FROM stale)),
+     c AS (DELETE FROM proxy_tag_checks WHERE repository_id IN (SELECT repository_id FROM stale)),
+     b AS (DELETE FROM repository_blobs WHERE repository_id IN (SELECT repository_id FROM stale))
+     SELECT r.name FROM stale s JOIN repositories r ON r.id = s.repository_id`,
+    [prefix, keepMs],
+  );
+  return rows.map((r) => r.name);
+}

@@ -1,0 +1,342 @@
+// The pull-through cache: the one place the read path asks "not here — may an upstream have it?".
+// Repositories under a BERTH_PROXIES prefix are read-only copies of an upstream registry:
+// - a manifest by digest and a blob are immutable: served from the store once fetched;
+// - a tag is served from the store while its last upstream check is younger than tagTtl, then
+//   revalidated with a HEAD (which Docker Hub does not count as a pull); a moved tag is fetched anew;
+// - when the upstream is away (unreachable, timed out, 429, 5xx) a cached copy is served with a
+//   `Warning` header; only what was never cached fails, naming the upstream and its answer;
+// - what is fetched goes through the normal manifest and upload paths (digest verified, nothing
+//   half-visible, quotas, history, webhooks), the first client of a blob streaming it while it is
+//   stored; concurrent pulls share one fetch (src/proxy/single-flight.ts).
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Context } from 'koa';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { ManifestHead, StoredManifest } from '../db/manifests.js';
+import { findTagCheck, isReferencedInRepository, markCachedRepository, recordTagCheck, touchCachedRepository } from '../db/proxy-cache.js';
+import { findRepositoryId } from '../db/repositories.js';
+import { RegistryError } from '../errors/registry-error.js';
+import { CONTENT_DIGEST } from '../http/headers.js';
+import { parseDigest } from '../registry/digest.js';
+import { bareMediaType } from '../registry/media-types.js';
+import type { BlobService } from '../services/blobs.js';
+import { MAX_MANIFEST_BYTES, parseReference, type ManifestService } from '../services/manifests.js';
+import type { UploadService } from '../services/uploads.js';
+import type { ProxyMetrics } from './proxy-metrics.js';
+import type { ProxyConfig } from './settings.js';
+import { SingleFlight, underReplicaLock } from './single-flight.js';
+import { MANIFEST_ACCEPT, UpstreamClient, UpstreamError } from './upstream-client.js';
+
+/** Local repositories remembered as such (mirror requests under their own name); bounded. */
+const KNOWN_LOCAL_MAX = 10_000;
+/** A pull is recorded at most this often per repository and process (keep periods are days). */
+const TOUCH_EVERY_MS = 60_000;
+
+/** What the registry routes ask of the cache. BERTH_PROXIES unset: NO_PULL_THROUGH. */
+export interface PullThrough {
+  /** The repository a pull of `name` reads: `name`, or the mirror's copy when `name` is no repository here. */
+  repositoryFor(name: string): Promise<string>;
+  /** Refuses pushes into a cached prefix. */
+  assertPushable(name: string): void;
+  /**
+   * end-3: the manifest (payload for GET, head for HEAD) as `local` reads it, fetched or revalidated
+   * upstream first where due.
+   */
+  manifest(ctx: Context, name: string, reference: string, local: () => Promise<StoredManifest | ManifestHead>): Promise<StoredManifest | ManifestHead>;
+  /**
+   * end-2 after a BLOB_UNKNOWN (`missed`): rethrows it outside cached prefixes; otherwise fetches
+   * the blob. Resolves with the blob's size once stored, or undefined when this request was
+   * answered already (the blob streamed to it while being stored).
+   */
+  blobMissed(ctx: Context, name: string, digestParam: string, missed: unknown): Promise<{ digest: string; size: number } | undefined>;
+  /** Where a repository's content comes from, for listings; undefined for the team's own. */
+  cacheOf(name: string): ProxyConfig | undefined;
+}
+
+/** The do-nothing twin: every name is the team's own. */
+export const NO_PULL_THROUGH: PullThrough = {
+  repositoryFor: async (name) => name,
+  assertPushable: () => {},
+  manifest: (_ctx, _name, _reference, local) => local(),
+  blobMissed: (_ctx, _name, _digest, missed) => Promise.reject(missed),
+  cacheOf: () => undefined,
+};
+
+export interface PullThroughDeps {
+  pool: pg.Pool;
+  /** Connections that hold the cross-replica fetch locks (possibly for a whole layer download). */
+  lockPool: pg.Pool;
+  manifests: ManifestService;
+  blobs: BlobService;
+  uploads: UploadService;
+  logger: Logger;
+  metrics: ProxyMetrics;
+  fetchImpl?: typeof fetch;
+}
+
+interface Cache {
+  config: ProxyConfig;
+  client: UpstreamClient;
+}
+
+interface Handed {
+  stream: Readable;
+  size: number | undefined;
+}
+
+export function createPullThrough(proxies: ProxyConfig[], deps: PullThroughDeps): PullThrough {
+  if (proxies.length === 0) return NO_PULL_THROUGH;
+  const cached = new CachedPulls(proxies, deps);
+  return {
+    repositoryFor: (name) => cached.repositoryFor(name),
+    assertPushable: (name) => cached.assertPushable(name),
+    manifest: (ctx, name, reference, local) => (cached.match(name) ? cached.manifest(ctx, name, reference, local) : local()),
+    blobMissed: (ctx, name, digestParam, missed) => cached.blobMissed(ctx, name, digestParam, missed),
+    cacheOf: (name) => cached.match(name)?.config,
+  };
+}
+
+class CachedPulls {
+  private readonly caches: Map<string, Cache>;
+  private readonly mirror: Cache | undefined;
+  private readonly knownLocal = new Set<string>();
+  private readonly touched = new Map<string, number>();
+  private readonly manifestFlights = new SingleFlight<void>();
+  private readonly blobFlights = new SingleFlight<void>();
+
+  constructor(
+    proxies: ProxyConfig[],
+    private readonly deps: PullThroughDeps,
+  ) {
+    this.caches = new Map(proxies.map((config) => [config.prefix, { config, client: new UpstreamClient(config, deps.fetchImpl) }]));
+    this.mirror = [...this.caches.values()].find((c) => c.config.mirror);
+  }
+
+  match(name: string): Cache | undefined {
+    const slash = name.indexOf('/');
+    return slash > 0 ? this.caches.get(name.slice(0, slash)) : undefined;
+  }
+
+  async repositoryFor(name: string): Promise<string> {
+    if (!this.mirror || this.match(name) || this.knownLocal.has(name)) return name;
+    if ((await findRepositoryId(this.deps.pool, name)) !== undefined) {
+      if (this.knownLocal.size >= KNOWN_LOCAL_MAX) this.knownLocal.clear();
+      this.knownLocal.add(name);
+      return name;
+    }
+    return `${this.mirror.config.prefix}/${name}`;
+  }
+
+  assertPushable(name: string): void {
+    const cache = this.match(name);
+    if (!cache) return;
+    throw new RegistryError('DENIED', {
+      message: `${cache.config.prefix}/ is a pull-through cache of ${cache.config.upstream}: it is read-only, push elsewhere`,
+      detail: { name, upstream: cache.config.upstream },
+    });
+  }
+
+  /** `hub/alpine` → `library/alpine` on Docker Hub; otherwise the name without the prefix. */
+  private upstreamName(cache: Cache, name: string): string {
+    const rest = name.slice(cache.config.prefix.length + 1);
+    return cache.config.libraryPrefix && !rest.includes('/') ? `library/${rest}` : rest;
+  }
+
+  async manifest(ctx: Context, name: string, reference: string, local: () => Promise<StoredManifest | ManifestHead>): Promise<StoredManifest | ManifestHead> {
+    const cache = this.match(name)!;
+    this.touch(name);
+    const ref = parseReference(reference);
+    const found = await orMissing(local);
+    if (ref.kind === 'digest') {
+      if (found) return found;
+      await this.manifestFlights
+        .run(`${name}@${ref.digest}`, () =>
+          underReplicaLock(this.deps.lockPool, `manifest:${name}@${ref.digest}`, async () => {
+            if (await orMissing(() => this.deps.manifests.head(name, ref.digest))) return;
+            await this.fetchManifest(cache, name, ref.digest);
+          }),
+        )
+        .catch((err: unknown) => {
+          throw this.clientError(cache, err, 'MANIFEST_UNKNOWN', { name, reference });
+        });
+      return local();
+    }
+    if (found) {
+      const check = await findTagCheck(this.deps.pool, name, ref.tag);
+      if (check && check.digest === found.digest && check.ageMs < cache.config.tagTtlMs) return found;
+    }
+    try {
+      await this.manifestFlights.run(`${name}:${ref.tag}`, () =>
+        underReplicaLock(this.deps.lockPool, `tag:${name}:${ref.tag}`, () => this.revalidateTag(cache, name, ref.tag)),
+      );
+    } catch (err) {
+      if (!found || !(err instanceof UpstreamError)) throw this.clientError(cache, err, 'MANIFEST_UNKNOWN', { name, reference });
+      this.servedStale(ctx, cache, name, reference, err);
+      return found;
+    }
+    return local();
+  }
+
+  /** Under the tag's lock: asks the upstream only if nobody refreshed the tag meanwhile. */
+  private async revalidateTag(cache: Cache, name: string, tag: string): Promise<void> {
+    const current = await orMissing(() => this.deps.manifests.head(name, tag));
+    if (current) {
+      const check = await findTagCheck(this.deps.pool, name, tag);
+      if (check && check.digest === current.digest && check.ageMs < cache.config.tagTtlMs) return;
+      const answer = await this.upstreamRequest(cache, 'HEAD', name, `manifests/${tag}`, MANIFEST_ACCEPT);
+      const digest = answer.headers.get('docker-content-digest');
+      if (digest === current.digest) {
+        await recordTagCheck(this.deps.pool, (await findRepositoryId(this.deps.pool, name))!, tag, digest);
+        return;
+      }
+      this.deps.logger.info({ repository: name, tag, from: current.digest, to: digest ?? undefined, upstream: cache.config.upstream }, 'cached tag moved upstream');
+    }
+    await this.fetchManifest(cache, name, tag);
+  }
+
+  /** GETs a manifest from the upstream and stores it (tagged when `reference` is a tag). */
+  private async fetchManifest(cache: Cache, name: string, reference: string): Promise<void> {
+    const answer = await this.upstreamRequest(cache, 'GET', name, `manifests/${reference}`, MANIFEST_ACCEPT);
+    const payload = await readAtMost(answer.body!, MAX_MANIFEST_BYTES, cache.config.upstream);
+    const ref = parseReference(reference);
+    const result = await this.deps.manifests.put(
+      name,
+      reference,
+      payload,
+      bareMediaType(answer.headers.get('content-type') ?? undefined),
+      [],
+      { actor: `upstream:${cache.config.prefix}`, userAgent: 'berth-pull-through' },
+      // Layers come when a client asks for them; the manifest is stored first.
+      { sparse: true },
+    );
+    const repositoryId = (await findRepositoryId(this.deps.pool, name))!;
+    await markCachedRepository(this.deps.pool, repositoryId, cache.config.prefix, cache.config.upstream);
+    if (ref.kind === 'tag') await recordTagCheck(this.deps.pool, repositoryId, ref.tag, result.digest);
+    this.deps.metrics.cached.inc({ prefix: cache.config.prefix, kind: 'manifest' });
+  }
+
+  async blobMissed(ctx: Context, name: string, digestParam: string, missed: unknown): Promise<{ digest: string; size: number } | undefined> {
+    const cache = this.match(name);
+    if (!cache || !(missed instanceof RegistryError) || missed.code !== 'BLOB_UNKNOWN') throw missed;
+    const { digest } = parseDigest(digestParam);
+    this.touch(name);
+    // Stored already (another image or prefix has the layer) and named by this repository's manifests: a link will do.
+    if ((await isReferencedInRepository(this.deps.pool, name, digest)) && (await this.deps.uploads.mount(name, digest, undefined, 'all'))) {
+      return this.deps.blobs.stat(name, digest);
+    }
+    const key = `${name}@${digest}`;
+    // The first GET of the whole blob streams it while it is stored; HEADs, ranges and
+    // followers wait until it is stored and are then served from the store.
+    const streamHere = ctx.method === 'GET' && !ctx.get('Range') && !this.blobFlights.has(key);
+    let handOff: ((h: Handed) => void) | undefined;
+    const handed = streamHere ? new Promise<Handed>((resolve) => (handOff = resolve)) : undefined;
+    const flight = this.blobFlights.run(key, () =>
+      underReplicaLock(this.deps.lockPool, `blob:${key}`, () => this.fetchBlob(cache, name, digest, handOff)),
+    );
+    let stream: Handed | undefined;
+    try {
+      stream = await (handed ? Promise.race([handed, flight.then(() => undefined)]) : flight.then(() => undefined));
+    } catch (err) {
+      throw this.clientError(cache, err, 'BLOB_UNKNOWN', { digest });
+    }
+    if (!stream) return this.deps.blobs.stat(name, digest);
+    flight.catch((err: unknown) => this.deps.logger.warn({ err, repository: name, digest, upstream: cache.config.upstream }, 'pull-through blob was not stored'));
+    ctx.status = 200;
+    ctx.set(CONTENT_DIGEST, digest);
+    ctx.set('Content-Type', 'application/octet-stream');
+    ctx.set('Docker-Distribution-API-Version', 'registry/2.0');
+    if (stream.size !== undefined) ctx.set('Content-Length', String(stream.size));
+    // Past this point Koa writes nothing; a broken upstream cuts the response short.
+    ctx.respond = false;
+    await pipeline(stream.stream, ctx.res).catch(() => {});
+    return undefined;
+  }
+
+  /** Under the blob's lock: downloads it unless someone stored it meanwhile; `handOff` gets a copy of the bytes. */
+  private async fetchBlob(cache: Cache, name: string, digest: string, handOff: ((h: Handed) => void) | undefined): Promise<void> {
+    if (await orMissing(() => this.deps.blobs.stat(name, digest))) return;
+    const answer = await this.upstreamRequest(cache, 'GET', name, `blobs/${digest}`);
+    const length = answer.headers.get('content-length');
+    const size = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
+    const source = answer.body!;
+    const toStore = new PassThrough();
+    source.on('error', (err) => toStore.destroy(err));
+    if (handOff) {
+      const toClient = new PassThrough();
+      source.on('error', (err) => toClient.destroy(err));
+      // Readable.pipe paces the source to the slower reader and drops a reader that closes (a
+      // client that went away): the store still gets every byte.
+      source.pipe(toClient);
+      handOff({ stream: toClient, size });
+    }
+    source.pipe(toStore);
+    await this.deps.uploads.uploadWhole(name, digest, { stream: toStore, length: size });
+    this.deps.metrics.cached.inc({ prefix: cache.config.prefix, kind: 'blob' });
+  }
+
+  private async upstreamRequest(cache: Cache, method: 'GET' | 'HEAD', name: string, path: string, accept?: string) {
+    const upstreamName = this.upstreamName(cache, name);
+    try {
+      const answer = await cache.client.request(method, upstreamName, path, { accept });
+      this.deps.metrics.upstreamRequests.inc({ prefix: cache.config.prefix, method, outcome: String(answer.status) });
+      return answer;
+    } catch (err) {
+      const outcome = err instanceof UpstreamError && err.status !== undefined ? String(err.status) : 'unreachable';
+      this.deps.metrics.upstreamRequests.inc({ prefix: cache.config.prefix, method, outcome });
+      throw err;
+    }
+  }
+
+  private servedStale(ctx: Context, cache: Cache, name: string, reference: string, err: UpstreamError): void {
+    const reason = err.status === undefined ? 'unreachable' : String(err.status);
+    ctx.set('Warning', `110 berth "Response is Stale: ${err.message.replace(/["\\]/g, '')}"`);
+    this.deps.metrics.staleServed.inc({ prefix: cache.config.prefix, reason });
+    this.deps.logger.warn({ repository: name, reference, upstream: cache.config.upstream, upstreamStatus: err.status ?? null, reason: err.message }, 'served a cached tag the upstream could not confirm');
+  }
+
+  /** An upstream failure for content never cached: what the client sees, naming the upstream. */
+  private clientError(cache: Cache, err: unknown, notFound: 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN', detail: Record<string, string>): unknown {
+    if (!(err instanceof UpstreamError)) return err;
+    const upstream = cache.config.upstream;
+    const full = { ...detail, upstream, upstreamStatus: err.status ?? null };
+    if (err.status === 404) return new RegistryError(notFound, { message: `not cached, and ${upstream} does not have it (404)`, detail: full });
+    const retry = err.retryAfter && /^\d{1,6}$/.test(err.retryAfter) ? err.retryAfter : '30';
+    if (err.status === 429) {
+      return new RegistryError('TOOMANYREQUESTS', { message: `not cached, and ${upstream} is rate-limiting (429)`, detail: full, headers: { 'Retry-After': retry } });
+    }
+    return new RegistryError('UNAVAILABLE', { message: `not cached, and the upstream failed: ${err.message}`, detail: full, headers: { 'Retry-After': retry }, cause: err });
+  }
+
+  private touch(name: string): void {
+    const now = Date.now();
+    if (now - (this.touched.get(name) ?? 0) < TOUCH_EVERY_MS) return;
+    if (this.touched.size >= KNOWN_LOCAL_MAX) this.touched.clear();
+    this.touched.set(name, now);
+    touchCachedRepository(this.deps.pool, name).catch((err: unknown) => this.deps.logger.debug({ err, repository: name }, 'could not record a pull'));
+  }
+}
+
+/** The lookup's result, or undefined on MANIFEST_UNKNOWN / NAME_UNKNOWN / BLOB_UNKNOWN. */
+async function orMissing<T>(lookup: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await lookup();
+  } catch (err) {
+    if (err instanceof RegistryError && (err.code === 'MANIFEST_UNKNOWN' || err.code === 'NAME_UNKNOWN' || err.code === 'BLOB_UNKNOWN')) return undefined;
+    throw err;
+  }
+}
+
+async function readAtMost(body: Readable, limit: number, upstream: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      body.destroy();
+      throw new UpstreamError(upstream, 502, `${upstream} sent a manifest over ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
