@@ -1,0 +1,198 @@
+// End-to-end: Berth as a pull-through cache of a real upstream registry (CNCF Distribution with
+// htpasswd auth, behind a front that logs and can fail requests). What a client sees, and what
+// the upstream sees: the request counts come from the front's log.
+//
+// Run: npm test -- test/e2e/proxy-cache.test.ts
+// Needs: docker-registry and htpasswd (scripts/install-test-deps.sh), DATABASE_URL (npm test sets it).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { getBlob, getManifest, headManifest, listTags, registryRequest, startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
+import { buildImage, imageOf, sha256, type TestImage } from '../helpers/oci.js';
+import { assertTools, suiteSkip } from '../helpers/system-tools.js';
+import { startUpstream, UPSTREAM_TOOLS, type Upstream } from '../helpers/upstream-registry.js';
+
+const TAG_TTL_MS = 2000;
+
+describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREAM_TOOLS) }, () => {
+  let upstream: Upstream;
+  let berth: RegistryInstance;
+
+  before(async () => {
+    assertTools(UPSTREAM_TOOLS);
+    upstream = await startUpstream();
+    const proxies = [
+      {
+        prefix: 'hub',
+        upstream: upstream.url,
+        mirror: true,
+        library: true,
+        username: upstream.credentials.username,
+        password: upstream.credentials.password,
+        tagTtl: `${TAG_TTL_MS / 1000}s`,
+        keep: '30d',
+        timeout: '3s',
+      },
+    ];
+    berth = await startRegistry({ env: { BERTH_PROXIES: JSON.stringify(proxies), LOG_LEVEL: 'info' } });
+  });
+
+  after(async () => {
+    await berth?.destroy();
+    await upstream?.destroy();
+  });
+
+  const explain = () => `--- berth output (tail) ---\n${berth.output().slice(-3000)}`;
+
+  /** Pulls manifest and every blob of `image` from Berth and checks the bytes. */
+  async function pullAll(repo: string, tag: string, image: TestImage): Promise<void> {
+    const m = await getManifest(berth, repo, tag);
+    assert.equal(m.status, 200, `${m.describe}\n${explain()}`);
+    assert.equal(sha256(m.body), image.digest);
+    for (const blob of [image.config, ...image.layers]) {
+      const b = await getBlob(berth, repo, sha256(blob));
+      assert.equal(b.status, 200, `${b.describe}\n${explain()}`);
+      assert.ok(b.body.equals(blob), `blob ${sha256(blob)} differs`);
+    }
+  }
+
+  it('pulls an image through the prefix, then serves it again without any upstream GET', async () => {
+    const image = buildImage({ layers: 3 });
+    await upstream.push('team/app', 'v1', image);
+    upstream.clearLog();
+    await pullAll('hub/team/app', 'v1', image);
+    assert.equal(upstream.count('GET', '/blobs/'), 4, 'one upstream GET per blob');
+    upstream.clearLog();
+    await pullAll('hub/team/app', 'v1', image);
+    await pullAll('hub/team/app', image.digest, image);
+    assert.equal(upstream.log.length, 0, 'a warm pull within the tag TTL costs no upstream request');
+    assert.deepEqual(await listTags(berth, 'hub/team/app'), ['v1']);
+    const catalog = await registryRequest(berth, 'GET', '/v2/_catalog');
+    assert.ok((JSON.parse(catalog.body.toString()) as { repositories: string[] }).repositories.includes('hub/team/app'));
+  });
+
+  it('answers the short Docker Hub form and, as a mirror, names without a prefix', async () => {
+    const image = buildImage({ layers: 1 });
+    await upstream.push('library/tool', '3.20', image);
+    await pullAll('hub/tool', '3.20', image);
+    await pullAll('library/tool', '3.20', image); // what dockerd sends to a registry mirror
+    // A repository of the team's own under the same kind of name is served as it is, not mirrored.
+    const own = buildImage({ layers: 1 });
+    for (const blob of [own.config, ...own.layers]) {
+      const r = await registryRequest(berth, 'POST', `/v2/library/ours/blobs/uploads/?digest=${sha256(blob)}`, {
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: blob,
+      });
+      assert.equal(r.status, 201, r.describe);
+    }
+    const put = await registryRequest(berth, 'PUT', '/v2/library/ours/manifests/v1', {
+      headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+      body: own.manifest,
+    });
+    assert.equal(put.status, 201, put.describe);
+    upstream.clearLog();
+    await pullAll('library/ours', 'v1', own);
+    assert.equal(upstream.log.length, 0);
+  });
+
+  it('refuses pushes into the cached prefix, naming the upstream', async () => {
+    const r = await registryRequest(berth, 'POST', '/v2/hub/team/app/blobs/uploads/');
+    assert.equal(r.status, 403, r.describe);
+    const body = JSON.parse(r.body.toString()) as { errors: { code: string; message: string }[] };
+    assert.equal(body.errors[0]!.code, 'DENIED');
+    assert.match(body.errors[0]!.message, /pull-through cache of http:\/\/127\.0\.0\.1:\d+: it is read-only/);
+    const m = await registryRequest(berth, 'PUT', '/v2/hub/team/app/manifests/x', { headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: '{}' });
+    assert.equal(m.status, 403, m.describe);
+  });
+
+  it('picks up a tag moved upstream after the freshness period, not before, with one HEAD', async () => {
+    const first = buildImage({ layers: 1 });
+    const second = buildImage({ layers: 1 });
+    await upstream.push('team/moving', 'latest', first);
+    await pullAll('hub/team/moving', 'latest', first);
+    await upstream.push('team/moving', 'latest', second);
+    upstream.clearLog();
+    const early = await getManifest(berth, 'hub/team/moving', 'latest');
+    assert.equal(sha256(early.body), first.digest, 'within the TTL the cached tag is served');
+    assert.equal(upstream.log.length, 0, 'within the TTL the upstream is not asked');
+    await sleep(TAG_TTL_MS + 500);
+    upstream.clearLog();
+    await pullAll('hub/team/moving', 'latest', second);
+    assert.equal(upstream.count('HEAD', '/manifests/latest'), 1, JSON.stringify(upstream.log));
+    assert.equal(upstream.count('GET', '/manifests/latest'), 1, 'the moved tag is fetched anew');
+    // Unchanged upstream after the TTL: one HEAD, no GET.
+    await sleep(TAG_TTL_MS + 500);
+    upstream.clearLog();
+    await pullAll('hub/team/moving', 'latest', second);
+    assert.deepEqual(
+      upstream.log.map((l) => `${l.method} ${l.path}`),
+      ['HEAD /v2/team/moving/manifests/latest'],
+    );
+    // The tag's history shows what the upstream tag pointed to.
+    const history = await registryRequest(berth, 'GET', '/api/v1/repositories/hub/team/moving/tags/latest/history');
+    assert.equal(history.status, 200, history.describe);
+    const text = history.body.toString();
+    assert.ok(text.includes(first.digest) && text.includes(second.digest), text);
+  });
+
+  for (const mode of ['503', '429', 'down', 'hang'] as const) {
+    it(`serves cached tags stale while the upstream ${mode === 'down' ? 'refuses connections' : mode === 'hang' ? 'does not answer' : `answers ${mode}`}; never-cached content fails naming it`, { timeout: 60_000 }, async () => {
+      const image = buildImage({ layers: 1 });
+      const repo = `team/stale-${mode}`;
+      await upstream.push(repo, 'v1', image);
+      await pullAll(`hub/${repo}`, 'v1', image);
+      await upstream.push(repo, 'never-pulled', buildImage({ layers: 1 }));
+      await sleep(TAG_TTL_MS + 500);
+      upstream.mode = mode;
+      try {
+        const m = await getManifest(berth, `hub/${repo}`, 'v1');
+        assert.equal(m.status, 200, `${m.describe}\n${explain()}`);
+        assert.equal(sha256(m.body), image.digest);
+        assert.match(m.headers.get('warning') ?? '', /^110 berth "Response is Stale: /);
+        const h = await headManifest(berth, `hub/${repo}`, 'v1');
+        assert.equal(h.status, 200, h.describe);
+        await pullAll(`hub/${repo}`, image.digest, image);
+        const missing = await getManifest(berth, `hub/${repo}`, 'never-pulled');
+        const expected = mode === '429' ? 429 : 503;
+        assert.equal(missing.status, expected, missing.describe);
+        assert.match(missing.body.toString(), new RegExp(upstream.url.replace(/[.:/]/g, '\\$&')));
+        if (mode === '429') assert.equal(missing.headers.get('retry-after'), '7');
+      } finally {
+        upstream.mode = 'pass';
+      }
+      const metrics = await registryRequest(berth, 'GET', '/metrics');
+      assert.match(metrics.body.toString(), /berth_proxy_stale_served_total\{prefix="hub",reason="[^"]+"\} [1-9]/);
+    });
+  }
+
+  it('keeps serving cached tags while the upstream process is stopped', { timeout: 60_000 }, async () => {
+    const image = buildImage({ layers: 2 });
+    await upstream.push('team/stopped', 'v1', image);
+    await pullAll('hub/team/stopped', 'v1', image);
+    await sleep(TAG_TTL_MS + 500);
+    await upstream.stopRegistry();
+    try {
+      await pullAll('hub/team/stopped', 'v1', image);
+      const unknown = await getManifest(berth, 'hub/team/never', 'v1');
+      assert.equal(unknown.status, 503, unknown.describe);
+    } finally {
+      await upstream.startRegistry();
+    }
+  });
+
+  it('20 clients pulling one new image at once cause one upstream GET per blob and manifest', { timeout: 120_000 }, async () => {
+    const layers = [Buffer.alloc(3 * 1024 * 1024, 1), Buffer.alloc(2 * 1024 * 1024, 2), Buffer.alloc(512 * 1024, 3)].map((b, i) => {
+      b.write(`layer ${i} ${Date.now()} ${Math.random()}`);
+      return b;
+    });
+    const withLayers = imageOf(buildImage({ layers: 0 }).config, layers);
+    await upstream.push('team/parallel', 'v1', withLayers);
+    upstream.clearLog();
+    await Promise.all(Array.from({ length: 20 }, () => pullAll('hub/team/parallel', 'v1', withLayers)));
+    for (const blob of [withLayers.config, ...layers]) {
+      assert.equal(upstream.count('GET', `/blobs/${sha256(blob)}`), 1, `GETs of ${sha256(blob)}: ${JSON.stringify(upstream.log)}`);
+    }
+    assert.equal(upstream.count('GET', '/manifests/v1'), 1, JSON.stringify(upstream.log));
+    console.log(`[proxy-cache] 20 parallel pulls: upstream requests ${upstream.log.length} (${upstream.log.map((l) => `${l.method} ${l.path.split('/').pop()}`).join(', ')})`);
+  });
+});

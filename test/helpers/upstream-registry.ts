@@ -1,0 +1,202 @@
+// An upstream registry for the pull-through cache tests and the benchmark: CNCF Distribution
+// (Debian's docker-registry) with htpasswd (Basic) authentication, behind a small HTTP front on
+// 127.0.0.1 that logs every request it forwards (the upstream's request log as Berth causes it)
+// and can inject faults: answer 429 or 503, hold requests unanswered, or refuse connections.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, killOnExit } from './child-processes.js';
+import { sha256, type TestImage } from './oci.js';
+import { runOk, toolPath } from './system-tools.js';
+
+export const UPSTREAM_TOOLS = ['docker-registry', 'htpasswd'];
+
+export type FrontMode = 'pass' | '429' | '503' | 'hang' | 'down';
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  status: number;
+}
+
+export interface Upstream {
+  /** The front's URL: what Berth is configured with. */
+  readonly url: string;
+  /** Distribution's own URL (no front): pushes from the test and the bench's direct pulls. */
+  readonly directUrl: string;
+  readonly credentials: { username: string; password: string };
+  /** What the front does with the next requests. */
+  mode: FrontMode;
+  /** Requests forwarded or refused by the front since the last clearLog(). */
+  readonly log: LoggedRequest[];
+  clearLog(): void;
+  count(method: string, pathPart: string): number;
+  /** The Authorization header a client of directUrl sends. */
+  authorization(): string;
+  push(repo: string, tag: string, image: TestImage, mediaType?: string): Promise<void>;
+  /** Stops the Distribution process (the front keeps answering: connections then fail). */
+  stopRegistry(): Promise<void>;
+  startRegistry(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export async function startUpstream(options: { username?: string; password?: string } = {}): Promise<Upstream> {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-upstream-'));
+  const credentials = { username: options.username ?? 'mirror', password: options.password ?? 'upstream-secret-1' };
+  const htpasswd = await runOk(toolPath('htpasswd'), ['-Bbn', credentials.username, credentials.password]);
+  writeFileSync(join(dir, 'htpasswd'), htpasswd.stdout.trim() + '\n');
+  const port = await freePort();
+  const config = join(dir, 'config.yml');
+  writeFileSync(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: warn',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(dir, 'registry')}`,
+      '  delete:',
+      '    enabled: true',
+      '  maintenance:',
+      '    uploadpurging:',
+      '      enabled: false',
+      'auth:',
+      '  htpasswd:',
+      '    realm: upstream',
+      `    path: ${join(dir, 'htpasswd')}`,
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      `  secret: ${createHash('sha256').update(dir).digest('hex')}`,
+      '',
+    ].join('\n'),
+  );
+  const directUrl = `http://127.0.0.1:${port}`;
+  const authorization = () => `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+
+  let child: ChildProcess | undefined;
+  let output = '';
+  const startRegistry = async () => {
+    output = '';
+    child = spawn(toolPath('docker-registry'), ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    killOnExit(child);
+    child.stdout?.on('data', (b: Buffer) => (output = (output + b.toString()).slice(-8000)));
+    child.stderr?.on('data', (b: Buffer) => (output = (output + b.toString()).slice(-8000)));
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const status = await fetch(`${directUrl}/v2/`).then((r) => r.status, () => 0);
+      if (status === 401) return;
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`docker-registry did not start (last status ${status})\n${output}`);
+      await sleep(100);
+    }
+  };
+  const stopRegistry = async () => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((resolve) => c.once('exit', resolve));
+    c.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000).then(() => c.kill('SIGKILL'))]);
+    await exited;
+  };
+  await startRegistry();
+
+  const log: LoggedRequest[] = [];
+  const state = { mode: 'pass' as FrontMode };
+  const held = new Set<http.ServerResponse>();
+  const sockets = new Set<Socket>();
+  const front = http.createServer((req, res) => {
+    const entry = { method: req.method ?? '', path: req.url ?? '', status: 0 };
+    log.push(entry);
+    if (state.mode === 'down') {
+      entry.status = -1;
+      req.socket.destroy();
+      return;
+    }
+    if (state.mode === 'hang') {
+      held.add(res);
+      return;
+    }
+    if (state.mode === '429' || state.mode === '503') {
+      entry.status = Number(state.mode);
+      res.writeHead(entry.status, { 'Content-Type': 'application/json', ...(state.mode === '429' ? { 'Retry-After': '7' } : {}) });
+      res.end(JSON.stringify({ errors: [{ code: state.mode === '429' ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', message: 'injected' }] }));
+      return;
+    }
+    const forward = http.request(`${directUrl}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      entry.status = answer.statusCode ?? 0;
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    forward.on('error', () => {
+      entry.status = -1;
+      res.socket?.destroy();
+    });
+    req.pipe(forward);
+  });
+  front.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
+
+  async function send(method: string, path: string, body?: Buffer, contentType?: string): Promise<Response> {
+    const res = await fetch(path.startsWith('http') ? path : `${directUrl}${path}`, {
+      method,
+      headers: { Authorization: authorization(), ...(contentType ? { 'Content-Type': contentType } : {}) },
+      body: body ? new Uint8Array(body) : undefined,
+    });
+    if (res.status >= 300) throw new Error(`upstream ${method} ${path} → ${res.status} ${await res.text()}`);
+    return res;
+  }
+
+  return {
+    url,
+    directUrl,
+    credentials,
+    get mode() {
+      return state.mode;
+    },
+    set mode(m: FrontMode) {
+      state.mode = m;
+      if (m !== 'hang') {
+        for (const r of held) r.socket?.destroy();
+        held.clear();
+      }
+    },
+    log,
+    clearLog: () => void log.splice(0),
+    count: (method, pathPart) => log.filter((l) => l.method === method && l.path.includes(pathPart)).length,
+    authorization,
+    async push(repo, tag, image, mediaType) {
+      for (const blob of [image.config, ...image.layers]) {
+        const digest = sha256(blob);
+        const head = await fetch(`${directUrl}/v2/${repo}/blobs/${digest}`, { method: 'HEAD', headers: { Authorization: authorization() } });
+        if (head.status === 200) continue;
+        const post = await send('POST', `/v2/${repo}/blobs/uploads/`);
+        const location = new URL(post.headers.get('location')!, directUrl);
+        location.searchParams.set('digest', digest);
+        await send('PUT', location.toString(), blob, 'application/octet-stream');
+      }
+      const type = mediaType ?? (JSON.parse(image.manifest.toString()) as { mediaType: string }).mediaType;
+      await send('PUT', `/v2/${repo}/manifests/${tag}`, image.manifest, type);
+    },
+    stopRegistry,
+    startRegistry,
+    async destroy() {
+      state.mode = 'pass';
+      for (const r of held) r.socket?.destroy();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => front.close(resolve));
+      await stopRegistry();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
