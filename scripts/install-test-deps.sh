@@ -1,28 +1,23 @@
 #!/usr/bin/env bash
 # Installs the system tools the tests need: dockerd + docker CLI (Debian's docker.io, which
-# brings containerd and runc), skopeo, and a C compiler for the native SHA module (gcc).
+# brings containerd and runc), skopeo, a C compiler for the native SHA module (gcc), and CNCF
+# Distribution (docker-registry) with htpasswd (apache2-utils): the pull-through cache's upstream.
 # Idempotent: exits quickly when everything is already there.
 # Usage: bash scripts/install-test-deps.sh [--with-distribution]
-#   --with-distribution  also install CNCF Distribution (docker-registry), used only to
-#                        develop the harness against a reference registry.
+#   --with-distribution  kept for compatibility: docker-registry is now always installed.
 set -euo pipefail
 
-want_distribution=0
 for arg in "$@"; do
   case "$arg" in
-    --with-distribution) want_distribution=1 ;;
+    --with-distribution) ;;
     -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "install-test-deps: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
 
 # tool -> Debian package
-declare -A pkg_of=([dockerd]=docker.io [docker]=docker.io [containerd]=docker.io [skopeo]=skopeo [cc]=gcc)
-tools=(dockerd docker containerd skopeo cc)
-if [[ $want_distribution == 1 ]]; then
-  pkg_of[docker-registry]=docker-registry
-  tools+=(docker-registry)
-fi
+declare -A pkg_of=([dockerd]=docker.io [docker]=docker.io [containerd]=docker.io [skopeo]=skopeo [cc]=gcc [docker-registry]=docker-registry [htpasswd]=apache2-utils)
+tools=(dockerd docker containerd skopeo cc docker-registry htpasswd)
 
 missing_tools=()
 missing_pkgs=()

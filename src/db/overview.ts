@@ -7,14 +7,18 @@ export interface RepositorySummary {
   tagCount: number;
   /** The last tag change, or the repository's creation when no tag ever changed. */
   updatedAt: Date;
+  /** A pull-through cache's copy (BERTH_PROXIES): where from, and when last pulled; null for the team's own. */
+  cache: { prefix: string; upstream: string; lastPulledAt: Date } | null;
 }
 
 export async function listRepositorySummaries(db: Db, options: { last?: string | undefined; limit: number }): Promise<RepositorySummary[]> {
   const { rows } = await db.query<RepositorySummary>(
     `SELECT r.name,
             (SELECT count(*) FROM tags t WHERE t.repository_id = r.id)::int AS "tagCount",
-            greatest(r.created_at, (SELECT max(e.at) FROM tag_events e WHERE e.repository_id = r.id)) AS "updatedAt"
-     FROM repositories r WHERE ($1::text IS NULL OR r.name > $1) ORDER BY r.name LIMIT $2`,
+            greatest(r.created_at, (SELECT max(e.at) FROM tag_events e WHERE e.repository_id = r.id)) AS "updatedAt",
+            CASE WHEN p.repository_id IS NULL THEN NULL
+                 ELSE json_build_object('prefix', p.prefix, 'upstream', p.upstream, 'lastPulledAt', p.last_pulled_at) END AS cache
+     FROM repositories r LEFT JOIN proxy_repositories p ON p.repository_id = r.id WHERE ($1::text IS NULL OR r.name > $1) ORDER BY r.name LIMIT $2`,
     [options.last ?? null, options.limit],
   );
   return rows;

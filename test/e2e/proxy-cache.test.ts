@@ -180,6 +180,31 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
     }
   });
 
+  it('a blob download that breaks off upstream leaves nothing half-visible; the next pull fetches it whole', { timeout: 60_000 }, async () => {
+    const layer = Buffer.alloc(4 * 1024 * 1024, 7);
+    layer.write(`cut ${Date.now()} ${Math.random()}`);
+    const image = imageOf(buildImage({ layers: 0 }).config, [layer]);
+    await upstream.push('team/cut', 'v1', image);
+    const m = await getManifest(berth, 'hub/team/cut', 'v1');
+    assert.equal(m.status, 200, m.describe);
+    upstream.mode = 'cut';
+    try {
+      const broken = await getBlob(berth, 'hub/team/cut', sha256(layer)).then(
+        (a) => a.body.length,
+        () => -1,
+      );
+      assert.notEqual(broken, layer.length, 'the first client cannot have received the whole blob');
+    } finally {
+      upstream.mode = 'pass';
+    }
+    upstream.clearLog();
+    const again = await getBlob(berth, 'hub/team/cut', sha256(layer));
+    assert.equal(again.status, 200, `${again.describe}\n${explain()}`);
+    assert.ok(again.body.equals(layer), 'the blob served after the break is whole');
+    assert.equal(upstream.count('GET', `/blobs/${sha256(layer)}`), 1, 'nothing of the broken download was kept as the blob');
+    assert.equal(berth.running(), true);
+  });
+
   it('20 clients pulling one new image at once cause one upstream GET per blob and manifest', { timeout: 120_000 }, async () => {
     const layers = [Buffer.alloc(3 * 1024 * 1024, 1), Buffer.alloc(2 * 1024 * 1024, 2), Buffer.alloc(512 * 1024, 3)].map((b, i) => {
       b.write(`layer ${i} ${Date.now()} ${Math.random()}`);

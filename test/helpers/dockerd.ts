@@ -94,6 +94,8 @@ export interface StartDockerdOptions {
    * makes builds with large layers many times faster, since vfs copies the whole tree per layer.
    */
   storageDriver?: 'vfs' | 'overlay2';
+  /** daemon.json settings, e.g. `registry-mirrors` (default: none). */
+  daemonConfig?: Record<string, unknown>;
 }
 
 export async function startDockerd(opts: StartDockerdOptions = {}): Promise<Dockerd> {
@@ -112,7 +114,7 @@ export async function startDockerd(opts: StartDockerdOptions = {}): Promise<Dock
   const workDir = join(dir, 'work');
   const logFile = join(dir, 'dockerd.log');
   for (const d of [dataRoot, execRoot, cliConfig, workDir]) mkdirSync(d, { recursive: true });
-  writeFileSync(configFile, '{}\n');
+  writeFileSync(configFile, JSON.stringify(opts.daemonConfig ?? {}) + '\n');
   writeFileSync(join(cliConfig, 'config.json'), '{}\n');
   const ns = `berth-e2e-${randomBytes(4).toString('hex')}`;
 

@@ -1,7 +1,8 @@
 // An upstream registry for the pull-through cache tests and the benchmark: CNCF Distribution
 // (Debian's docker-registry) with htpasswd (Basic) authentication, behind a small HTTP front on
 // 127.0.0.1 that logs every request it forwards (the upstream's request log as Berth causes it)
-// and can inject faults: answer 429 or 503, hold requests unanswered, or refuse connections.
+// and can inject faults: answer 429 or 503, hold requests unanswered, refuse connections, or cut
+// blob bodies short.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,10 @@ import { runOk, toolPath } from './system-tools.js';
 
 export const UPSTREAM_TOOLS = ['docker-registry', 'htpasswd'];
 
-export type FrontMode = 'pass' | '429' | '503' | 'hang' | 'down';
+export type FrontMode = 'pass' | '429' | '503' | 'hang' | 'down' | 'cut';
+
+/** Bytes of a blob body the front forwards in `cut` mode before it resets the connection. */
+export const CUT_AFTER_BYTES = 256 * 1024;
 
 export interface LoggedRequest {
   method: string;
@@ -35,6 +39,7 @@ export interface Upstream {
   /** Requests forwarded or refused by the front since the last clearLog(). */
   readonly log: LoggedRequest[];
   clearLog(): void;
+  /** Requests with this method whose path contains `pathPart`, not counting 401 challenges (authentication, not transfers). */
   count(method: string, pathPart: string): number;
   /** The Authorization header a client of directUrl sends. */
   authorization(): string;
@@ -132,6 +137,20 @@ export async function startUpstream(options: { username?: string; password?: str
     const forward = http.request(`${directUrl}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
       entry.status = answer.statusCode ?? 0;
       res.writeHead(answer.statusCode ?? 502, answer.headers);
+      if (state.mode === 'cut' && req.method === 'GET' && req.url?.includes('/blobs/')) {
+        let sent = 0;
+        answer.on('data', (chunk: Buffer) => {
+          if (sent >= CUT_AFTER_BYTES) return;
+          res.write(chunk.subarray(0, CUT_AFTER_BYTES - sent));
+          sent += chunk.length;
+          if (sent >= CUT_AFTER_BYTES) {
+            entry.status = -2;
+            answer.destroy();
+            res.socket?.resetAndDestroy();
+          }
+        });
+        return;
+      }
       answer.pipe(res);
     });
     forward.on('error', () => {
@@ -173,7 +192,7 @@ export async function startUpstream(options: { username?: string; password?: str
     },
     log,
     clearLog: () => void log.splice(0),
-    count: (method, pathPart) => log.filter((l) => l.method === method && l.path.includes(pathPart)).length,
+    count: (method, pathPart) => log.filter((l) => l.method === method && l.path.includes(pathPart) && l.status !== 401).length,
     authorization,
     async push(repo, tag, image, mediaType) {
       for (const blob of [image.config, ...image.layers]) {

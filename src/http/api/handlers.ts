@@ -45,7 +45,12 @@ export function apiHandlers({ history, overview, diff, usage }: ApiDeps) {
       const page = await overview.repositories(n, optionalQuery(ctx, 'last'));
       if (page.next !== undefined) linkNext(ctx, { n, last: page.next });
       ctx.body = {
-        repositories: page.items.map((r) => ({ name: r.name, tagCount: r.tagCount, updatedAt: r.updatedAt.toISOString() })),
+        repositories: page.items.map((r) => ({
+          name: r.name,
+          tagCount: r.tagCount,
+          updatedAt: r.updatedAt.toISOString(),
+          cachedFrom: r.cache && { prefix: r.cache.prefix, upstream: r.cache.upstream, lastPulledAt: new Date(r.cache.lastPulledAt).toISOString() },
+        })),
         next: page.next ?? null,
       };
     },
