@@ -39,6 +39,7 @@ describe('loadConfig (config): defaults', () => {
       webhooks: [],
       gc: { graceMs: 24 * 3_600_000, intervalMs: null },
       quotas: [],
+      proxies: [],
     });
     assert.ok(Object.isFrozen(config));
   });
@@ -443,6 +444,55 @@ describe('loadConfig (config): garbage collection and quotas', () => {
       '[{"repository":"team/*","bytes":"10XB"}]',
     ]) {
       assertRefused({ BERTH_QUOTAS: bad }, 'BERTH_QUOTAS');
+    }
+  });
+});
+
+describe('loadConfig (config): BERTH_PROXIES', () => {
+  it('reads pull-through caches with their defaults; Docker Hub gets library/ for one-component names', () => {
+    const proxies = loadConfig({
+      BERTH_PROXIES: JSON.stringify([
+        { prefix: 'hub', upstream: 'https://registry-1.docker.io/', mirror: true, tagTtl: '10m', keep: '30d' },
+        { prefix: 'ghcr', upstream: 'https://ghcr.io', username: 'bot', password: 'pat-1', tagTtl: '1h', timeout: '5s' },
+        { prefix: 'quay', upstream: 'http://127.0.0.1:5001', token: 't0k', library: true },
+      ]),
+    }).proxies;
+    assert.deepEqual(proxies, [
+      { prefix: 'hub', upstream: 'https://registry-1.docker.io', mirror: true, libraryPrefix: true, credentials: undefined, tagTtlMs: 600_000, keepMs: 30 * 86_400_000, timeoutMs: 10_000 },
+      { prefix: 'ghcr', upstream: 'https://ghcr.io', mirror: false, libraryPrefix: false, credentials: { username: 'bot', password: 'pat-1' }, tagTtlMs: 3_600_000, keepMs: 30 * 86_400_000, timeoutMs: 5000 },
+      { prefix: 'quay', upstream: 'http://127.0.0.1:5001', mirror: false, libraryPrefix: true, credentials: { token: 't0k' }, tagTtlMs: 600_000, keepMs: 30 * 86_400_000, timeoutMs: 10_000 },
+    ]);
+    assert.deepEqual(loadConfig({ BERTH_PROXIES: ' ' }).proxies, []);
+  });
+
+  it('refuses malformed caches, naming the variable', () => {
+    for (const bad of [
+      'hub',
+      '{"prefix":"hub","upstream":"https://r.example"}',
+      '[{"prefix":"hub"}]',
+      '[{"prefix":"hub/x","upstream":"https://r.example"}]',
+      '[{"prefix":"Hub","upstream":"https://r.example"}]',
+      '[{"prefix":"hub","upstream":"ftp://r.example"}]',
+      '[{"prefix":"hub","upstream":"https://r.example","tagTtl":"soon"}]',
+      '[{"prefix":"hub","upstream":"https://r.example","keep":"-1d"}]',
+      '[{"prefix":"hub","upstream":"https://r.example","timeout":"0s"}]',
+      '[{"prefix":"hub","upstream":"https://r.example","username":"u"}]',
+      '[{"prefix":"hub","upstream":"https://r.example","username":"u","password":"p","token":"t"}]',
+      '[{"prefix":"hub","upstream":"https://r.example","mirrors":true}]',
+      '[{"prefix":"hub","upstream":"https://a.example"},{"prefix":"hub","upstream":"https://b.example"}]',
+      '[{"prefix":"a","upstream":"https://a.example","mirror":true},{"prefix":"b","upstream":"https://b.example","mirror":true}]',
+    ]) {
+      assertRefused({ BERTH_PROXIES: bad }, 'BERTH_PROXIES');
+    }
+  });
+
+  it('never puts a credential into its refusal', () => {
+    try {
+      loadConfig({ BERTH_PROXIES: '[{"prefix":"hub","upstream":"https://r.example","username":"u","password":"hunter2-secret","tagTtl":"x"}]' });
+      assert.fail('expected a refusal');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.doesNotMatch(err.message, /hunter2-secret/);
     }
   });
 });
