@@ -78,8 +78,9 @@ export async function findCachedRepositories(db: Db, names: string[]): Promise<M
 
 /**
  * Evicts cached repositories nobody pulled within their keep period: their tags, manifests and
- * blob links go (the tag history keeps its rows), so the collector reclaims the bytes no other
- * repository links. Only rows of proxy_repositories are considered: the team's own repositories
+ * blob links go in one statement (the tag history keeps its rows; tag history retention does not
+ * pin a cache's copies, the upstream has them), so the collector then reclaims the bytes no other
+ * repository links. A pull racing with this finds the content gone and fetches it again. Only rows of proxy_repositories are considered: the team's own repositories
  * are never touched. Returns the evicted repositories' names.
  */
 export async function evictUnpulledRepositories(db: Db, prefix: string, keepMs: number): Promise<string[]> {
@@ -89,6 +90,7 @@ export async function evictUnpulledRepositories(db: Db, prefix: string, keepMs: 
        WHERE p.prefix = $1 AND p.last_pulled_at < now() - make_interval(secs => $2::float8 / 1000)
        FOR UPDATE SKIP LOCKED),
      t AS (DELETE FROM tags WHERE repository_id IN (SELECT repository_id FROM stale)),
+     m AS (DELETE FROM manifests WHERE repository_id IN (SELECT repository_id FROM stale)),
      c AS (DELETE FROM proxy_tag_checks WHERE repository_id IN (SELECT repository_id FROM stale)),
      b AS (DELETE FROM repository_blobs WHERE repository_id IN (SELECT repository_id FROM stale))
      SELECT r.name FROM stale s JOIN repositories r ON r.id = s.repository_id`,

@@ -63,6 +63,7 @@ import {
   type ManifestKey,
 } from '../db/gc.js';
 import { withTransaction } from '../db/pool.js';
+import { evictUnpulledRepositories } from '../db/proxy-cache.js';
 import { listRetainedManifests, type RetentionPolicy } from '../db/retention.js';
 import { purgeStaleUploads } from '../jobs/purge-uploads.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -77,6 +78,8 @@ export interface GcOptions {
   retention: RetentionPolicy;
   /** Report what would be removed; change nothing. */
   dryRun?: boolean;
+  /** Pull-through caches (BERTH_PROXIES): their repositories not pulled within `keepMs` are evicted first. */
+  proxies?: { prefix: string; keepMs: number }[];
   /** Rows per transaction. */
   batchSize?: number;
   /** Store deletes in flight at once, per batch. */
@@ -126,6 +129,10 @@ export async function runGc(pool: pg.Pool, store: BlobStore, options: GcOptions)
       if (purged < PURGE_BATCH) break;
     }
     phase('uploads');
+    for (const proxy of options.proxies ?? []) {
+      const evicted = await evictUnpulledRepositories(pool, proxy.prefix, proxy.keepMs);
+      if (evicted.length > 0) options.logger?.info({ prefix: proxy.prefix, repositories: evicted }, 'evicted cached repositories nobody pulled within their keep period');
+    }
     await finishPendingStoreDeletes(pool, store, options, result);
     phase('pending');
     const manifests = await markManifests(pool, cutoff, await retainedKeys(pool, options.retention));

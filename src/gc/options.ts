@@ -8,5 +8,6 @@ export function gcOptions(config: Config): GcOptions {
     graceMs: config.gc.graceMs,
     uploadTtlMs: config.uploadTtlMs,
     retention: { windowMs: config.history.retentionMs, keep: config.history.keep },
+    proxies: config.proxies.map((p) => ({ prefix: p.prefix, keepMs: p.keepMs })),
   };
 }

@@ -216,7 +216,7 @@ class CachedPulls {
     this.deps.metrics.cached.inc({ prefix: cache.config.prefix, kind: 'manifest' });
   }
 
-  async blobMissed(ctx: Context, name: string, digestParam: string, missed: unknown): Promise<{ digest: string; size: number } | undefined> {
+  async blobMissed(ctx: Context, name: string, digestParam: string, missed: unknown, retry = true): Promise<{ digest: string; size: number } | undefined> {
     const cache = this.match(name);
     if (!cache || !(missed instanceof RegistryError) || missed.code !== 'BLOB_UNKNOWN') throw missed;
     const { digest } = parseDigest(digestParam);
@@ -238,6 +238,8 @@ class CachedPulls {
     try {
       stream = await (handed ? Promise.race([handed, flight.then(() => undefined)]) : flight.then(() => undefined));
     } catch (err) {
+      // A follower whose leader's download broke off asks once more, as a download of its own.
+      if (!handed && err instanceof UpstreamError && err.brokeOff && retry) return this.blobMissed(ctx, name, digestParam, missed, false);
       throw this.clientError(cache, err, 'BLOB_UNKNOWN', { digest });
     }
     if (!stream) return this.deps.blobs.stat(name, digest);
@@ -260,10 +262,13 @@ class CachedPulls {
     const length = answer.headers.get('content-length');
     const size = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
     const source = answer.body!;
-    const toStore = new PassThrough();
+    // A break upstream destroys both copies. Their readers see the error when they read (the
+    // upload refuses the blob, the response is cut); until a reader is attached (the upload
+    // starts with database work) an 'error' event must find a listener, or it would be thrown.
+    const toStore = new PassThrough().on('error', () => {});
     source.on('error', (err) => toStore.destroy(err));
     if (handOff) {
-      const toClient = new PassThrough();
+      const toClient = new PassThrough().on('error', () => {});
       source.on('error', (err) => toClient.destroy(err));
       // Readable.pipe paces the source to the slower reader and drops a reader that closes (a
       // client that went away): the store still gets every byte.
@@ -271,7 +276,14 @@ class CachedPulls {
       handOff({ stream: toClient, size });
     }
     source.pipe(toStore);
-    await this.deps.uploads.uploadWhole(name, digest, { stream: toStore, length: size });
+    let broken: unknown;
+    source.once('error', (err) => (broken = err));
+    try {
+      await this.deps.uploads.uploadWhole(name, digest, { stream: toStore, length: size });
+    } catch (err) {
+      if (broken === undefined) throw err;
+      throw new UpstreamError(cache.config.upstream, undefined, `${cache.config.upstream} broke off the blob download: ${String((broken as Error).message ?? broken)}`, undefined, true);
+    }
     this.deps.metrics.cached.inc({ prefix: cache.config.prefix, kind: 'blob' });
   }
 

@@ -31,6 +31,8 @@ export class UpstreamError extends Error {
     message: string,
     /** The upstream's Retry-After, when it sent one (429, 503). */
     readonly retryAfter?: string,
+    /** The answer started, then its body broke off: asking again may well work. */
+    readonly brokeOff = false,
   ) {
     super(message);
   }

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getBlob, getManifest, headManifest, listTags, registryRequest, startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
 import { buildImage, imageOf, sha256, type TestImage } from '../helpers/oci.js';
-import { assertTools, suiteSkip } from '../helpers/system-tools.js';
+import { runCli } from '../helpers/berth-cli.js';
+import { assertTools, describeRun, suiteSkip } from '../helpers/system-tools.js';
 import { startUpstream, UPSTREAM_TOOLS, type Upstream } from '../helpers/upstream-registry.js';
 
 const TAG_TTL_MS = 2000;
@@ -33,6 +34,8 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
         keep: '30d',
         timeout: '3s',
       },
+      // Same upstream, content kept for a second only: garbage collection evicts it.
+      { prefix: 'brief', upstream: upstream.url, username: upstream.credentials.username, password: upstream.credentials.password, keep: '1s' },
     ];
     berth = await startRegistry({ env: { BERTH_PROXIES: JSON.stringify(proxies), LOG_LEVEL: 'info' } });
   });
@@ -203,6 +206,39 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
     assert.ok(again.body.equals(layer), 'the blob served after the break is whole');
     assert.equal(upstream.count('GET', `/blobs/${sha256(layer)}`), 1, 'nothing of the broken download was kept as the blob');
     assert.equal(berth.running(), true);
+  });
+
+  it('garbage collection evicts cached content not pulled within its keep period, and nothing else', { timeout: 120_000 }, async () => {
+    const image = buildImage({ layers: 2 });
+    await upstream.push('team/evict', 'v1', image);
+    await pullAll('brief/team/evict', 'v1', image);
+    await pullAll('hub/team/evict', 'v1', image);
+    const own = buildImage({ layers: 1 });
+    for (const blob of [own.config, ...own.layers]) {
+      const r = await registryRequest(berth, 'POST', `/v2/team/own/blobs/uploads/?digest=${sha256(blob)}`, { headers: { 'Content-Type': 'application/octet-stream' }, body: blob });
+      assert.equal(r.status, 201, r.describe);
+    }
+    const put = await registryRequest(berth, 'PUT', '/v2/team/own/manifests/v1', { headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: own.manifest });
+    assert.equal(put.status, 201, put.describe);
+    await sleep(1500);
+    const gc = await runCli(['gc'], { ...berth.settings(), BERTH_GC_GRACE: '0s', LOG_LEVEL: 'warn' });
+    assert.equal(gc.code, 0, describeRun(gc));
+    const listing = JSON.parse((await registryRequest(berth, 'GET', '/api/v1/repositories?n=1000')).body.toString()) as {
+      repositories: { name: string; tagCount: number; cachedFrom: { prefix: string; upstream: string; lastPulledAt: string } | null }[];
+    };
+    const byName = new Map(listing.repositories.map((r) => [r.name, r]));
+    assert.equal(byName.get('brief/team/evict')?.tagCount, 0, 'the brief copy was evicted');
+    assert.equal(byName.get('hub/team/evict')?.tagCount, 1, 'the hub copy (keep 30d) stays');
+    assert.equal(byName.get('hub/team/evict')?.cachedFrom?.upstream, upstream.url);
+    assert.ok(Date.parse(byName.get('hub/team/evict')!.cachedFrom!.lastPulledAt) > Date.now() - 600_000);
+    assert.equal(byName.get('team/own')?.cachedFrom, null, "the team's own repository is not a cache");
+    upstream.clearLog();
+    await pullAll('team/own', 'v1', own);
+    await pullAll('hub/team/evict', 'v1', image);
+    // (the hub copy's tag is past its 2 s TTL by now: a HEAD checks it, nothing is downloaded)
+    assert.deepEqual(upstream.log.filter((l) => l.method !== 'HEAD'), [], 'the kept copy and the own repository are served without downloads');
+    await pullAll('brief/team/evict', 'v1', image);
+    assert.equal(upstream.count('GET', '/manifests/v1'), 1, 'the evicted copy is fetched again');
   });
 
   it('20 clients pulling one new image at once cause one upstream GET per blob and manifest', { timeout: 120_000 }, async () => {
