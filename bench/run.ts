@@ -19,6 +19,9 @@
 //                  s3 driver and the AWS SDK direct, same s3rver); writes bench/results/<date>-s3.md
 //                  (--quick: <date>-s3-quick.md)
 //   --s3-only      only the S3 section (no fs figures, no ceilings, no client figures)
+//   --no-proxy     skip the pull-through cache section (bench/proxy.ts: Berth caching a Distribution upstream vs
+//                  pulling from it directly; on by default, after the fs figures); writes <date>-proxy.md
+//   --proxy-only   only the pull-through cache section
 //
 // Only 127.0.0.1 is ever contacted; every process the bench starts is stopped by its PID.
 import { execFileSync } from 'node:child_process';
@@ -34,6 +37,7 @@ import { descendants, MemSampler, startBerth, startDistribution, type RegistryNa
 import { cell, MiB, num, spread, type Spread } from './lib/stats.js';
 import { cpuBusyOver, cpuTimes, ensureTools, loadavg, machineInfo, procJiffies, runOk } from './lib/system.js';
 import { ceilings, type Ceilings } from './machine.js';
+import { runProxy } from './proxy.js';
 import { runS3 } from './s3.js';
 import { renderReport, single, type CpuSpan, type MemoryPhaseRow, type Row } from './report.js';
 
@@ -51,7 +55,7 @@ function log(s: string): void {
 }
 
 function parseArgs(argv: string[]) {
-  const o = { s3: false, s3Only: false, head: false, runs: 5, seconds: 10, quick: false, skipBuild: false, clients: true, clientRuns: 3, keep: false, out: '', waitQuiet: 180 };
+  const o = { proxy: true, proxyOnly: false, s3: false, s3Only: false, head: false, runs: 5, seconds: 10, quick: false, skipBuild: false, clients: true, clientRuns: 3, keep: false, out: '', waitQuiet: 180 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -71,6 +75,8 @@ function parseArgs(argv: string[]) {
     else if (a === '--out') o.out = val();
     else if (a === '--s3') o.s3 = true;
     else if (a === '--s3-only') o.s3Only = o.s3 = true;
+    else if (a === '--no-proxy') o.proxy = false;
+    else if (a === '--proxy-only') o.proxyOnly = o.proxy = true;
     else if (a === '--wait-quiet') o.waitQuiet = Math.max(0, Number.parseInt(val(), 10));
     else throw new Error(`unknown argument ${a} (see the head of bench/run.ts)`);
   }
@@ -179,7 +185,8 @@ async function main(): Promise<void> {
   watchdog.unref();
 
   const tools = [{ tool: 'docker-registry', pkg: 'docker-registry' }];
-  if (args.clients && !args.s3Only) for (const f of clientFigures) tools.push(...f.tools);
+  if (args.clients && !args.s3Only && !args.proxyOnly) for (const f of clientFigures) tools.push(...f.tools);
+  if (args.proxy) tools.push({ tool: 'htpasswd', pkg: 'apache2-utils' });
   await ensureTools(tools, log);
 
   const tmp = mkdtempSync(join(tmpdir(), 'berth-bench-'));
@@ -226,6 +233,28 @@ async function main(): Promise<void> {
       log(`wrote ${relative(process.cwd(), s3out)}`);
       process.stdout.write(text);
     };
+    const proxySection = async (): Promise<void> => {
+      const proxyOut = args.proxyOnly && args.out ? resolve(args.out) : join(BENCH_DIR, 'results', `${date}-proxy${args.quick ? '-quick' : ''}.md`);
+      log('pull-through cache section (bench/proxy.ts)');
+      const r = await runProxy({
+        berthRoot: berth.root,
+        berthDescribed: berth.described,
+        tmp,
+        runs: args.quick ? 2 : args.runs,
+        layers: 4,
+        layerBytes: (args.quick ? 16 : 64) * MiB,
+        log,
+        command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+      });
+      mkdirSync(dirname(proxyOut), { recursive: true });
+      writeFileSync(proxyOut, r.report);
+      log(`wrote ${relative(process.cwd(), proxyOut)}`);
+      process.stdout.write(r.report);
+    };
+    if (args.proxyOnly) {
+      await proxySection();
+      return;
+    }
     const machine = await machineInfo();
     let busyBefore = await cpuBusyOver(2000);
     if (busyBefore >= QUIET && args.waitQuiet > 0) {
@@ -384,6 +413,7 @@ async function main(): Promise<void> {
     writeFileSync(out, report);
     log(`wrote ${relative(process.cwd(), out)}`);
     process.stdout.write(report);
+    if (args.proxy) await proxySection();
     if (args.s3) await s3Section();
   } catch (e) {
     for (const r of regs) {
