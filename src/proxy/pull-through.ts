@@ -30,6 +30,11 @@ import { MANIFEST_ACCEPT, UpstreamClient, UpstreamError } from './upstream-clien
 
 /** Local repositories remembered as such (mirror requests under their own name); bounded. */
 const KNOWN_LOCAL_MAX = 10_000;
+/**
+ * What each copy of a blob being fetched (to the store, to the first client) may hold: enough that
+ * one reader's hiccup does not stall the other, small enough that memory stays flat.
+ */
+const COPY_BUFFER_BYTES = 1024 * 1024;
 /** A pull is recorded at most this often per repository and process (keep periods are days). */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -72,7 +77,6 @@ export interface PullThroughDeps {
   uploads: UploadService;
   logger: Logger;
   metrics: ProxyMetrics;
-  fetchImpl?: typeof fetch;
 }
 
 interface Cache {
@@ -109,7 +113,7 @@ class CachedPulls {
     proxies: ProxyConfig[],
     private readonly deps: PullThroughDeps,
   ) {
-    this.caches = new Map(proxies.map((config) => [config.prefix, { config, client: new UpstreamClient(config, deps.fetchImpl) }]));
+    this.caches = new Map(proxies.map((config) => [config.prefix, { config, client: new UpstreamClient(config) }]));
     this.mirror = [...this.caches.values()].find((c) => c.config.mirror);
   }
 
@@ -265,10 +269,10 @@ class CachedPulls {
     // A break upstream destroys both copies. Their readers see the error when they read (the
     // upload refuses the blob, the response is cut); until a reader is attached (the upload
     // starts with database work) an 'error' event must find a listener, or it would be thrown.
-    const toStore = new PassThrough().on('error', () => {});
+    const toStore = new PassThrough({ highWaterMark: COPY_BUFFER_BYTES }).on('error', () => {});
     source.on('error', (err) => toStore.destroy(err));
     if (handOff) {
-      const toClient = new PassThrough().on('error', () => {});
+      const toClient = new PassThrough({ highWaterMark: COPY_BUFFER_BYTES }).on('error', () => {});
       source.on('error', (err) => toClient.destroy(err));
       // Readable.pipe paces the source to the slower reader and drops a reader that closes (a
       // client that went away): the store still gets every byte.
@@ -345,7 +349,7 @@ async function readAtMost(body: Readable, limit: number, upstream: string): Prom
   for await (const chunk of body) {
     total += (chunk as Buffer).length;
     if (total > limit) {
-      body.destroy();
+      body.on('error', () => {}).destroy();
       throw new UpstreamError(upstream, 502, `${upstream} sent a manifest over ${limit} bytes`);
     }
     chunks.push(chunk as Buffer);

@@ -48,12 +48,12 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
   const explain = () => `--- berth output (tail) ---\n${berth.output().slice(-3000)}`;
 
   /** Pulls manifest and every blob of `image` from Berth and checks the bytes. */
-  async function pullAll(repo: string, tag: string, image: TestImage): Promise<void> {
-    const m = await getManifest(berth, repo, tag);
+  async function pullAll(repo: string, tag: string, image: TestImage, from: RegistryInstance = berth): Promise<void> {
+    const m = await getManifest(from, repo, tag);
     assert.equal(m.status, 200, `${m.describe}\n${explain()}`);
     assert.equal(sha256(m.body), image.digest);
     for (const blob of [image.config, ...image.layers]) {
-      const b = await getBlob(berth, repo, sha256(blob));
+      const b = await getBlob(from, repo, sha256(blob));
       assert.equal(b.status, 200, `${b.describe}\n${explain()}`);
       assert.ok(b.body.equals(blob), `blob ${sha256(blob)} differs`);
     }
@@ -255,5 +255,25 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
     }
     assert.equal(upstream.count('GET', '/manifests/v1'), 1, JSON.stringify(upstream.log));
     console.log(`[proxy-cache] 20 parallel pulls: upstream requests ${upstream.log.length} (${upstream.log.map((l) => `${l.method} ${l.path.split('/').pop()}`).join(', ')})`);
+  });
+
+  it('two replicas sharing PostgreSQL: 20 pulls of one new image spread over both cause one upstream GET per blob', { timeout: 120_000 }, async () => {
+    const replica = await berth.replica();
+    try {
+      const layers = [Buffer.alloc(2 * 1024 * 1024, 4), Buffer.alloc(1024 * 1024, 5)].map((b, i) => {
+        b.write(`replicas ${i} ${Date.now()} ${Math.random()}`);
+        return b;
+      });
+      const image = imageOf(buildImage({ layers: 0 }).config, layers);
+      await upstream.push('team/replicated', 'v1', image);
+      upstream.clearLog();
+      await Promise.all(Array.from({ length: 20 }, (_, i) => pullAll('hub/team/replicated', 'v1', image, i % 2 === 0 ? berth : replica)));
+      for (const blob of [image.config, ...layers]) {
+        assert.equal(upstream.count('GET', `/blobs/${sha256(blob)}`), 1, JSON.stringify(upstream.log));
+      }
+      assert.equal(upstream.count('GET', '/manifests/v1'), 1, JSON.stringify(upstream.log));
+    } finally {
+      await replica.destroy();
+    }
   });
 });
