@@ -147,7 +147,9 @@ export class UpstreamClient {
     }
     if (scheme === 'bearer') {
       const params = parseChallengeParams(header.slice(header.indexOf(' ') + 1));
-      if (!params.realm) throw new UpstreamError(this.upstream, 401, `${this.upstream}'s Bearer challenge names no realm`);
+      if (!params.realm || !URL.canParse(params.realm) || !/^https?:$/.test(new URL(params.realm).protocol)) {
+        throw new UpstreamError(this.upstream, 401, `${this.upstream}'s Bearer challenge names no http(s) realm`);
+      }
       this.challenge = { scheme: 'bearer', realm: params.realm, service: params.service };
       return;
     }
