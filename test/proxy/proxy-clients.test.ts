@@ -7,7 +7,7 @@
 // BERTH_PROXY_LAYER_MB sets the large layer's size (default 256; CI uses 1024).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,12 +21,17 @@ import { startUpstream, UPSTREAM_TOOLS, type Upstream } from '../helpers/upstrea
 const TOOLS = ['dockerd', 'docker', 'skopeo', ...UPSTREAM_TOOLS];
 const LAYER_MB = Number(process.env.BERTH_PROXY_LAYER_MB ?? (isCI() ? 1024 : 256));
 
-/** Berth's peak resident memory so far (VmHWM), in bytes. */
+/** Berth's peak resident memory (VmHWM) since the last reset, in bytes. */
 async function peakRss(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = /^VmHWM:\s+(\d+) kB/m.exec(status);
   assert.ok(kb, `no VmHWM in /proc/${pid}/status`);
   return Number(kb[1]) * 1024;
+}
+
+/** Starts the peak afresh from the current resident size ("5": reset the peak RSS, proc(5)). */
+async function resetPeak(pid: number): Promise<void> {
+  await writeFile(`/proc/${pid}/clear_refs`, '5');
 }
 
 /** GETs a blob, hashing it as it arrives (never held whole): its sha256 digest and size. */
@@ -115,6 +120,7 @@ describe('pull-through cache with docker, skopeo and a large layer', { skip: sui
     await rm(layout.dir, { recursive: true, force: true });
     const manifest = await fetch(`${berth.url}/v2/hub/team/large/manifests/big`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
     assert.equal(manifest.status, 200);
+    await resetPeak(berth.pid);
     const before = await peakRss(berth.pid);
     const started = Date.now();
     const cold = await streamDigest(`${berth.url}/v2/hub/team/large/blobs/${layout.bigLayer.digest}`);
