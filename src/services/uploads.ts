@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { findBlob, findBlobLinkedInAny, findLinkedBlob, linkBlob, recordUploadedBlob } from '../db/blobs.js';
+import { connectionLost } from '../db/pool.js';
 import { ensureRepository } from '../db/repositories.js';
 import {
   advanceUpload,
@@ -16,6 +17,7 @@ import {
   unlockUpload,
   type UploadRow,
 } from '../db/uploads.js';
+import { DatabaseUnavailableError } from '../db/unavailable.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { createDigestHash, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../registry/digest.js';
 import { isValidName } from '../registry/names.js';
@@ -48,6 +50,8 @@ export interface UploadStatus {
 
 export class UploadService {
   private readonly digests = new DigestCache();
+  /** The session holding each upload's write lock while a request works on it. */
+  private readonly lockSessions = new WeakMap<UploadRow, pg.PoolClient>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -148,6 +152,7 @@ export class UploadService {
           if (actual !== expected.hex) throw (mismatch = digestMismatch(expected, actual));
         },
       });
+      this.checkStillLocked(upload);
       if (!(await recordUploadedBlob(this.pool, upload.id, expected.digest, size))) throw cancelledMeanwhile();
     } catch (err) {
       if (err === mismatch) await this.discard(upload);
@@ -198,6 +203,7 @@ export class UploadService {
       }
       try {
         if (upload === null) throw uploadUnknown(id);
+        this.lockSessions.set(upload, client);
         return await task(upload);
       } catch (err) {
         // The store lost the staged bytes (cancelled meanwhile, or an S3 upload already sealed
@@ -213,6 +219,16 @@ export class UploadService {
       // A connection whose unlock failed may still hold the lock: destroy it rather than reuse it.
       client.release(broken);
     }
+  }
+
+  /**
+   * The lock session's connection died while bytes streamed (a database restart): its advisory
+   * locks went with it, so another request may be writing this upload now. Nothing is recorded;
+   * the client retries and finds the upload where it was before this chunk.
+   */
+  private checkStillLocked(upload: UploadRow): void {
+    const session = this.lockSessions.get(upload);
+    if (session && connectionLost(session)) throw new DatabaseUnavailableError('the upload lock session lost its database connection');
   }
 
   private async load(repository: string, id: string): Promise<UploadRow> {
@@ -261,6 +277,7 @@ export class UploadService {
     // A closing chunk is not recorded: the session row goes in the commit, and if the commit
     // fails the client's retry of the PUT finds the session as it was before.
     const progress = { from: upload.offset, to: offset, backendState: state, hashAlgorithm: algorithm, hashState };
+    this.checkStillLocked(upload);
     if (!completesNow && !(await advanceUpload(this.pool, upload.id, progress))) {
       throw cancelledMeanwhile();
     }
@@ -282,7 +299,9 @@ export class UploadService {
     // Bytes first, rows second: a crash in between leaves an unreferenced file, never a row
     // pointing at missing or partial content. complete() holds the digest's guard, so garbage
     // collection never deletes these bytes between the two (src/gc/collector.ts).
+    this.checkStillLocked(upload);
     await this.store.commitUpload(upload.id, digest.digest, { size, state: upload.backendState });
+    this.checkStillLocked(upload);
     if (!(await recordUploadedBlob(this.pool, upload.id, digest.digest, size))) throw cancelledMeanwhile();
   }
 
