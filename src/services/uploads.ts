@@ -122,7 +122,16 @@ export class UploadService {
       if (body) ({ offset: size, digest } = await this.appendChunk(upload, body, expected.algorithm, true));
       else digest = await this.continueDigest(upload, expected.algorithm, true);
       this.digests.forget(id);
-      const actual = digest ? await digest.finish() : await this.hashStaged(upload, size, expected.algorithm);
+      let actual: string;
+      try {
+        actual = digest ? await digest.finish() : await this.hashStaged(upload, size, expected.algorithm);
+      } catch (err) {
+        // A retried PUT whose first try moved the bytes under their content address and then could
+        // not record them (the database went away): the staged bytes are gone, the blob is there.
+        if (body || !isMissingFile(err) || (await this.store.stat(expected.digest))?.size !== size) throw err;
+        await this.record(upload, expected, size);
+        return expected.digest;
+      }
       if (actual !== expected.hex) {
         await this.discard(upload);
         throw digestMismatch(expected, actual);
@@ -301,6 +310,10 @@ export class UploadService {
     // collection never deletes these bytes between the two (src/gc/collector.ts).
     this.checkStillLocked(upload);
     await this.store.commitUpload(upload.id, digest.digest, { size, state: upload.backendState });
+    await this.record(upload, digest, size);
+  }
+
+  private async record(upload: UploadRow, digest: ParsedDigest, size: number): Promise<void> {
     this.checkStillLocked(upload);
     if (!(await recordUploadedBlob(this.pool, upload.id, digest.digest, size))) throw cancelledMeanwhile();
   }
@@ -339,6 +352,10 @@ function checkChunkLength(body: ChunkBody, written: number): void {
 
 function digestMismatch(expected: ParsedDigest, actualHex: string): RegistryError {
   return new RegistryError('DIGEST_INVALID', { detail: { expected: expected.digest, actual: `${expected.algorithm}:${actualHex}` } });
+}
+
+function isMissingFile(err: unknown): boolean {
+  return err instanceof BlobNotFoundError || (err as { code?: unknown }).code === 'ENOENT';
 }
 
 function cancelledMeanwhile(): RegistryError {
