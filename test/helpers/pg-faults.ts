@@ -45,7 +45,16 @@ export async function faultUnderLoad(
   await sleep(1500);
   await inject();
   totals.faults += 1;
-  const servedAgain = Math.max(...(await Promise.all(registries.map((r) => msUntilServing(`${r.url}/v2/${repo}/tags/list`)))));
+  const servedAgain = Math.max(
+    ...(await Promise.all(
+      registries.map((r) =>
+        msUntilServing(`${r.url}/v2/${repo}/tags/list`).catch((err: Error) => {
+          totals.exits += r.running() ? 0 : 1;
+          throw r.running() ? err : new Error(`${name}: the registry exited:\n${r.output().slice(-4000)}`);
+        }),
+      ),
+    )),
+  );
   totals.servedAgainMs.push(servedAgain);
   await sleep(1500);
   const report = await load.stop();
