@@ -86,8 +86,8 @@ export async function createDeps(config: Config): Promise<Deps> {
     throw err;
   }
   // One connection per chunk being written, held while it streams; apart from the query pool so
-  // slow uploads never starve pulls.
-  const lockPool = createPool(url, UPLOAD_LOCK_CONNECTIONS);
+  // slow uploads never starve pulls. A chunk may wait long for one while others stream: no timeout.
+  const lockPool = createPool(url, UPLOAD_LOCK_CONNECTIONS, 0);
   return {
     config,
     logger,
