@@ -3,8 +3,9 @@
 // that one rather than starting a second.
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
-import { AccountError, AccountService, type AccountInfo, type Grant } from './auth/accounts.js';
+import { AccountService, type AccountInfo, type Grant } from './auth/accounts.js';
 import { SigningKeys } from './auth/keys.js';
+import { UsageError } from './client/usage-error.js';
 import { parseDuration, type Config } from './config.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './deps.js';
@@ -29,10 +30,6 @@ export interface AccountCommandOptions {
   expires?: string | undefined;
   description?: string | undefined;
   json?: boolean | undefined;
-}
-
-export class UsageError extends Error {
-  override name = 'UsageError';
 }
 
 /** `<pattern>:<actions>`, split at the last colon (patterns never contain one). */
@@ -155,9 +152,6 @@ export async function runAccountCommand(config: Config, args: string[], options:
       default:
         throw new UsageError(`unknown command: ${args.join(' ')}`);
     }
-  } catch (err) {
-    if (err instanceof AccountError) throw new UsageError(err.message);
-    throw err;
   } finally {
     await pool.end();
     await embedded?.stop();

@@ -3,10 +3,12 @@
 // side (the database and the blob store, with the server's settings); history | rollback | diff |
 // du as a client of a running Berth over its /api/v1. Parsed with node:util's parseArgs.
 import { parseArgs } from 'node:util';
+import { AccountError } from './auth/accounts.js';
 import { KeyConfigError } from './auth/keys.js';
-import { ACCOUNT_USAGE, runAccountCommand, UsageError as AccountUsageError } from './cli-accounts.js';
+import { ACCOUNT_USAGE, runAccountCommand } from './cli-accounts.js';
 import { ApiClient, ApiError } from './client/api-client.js';
-import { diffCommand, historyCommand, rollbackCommand, UsageError } from './client/commands.js';
+import { diffCommand, historyCommand, rollbackCommand } from './client/commands.js';
+import { UsageError } from './client/usage-error.js';
 import { resolveCredentials } from './client/credentials.js';
 import { ConfigError, isLoopback, loadConfig } from './config.js';
 import { duCommand } from './client/usage-command.js';
@@ -206,7 +208,7 @@ main(process.argv.slice(2)).then(
       console.error(`berth: cannot reach the registry: ${(err as { cause?: Error }).cause?.message ?? 'connection failed'}`);
       process.exit(1);
     }
-    const known = err instanceof ConfigError || err instanceof MigrationError || err instanceof AccountUsageError || err instanceof KeyConfigError;
+    const known = err instanceof ConfigError || err instanceof MigrationError || err instanceof AccountError || err instanceof KeyConfigError;
     console.error(`berth: ${known ? (err as Error).message : (err as Error)?.stack ?? String(err)}`);
     process.exit(1);
   },

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { UsageError } from './commands.js';
+import { UsageError } from './usage-error.js';
 
 export interface Credentials {
   username: string;
