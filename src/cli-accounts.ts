@@ -15,6 +15,8 @@ export const ACCOUNT_USAGE = `  user add <name> [--admin] [--allow <pattern>:<ac
   user passwd <name>                  set a user's password (read from stdin)
   user rm <name>                      delete a user
   user ls [--json]                    list users
+  user unlock [<name>] [--address <ip>]   lift the failed-login lockout of an account and/or a
+                                      client address, on every running replica
   robot create <name> [--expires <90m|24h|30d>] [--description <text>] [--allow <pattern>:<actions>]...
                                       create a robot account and print its secret (shown once)
   robot rm <name>                     delete a robot account
@@ -30,6 +32,7 @@ export interface AccountCommandOptions {
   expires?: string | undefined;
   description?: string | undefined;
   json?: boolean | undefined;
+  address?: string | undefined;
 }
 
 /** `<pattern>:<actions>`, split at the last colon (patterns never contain one). */
@@ -96,6 +99,13 @@ export async function runAccountCommand(config: Config, args: string[], options:
         const name = need(rest[0], `${group} name`);
         await accounts.remove(name, group === 'user' ? 'user' : 'robot');
         console.log(`deleted ${group} ${name}`);
+        return 0;
+      }
+      case 'user unlock': {
+        const account = rest[0];
+        if (account === undefined && options.address === undefined) throw new UsageError('user unlock needs an account name, --address <ip>, or both');
+        await accounts.clearLockout({ account, address: options.address });
+        console.log(`lifted the login lockout of ${[account, options.address].filter(Boolean).join(' and ')}; every replica lets them try again`);
         return 0;
       }
       case 'user ls':

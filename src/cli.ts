@@ -82,6 +82,7 @@ const OPTIONS = {
   expires: { type: 'string' },
   description: { type: 'string' },
   deep: { type: 'boolean' },
+  address: { type: 'string' },
 } as const;
 
 async function client(values: { registry?: string | undefined; username?: string | undefined; password?: string | undefined }): Promise<ApiClient> {

@@ -137,6 +137,23 @@ describe('token auth end to end: docker login/push/pull, skopeo --creds', { skip
     assert.match(wrong.stderr, /incorrect username or password|unauthorized/i, explain(wrong));
   });
 
+  it('lets an operator lift a lockout of the running server with berth user unlock', { timeout: 120_000 }, async () => {
+    const token = (password: string) => fetch(`${reg.url}/token`, { headers: { Authorization: `Basic ${Buffer.from(`alice:${password}`).toString('base64')}` } });
+    let status = 0;
+    for (let i = 0; i < 20 && status !== 429; i++) status = (await token(`wrong-password-${i}`)).status;
+    assert.equal(status, 429, 'alice is locked out after her failures');
+    assert.equal((await token(ALICE_PASSWORD)).status, 429, 'even with the right password');
+    const unlock = await berthCli(reg, ['user', 'unlock', 'alice']);
+    assert.equal(unlock.code, 0, explain(unlock));
+    assert.match(unlock.stdout, /lifted the login lockout of alice/);
+    assert.equal((await token(ALICE_PASSWORD)).status, 200, 'the server let her in again');
+    const unknown = await berthCli(reg, ['user', 'unlock', 'nobody']);
+    assert.equal(unknown.code, 1, explain(unknown));
+    assert.match(unknown.stderr, /no account "nobody"/);
+    const nothing = await berthCli(reg, ['user', 'unlock']);
+    assert.equal(nothing.code, 2, explain(nothing));
+  });
+
   it('never writes a password, robot secret or token to its log', () => {
     const out = reg.output();
     assert.match(out, /"path":"\/token"/, 'the token requests were logged');
