@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { AccountService, type AccountInfo, type Grant } from './auth/accounts.js';
 import { SigningKeys } from './auth/keys.js';
-import { UsageError } from './client/usage-error.js';
+import { UsageError } from './usage-error.js';
 import { parseDuration, type Config } from './config.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './deps.js';

@@ -8,7 +8,7 @@ import { KeyConfigError } from './auth/keys.js';
 import { ACCOUNT_USAGE, runAccountCommand } from './cli-accounts.js';
 import { ApiClient, ApiError, RegistryUnreachableError } from './client/api-client.js';
 import { diffCommand, historyCommand, rollbackCommand } from './client/commands.js';
-import { UsageError } from './client/usage-error.js';
+import { UsageError } from './usage-error.js';
 import { CredentialHelperError, resolveCredentials } from './client/credentials.js';
 import { resolveRegistry } from './client/registry-address.js';
 import { packageVersion } from './client/version.js';

@@ -2,7 +2,7 @@
 // /api/v1 (so they work from a laptop or a CI job). Each returns the text to print.
 import type { ApiClient } from './api-client.js';
 import { humanSize, shortDigest, shortTime, table } from './format.js';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../usage-error.js';
 
 /** One tag event as GET …/history answers it. */
 export interface EventJson {

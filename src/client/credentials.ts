@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../usage-error.js';
 
 /** A password (HTTP Basic to the token endpoint), or a refresh token from `docker login` (OAuth2 refresh grant). */
 export type Credentials = { username: string; password: string } | { username: string | undefined; identityToken: string };

@@ -2,7 +2,7 @@
 // settings from the same environment (BERTH_PUBLIC_URL, then BERTH_ADDR), so that on the machine
 // running Berth the CLI finds it however it was configured; else Berth's default address.
 import { isLoopback } from '../config.js';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../usage-error.js';
 
 export interface RegistryAddress {
   url: URL;

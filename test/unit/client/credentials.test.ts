@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CredentialHelperError, resolveCredentials } from '../../../src/client/credentials.js';
-import { UsageError } from '../../../src/client/usage-error.js';
+import { UsageError } from '../../../src/usage-error.js';
 
 const HOST = '127.0.0.1:5000';
 const b64 = (s: string) => Buffer.from(s).toString('base64');

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveRegistry } from '../../../src/client/registry-address.js';
-import { UsageError } from '../../../src/client/usage-error.js';
+import { UsageError } from '../../../src/usage-error.js';
 
 const href = (flag: string | undefined, env: NodeJS.ProcessEnv) => {
   const r = resolveRegistry(flag, env);
