@@ -80,7 +80,7 @@ describe('berth history | rollback | diff (the CLI over HTTP)', () => {
   });
 
   it('finds the server from BERTH_ADDR when nothing else names the registry', async () => {
-    const r = await berth(['history', 'team/app:prod'], { BERTH_ADDR: `127.0.0.1:${server.port}`, BERTH_REGISTRY: undefined });
+    const r = await berth(['history', 'team/app:prod'], { BERTH_ADDR: `127.0.0.1:${server.port}`, BERTH_REGISTRY: undefined, BERTH_PUBLIC_URL: undefined });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^team\/app:prod → sha256:/);
   });
@@ -88,7 +88,7 @@ describe('berth history | rollback | diff (the CLI over HTTP)', () => {
   it('says how to point it elsewhere when nothing answers, and prints its version', async () => {
     const closed = await listen(() => {});
     await closed.close();
-    const r = await berth(['history', 'team/app:prod'], { BERTH_ADDR: `127.0.0.1:${closed.port}` });
+    const r = await berth(['history', 'team/app:prod'], { BERTH_ADDR: `127.0.0.1:${closed.port}`, BERTH_REGISTRY: undefined, BERTH_PUBLIC_URL: undefined });
     assert.equal(r.code, 1);
     assert.equal(
       r.stderr.trim(),
