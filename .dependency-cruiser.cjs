@@ -13,13 +13,7 @@ module.exports = {
       comment: 'A module must not import one that imports it back, directly or through others.',
       severity: 'error',
       from: {},
-      to: {
-        circular: true,
-        // TEMPORARY, the only exception: the client's UsageError cycle (api-client → credentials →
-        // commands → api-client) is being removed on the branch that owns src/client/; delete this
-        // `via` when that branch is merged.
-        via: { pathNot: '^src/client/(api-client|credentials|commands)\\.ts$' },
-      },
+      to: { circular: true },
     },
     {
       name: 'lower-imports-higher',

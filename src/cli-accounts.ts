@@ -3,8 +3,9 @@
 // that one rather than starting a second.
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
-import { AccountError, AccountService, type AccountInfo, type Grant } from './auth/accounts.js';
+import { AccountService, type AccountInfo, type Grant } from './auth/accounts.js';
 import { SigningKeys } from './auth/keys.js';
+import { UsageError } from './usage-error.js';
 import { parseDuration, type Config } from './config.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './deps.js';
@@ -14,6 +15,8 @@ export const ACCOUNT_USAGE = `  user add <name> [--admin] [--allow <pattern>:<ac
   user passwd <name>                  set a user's password (read from stdin)
   user rm <name>                      delete a user
   user ls [--json]                    list users
+  user unlock [<name>] [--address <ip>]   lift the failed-login lockout of an account and/or a
+                                      client address, on every running replica
   robot create <name> [--expires <90m|24h|30d>] [--description <text>] [--allow <pattern>:<actions>]...
                                       create a robot account and print its secret (shown once)
   robot rm <name>                     delete a robot account
@@ -29,10 +32,7 @@ export interface AccountCommandOptions {
   expires?: string | undefined;
   description?: string | undefined;
   json?: boolean | undefined;
-}
-
-export class UsageError extends Error {
-  override name = 'UsageError';
+  address?: string | undefined;
 }
 
 /** `<pattern>:<actions>`, split at the last colon (patterns never contain one). */
@@ -101,6 +101,13 @@ export async function runAccountCommand(config: Config, args: string[], options:
         console.log(`deleted ${group} ${name}`);
         return 0;
       }
+      case 'user unlock': {
+        const account = rest[0];
+        if (account === undefined && options.address === undefined) throw new UsageError('user unlock needs an account name, --address <ip>, or both');
+        await accounts.clearLockout({ account, address: options.address });
+        console.log(`lifted the login lockout of ${[account, options.address].filter(Boolean).join(' and ')}; every replica lets them try again`);
+        return 0;
+      }
       case 'user ls':
         printAccounts(await accounts.list('user'), options.json);
         return 0;
@@ -155,9 +162,6 @@ export async function runAccountCommand(config: Config, args: string[], options:
       default:
         throw new UsageError(`unknown command: ${args.join(' ')}`);
     }
-  } catch (err) {
-    if (err instanceof AccountError) throw new UsageError(err.message);
-    throw err;
   } finally {
     await pool.end();
     await embedded?.stop();

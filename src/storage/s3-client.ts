@@ -28,6 +28,10 @@ const quiet = (): void => {};
 const QUIET = { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet };
 
 export function createS3Client(options: S3ClientOptions = {}): S3Client {
+  // The SDK warns (8 lines, on every start) that its 2027 releases will need Node ≥ 22. Berth's
+  // lock file pins the SDK, and the README names the Node versions Berth supports; this is the
+  // SDK's own switch for that one warning, and an operator's explicit setting wins.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 256 };
   return new S3Client({
     region: options.region ?? 'us-east-1',

@@ -215,18 +215,28 @@ describe('what a token allows on /v2', () => {
     const bob = withToken(reg, await tokenFor(reg, ['repository:team/app:pull,push'], BOB));
     const denied = await bob.post('/v2/team/app/blobs/uploads/').expect(403);
     assertErrorCode(denied, 'DENIED');
+    assert.equal(
+      (denied.body as { errors: { message: string }[] }).errors[0]!.message,
+      'requested access to the resource is denied: bob may not push to repository team/app (an administrator can grant it with `berth permission grant`)',
+    );
     assert.equal(denied.headers['www-authenticate'], undefined);
     assertErrorCode(await bob.delete(`/v2/team/app/manifests/sha256:${'a'.repeat(64)}`).expect(403), 'DENIED');
     assertErrorCode(await bob.get('/v2/_catalog').expect(403), 'DENIED');
   });
 
-  it('refuses an anonymous push at once (403), while anonymous pull works where granted', async () => {
+  it('tells an anonymous push to authenticate (a plain 401 challenge, never DENIED), while anonymous pull works where granted', async () => {
     const admin = withToken(reg, await tokenFor(reg, ['repository:public/base:pull,push'], ROOT));
     await pushImage(admin, 'public/base', 'latest');
     const anon = withToken(reg, await tokenFor(reg, ['repository:public/base:pull,push']));
     await anon.get('/v2/public/base/tags/list').expect(200);
-    assertErrorCode(await anon.post('/v2/public/base/blobs/uploads/').expect(403), 'DENIED');
-    assertErrorCode(await anon.get('/v2/team/app/tags/list').expect(403), 'DENIED');
+    const push = await anon.post('/v2/public/base/blobs/uploads/').expect(401);
+    assertErrorCode(push, 'UNAUTHORIZED');
+    assert.equal(bearerChallenge(push).error, undefined, 'docker would print "denied" for insufficient_scope');
+    assert.equal(bearerChallenge(push).scope, 'repository:public/base:pull,push');
+    assert.equal((push.body as { errors: { message: string }[] }).errors[0]!.message, 'authentication required');
+    const pull = await anon.get('/v2/team/app/tags/list').expect(401);
+    assertErrorCode(pull, 'UNAUTHORIZED');
+    assert.equal(bearerChallenge(pull).scope, 'repository:team/app:pull');
   });
 
   it('lets an administrator use the catalog', async () => {

@@ -1,4 +1,5 @@
-// The admin-only management API (BERTH_AUTH=token): users, robot accounts and permissions.
+// The admin-only management API (BERTH_AUTH=token): users, robot accounts, permissions, and lifting
+// failed-login lockouts.
 // Callers authenticate with HTTP Basic (an admin's name and password, rate-limited like every
 // login) or a bearer token Berth issued to an admin; the admin flag is read at every request, so
 // taking it away takes effect at once.
@@ -29,6 +30,7 @@ const newRobot = z.strictObject({
   permissions: z.array(z.strictObject({ repository: z.string(), actions })).max(100).optional(),
 });
 const permission = z.strictObject({ account: z.string().nullable(), repository: z.string(), actions });
+const lockout = z.strictObject({ account: z.string().optional(), address: z.string().optional() });
 
 function permissionJson(row: PermissionRow) {
   return { id: row.id, account: row.account, repository: row.pattern, actions: row.actions };
@@ -107,6 +109,7 @@ export function createManagementRouter(auth: TokenAuth): Router {
   const ROBOT = /^\/api\/v1\/robots\/([^/]+)$/;
   const PERMISSIONS = /^\/api\/v1\/permissions$/;
   const PERMISSION = /^\/api\/v1\/permissions\/([^/]+)$/;
+  const LOCKOUTS_CLEAR = /^\/api\/v1\/login-lockouts\/clear$/;
 
   router.get(USERS, admin(async (ctx) => json(ctx, 200, { users: await accounts.list('user') })));
   router.post(USERS, admin(async (ctx) => {
@@ -159,6 +162,11 @@ export function createManagementRouter(auth: TokenAuth): Router {
     if (!/^\d{1,15}$/.test(id!) || !(await accounts.revoke(Number(id)))) {
       throw new RegistryError('NOT_FOUND', { message: `no permission ${id!.slice(0, 20)}` });
     }
+    sendEmpty(ctx, 204);
+  }));
+
+  router.post(LOCKOUTS_CLEAR, admin(async (ctx) => {
+    await accounts.clearLockout(parseBody(lockout, await readJson(ctx)));
     sendEmpty(ctx, 204);
   }));
   return router;
