@@ -136,9 +136,11 @@ describe('GET /token', () => {
 
   it('logs a robot in with its secret; an expired robot is refused', async () => {
     assert.deepEqual(accessOf(await tokenFor(reg, ['repository:team/app:push'], ['ci', robotSecret])), [{ type: 'repository', name: 'team/app', actions: ['push'] }]);
-    const { secret } = await reg.auth!.accounts.addRobot('short-lived', { expiresAt: new Date(Date.now() + 1000) });
+    // Five seconds of life: a login (scrypt) on a loaded machine must still fall inside it.
+    const expiresAt = new Date(Date.now() + 5000);
+    const { secret } = await reg.auth!.accounts.addRobot('short-lived', { expiresAt });
     await fetchToken(reg, [], ['short-lived', secret]);
-    await new Promise((r) => setTimeout(r, 1100));
+    await new Promise((r) => setTimeout(r, expiresAt.getTime() - Date.now() + 100));
     const res = await fetchToken(reg, [], ['short-lived', secret], 401);
     assert.equal((res.body as { details: string }).details, 'account expired');
   });
