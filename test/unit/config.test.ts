@@ -20,7 +20,7 @@ describe('loadConfig (config): defaults', () => {
       port: 5000,
       dataDir: path.resolve('./data'),
       databaseUrl: undefined,
-      embeddedPostgresPort: 5433,
+      embeddedPostgresPort: undefined,
       storage: { driver: 'fs', root: path.join(path.resolve('./data'), 'blobs') },
       auth: 'none',
       tokenAuth: undefined,
