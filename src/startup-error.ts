@@ -15,5 +15,5 @@ export function unexpectedErrorText(err: unknown, known: boolean, env: NodeJS.Pr
     if (known) return err.message;
     return `${err.message || err.name} (set LOG_LEVEL=debug for details)`;
   }
-  return `failed without a reason (${String(err)}); set LOG_LEVEL=debug and retry for details`;
+  return 'failed without giving a reason; set LOG_LEVEL=debug and retry for details';
 }
