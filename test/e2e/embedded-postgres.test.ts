@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -179,6 +179,10 @@ describe('as root, `npm start` from a copy of the checkout in a fresh 0700 direc
       assert.ok((got.body as Buffer).equals(image.manifest), 'the manifest comes back byte for byte');
       assert.ok(readdirSync(path.join(checkout, 'data')).includes('postgres'), 'the database is in ./data of the checkout');
       assert.equal(readdirSync(path.join(checkout, 'data', 'postgres')).includes('PG_VERSION'), true);
+      // The PostgreSQL binary that runs is the copy's, inside the 0700 directory.
+      const cmdline = readFileSync(`/proc/${postmasterPid(path.join(checkout, 'data'))}/cmdline`, 'utf8');
+      assert.ok(cmdline.startsWith(path.join(checkout, 'node_modules')), cmdline);
+      assert.ok(existsSync(path.join(checkout, 'dist', 'cli.js')), 'npm start built dist/');
       assert.equal(statSync(home).mode & 0o777, 0o700, 'the 0700 directory was not loosened');
       assert.equal(statSync(path.join(checkout, 'data', 'postgres')).uid, 0, 'the database files are root\'s');
       process.kill(-term.child.pid!, 'SIGINT');
