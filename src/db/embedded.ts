@@ -179,7 +179,13 @@ export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedOp
   const socketDir = socketDirFor(databaseDir, port);
   if (socketDir !== databaseDir) {
     await mkdir(socketDir, { recursive: true, mode: 0o700 });
+    // A name under /tmp is predictable: it must be ours (or root's, which then hands it over).
+    const info = await lstat(socketDir);
+    if (!info.isDirectory() || (info.uid !== process.getuid?.() && process.getuid?.() !== 0) || (info.mode & 0o077) !== 0) {
+      throw new StartupError(`${socketDir} (the embedded PostgreSQL's socket directory, BERTH_DATA_DIR's path being too long) is not a private directory of this user: remove it, or use a shorter BERTH_DATA_DIR`);
+    }
     if (runAsUser.ids) await chown(socketDir, runAsUser.ids.uid, runAsUser.ids.gid);
+    else if (runAsUser !== AS_SELF && info.uid !== 0) await chown(socketDir, 0, 0);
   }
   const settings: Record<string, string> = {
     listen_addresses: options.tcpPort === undefined ? '' : '127.0.0.1',

@@ -1,14 +1,16 @@
 // The embedded PostgreSQL's lifecycle, with Berth run like `npm start` in a terminal: its own
 // process group, to which Ctrl-C sends SIGINT (the whole group gets it, as from a terminal).
-// - a first start that fails half-way (BERTH_EMBEDDED_PG_PORT taken after initdb) says so in one
-//   line, and the next start (no port: the socket is enough) completes the registry;
+// - a first start that fails half-way (BERTH_EMBEDDED_PG_PORT taken after initdb, over the debris of
+//   a killed initdb) says so in one line, and the next start (no port: the socket is enough)
+//   completes the registry; a second Berth runs side by side, its socket under /tmp when the
+//   data directory's path is too long, and its CLI finds it;
 // - SIGINT to the group during a push: the push completes, Berth exits 0, PostgreSQL stops after
 //   Berth and not before (it is not in the terminal's group), and the blob is there after restart;
 // - as root, `npm start` from a copy of the checkout in a fresh 0700 directory serves a push and pull.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import supertest from 'supertest';
+import { socketDirFor } from '../../src/db/embedded.js';
 import { REPO_ROOT } from '../helpers/berth-process.js';
 import { runCli } from '../helpers/berth-cli.js';
 import { freePort, isAlive, killOnExit } from '../helpers/child-processes.js';
@@ -77,6 +80,11 @@ describe('the embedded PostgreSQL: half-failed first start, Ctrl-C during a push
   });
 
   it('a first start whose BERTH_EMBEDDED_PG_PORT is taken names it in one line; the next start completes the registry', { timeout: 240_000 }, async () => {
+    // Debris of a first start killed during initdb: a half-built cluster (the old in-place kind) and a side directory.
+    mkdirSync(path.join(dataDir, 'postgres'), { recursive: true });
+    writeFileSync(path.join(dataDir, 'postgres', 'postgresql.conf'), '# half-written\n');
+    mkdirSync(path.join(dataDir, 'postgres.initdb'));
+    writeFileSync(path.join(dataDir, 'postgres.initdb', 'PG_VERSION'), '17\n');
     const port = await freePort();
     const taken = net.createServer();
     await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve));
@@ -99,6 +107,28 @@ describe('the embedded PostgreSQL: half-failed first start, Ctrl-C during a push
     await pushImage(supertest.agent(`http://${addr}`), 'embedded/app', 'v1');
     const ls = await runCli(['user', 'ls'], { LOG_LEVEL: 'warn', BERTH_DATA_DIR: dataDir });
     assert.equal(ls.code, 0, ls.stderr);
+  });
+
+  it('side by side: a second Berth whose data directory path is too long for a socket puts it under /tmp; its CLI finds it', { timeout: 240_000 }, async () => {
+    const longDataDir = path.join(dir, 'l'.repeat(60), 'n'.repeat(40), 'data');
+    const addr = `127.0.0.1:${await freePort()}`;
+    const second = inTerminal(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli.ts'), 'serve'], {
+      cwd: REPO_ROOT,
+      env: { BERTH_DATA_DIR: longDataDir, BERTH_ADDR: addr, LOG_LEVEL: 'warn' },
+    });
+    try {
+      await waitFor('the second registry to answer', answers(`http://${addr}`), second);
+      assert.ok(await answers(url)(), 'the first one still answers');
+      const socketDir = socketDirFor(path.join(longDataDir, 'postgres'), 5432);
+      assert.match(socketDir, /\/berth-pg-[0-9a-f]{16}$/);
+      assert.ok(existsSync(path.join(socketDir, '.s.PGSQL.5432')), 'the socket is in the short directory');
+      const ls = await runCli(['user', 'ls', '--json'], { LOG_LEVEL: 'warn', BERTH_DATA_DIR: longDataDir });
+      assert.equal(ls.code, 0, ls.stderr);
+      assert.deepEqual(JSON.parse(ls.stdout), []);
+    } finally {
+      await stopJob(second);
+    }
+    assert.deepEqual(await second.exited, { code: 0, signal: null }, second.output().slice(-3000));
   });
 
   it('SIGINT to the process group during a push: the push completes, exit 0, PostgreSQL stops after Berth', { timeout: 240_000 }, async () => {
