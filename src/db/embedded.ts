@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { access, chown, constants, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, chown, constants, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { arch, platform, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -108,13 +108,31 @@ async function chownTree(dir: string, ids: { uid: number; gid: number }): Promis
   for (const entry of await readdir(dir)) await chownTree(path.join(dir, entry), ids);
 }
 
+function unreachable(what: string): StartupError {
+  return new StartupError(
+    `the embedded PostgreSQL runs as the "postgres" system user here (user namespaces are unavailable) and cannot reach ${what}: move Berth and its BERTH_DATA_DIR out of the 0700 directory (e.g. to /srv/berth), allow user namespaces, or set DATABASE_URL`,
+  );
+}
+
 function spawnFailure(err: NodeJS.ErrnoException, what: string, runAsUser: RunAs): StartupError {
-  if (err.code === 'EACCES' && runAsUser.ids) {
-    return new StartupError(
-      `the embedded PostgreSQL runs as the "postgres" system user here (user namespaces are unavailable) and cannot reach ${what}: move Berth out of the 0700 directory (e.g. to /srv/berth), allow user namespaces, or set DATABASE_URL`,
-    );
-  }
+  if (err.code === 'EACCES' && runAsUser.ids) return unreachable(what);
   return new StartupError(`cannot run ${what}: ${err.message}`);
+}
+
+/**
+ * The system-user fallback: the data directory (Berth's own) gets o+x so that user can enter it;
+ * the binaries and the directory must then be reachable, which is checked as that user, so a 0700
+ * directory above them is named rather than failing half-way through initdb.
+ */
+async function checkReachable(dataDir: string, ids: { uid: number; gid: number }): Promise<void> {
+  const mode = (await stat(dataDir)).mode;
+  if ((mode & 0o001) === 0) await chmod(dataDir, (mode & 0o777) | 0o001);
+  const { initdb, postgres } = await binaries();
+  // test(1) by its path: the PATH may lead through directories that user cannot enter.
+  const test = ['/usr/bin/test', '/bin/test'].find((p) => existsSync(p)) ?? 'test';
+  for (const file of [initdb, postgres, dataDir]) {
+    if (spawnSync(test, ['-x', file], { ...ids, stdio: 'ignore' }).status !== 0) throw unreachable(file);
+  }
 }
 
 /** Runs to completion; rejects with the error line of its output. */
@@ -170,6 +188,7 @@ export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedOp
   const databaseDir = path.join(dataDir, 'postgres');
   await ensureWritableDir(dataDir);
   const runAsUser = await runAs();
+  if (runAsUser.ids) await checkReachable(dataDir, runAsUser.ids);
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await initialise(databaseDir, runAsUser);
   else await stopOrphanedPostmaster(databaseDir);
   // A directory PostgreSQL ran on before as another user (an earlier Berth as root used a system user).
@@ -218,6 +237,8 @@ export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedOp
 
 async function ensureWritableDir(dataDir: string): Promise<void> {
   try {
+    // Only the data directory itself is private; directories above it get the usual mode.
+    await mkdir(path.dirname(dataDir), { recursive: true });
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     await access(dataDir, constants.W_OK | constants.X_OK);
   } catch (err) {

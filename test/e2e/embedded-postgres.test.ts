@@ -8,9 +8,9 @@
 //   Berth and not before (it is not in the terminal's group), and the blob is there after restart;
 // - as root, `npm start` from a copy of the checkout in a fresh 0700 directory serves a push and pull.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -222,5 +222,65 @@ describe('as root, `npm start` from a copy of the checkout in a fresh 0700 direc
       if (term) await stopJob(term);
       rmSync(home, { recursive: true, force: true });
     }
+  });
+});
+
+describe('as root where user namespaces are unavailable: the "postgres" system user fallback', () => {
+  let dir: string;
+  let noUnshare: NodeJS.ProcessEnv;
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'berth-nouserns-'));
+    chmodSync(dir, 0o755);
+    // A PATH on which `unshare` is missing stands in for a seccomp profile that refuses it.
+    const bin = path.join(dir, 'bin');
+    mkdirSync(bin);
+    for (const tool of ['id', 'useradd']) {
+      const found = ['/usr/bin', '/usr/sbin', '/bin', '/sbin'].map((d) => path.join(d, tool)).find((p) => existsSync(p));
+      if (found) symlinkSync(found, path.join(bin, tool));
+    }
+    noUnshare = { PATH: bin, LOG_LEVEL: 'warn' };
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a data directory under a 0700 directory: one line naming the fixes, nothing started', { timeout: 120_000 }, async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('runs as root only');
+      return;
+    }
+    const closed = path.join(dir, 'closed');
+    mkdirSync(closed, { mode: 0o700 });
+    const r = await runCli(['serve'], { ...noUnshare, BERTH_DATA_DIR: path.join(closed, 'data'), BERTH_ADDR: `127.0.0.1:${await freePort()}` });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^berth: the embedded PostgreSQL runs as the "postgres" system user here \(user namespaces are unavailable\) and cannot reach \S+\/closed\/data: move Berth and its BERTH_DATA_DIR out of the 0700 directory .*allow user namespaces, or set DATABASE_URL$/m);
+    assert.equal(statSync(closed).mode & 0o777, 0o700, 'the directory above the data directory was not loosened');
+  });
+
+  it('elsewhere the registry runs, its PostgreSQL as the postgres user', { timeout: 240_000 }, async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('runs as root only');
+      return;
+    }
+    const open = path.join(dir, 'open');
+    mkdirSync(open, { mode: 0o755 });
+    const dataDir = path.join(open, 'data');
+    const addr = `127.0.0.1:${await freePort()}`;
+    const term = inTerminal(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli.ts'), 'serve'], { cwd: REPO_ROOT, env: { ...noUnshare, BERTH_DATA_DIR: dataDir, BERTH_ADDR: addr } });
+    try {
+      const ids = { uid: Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout), gid: Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout) };
+      const binaryReachable = spawnSync('test', ['-x', path.join(REPO_ROOT, 'node_modules')], { ...ids, stdio: 'ignore' }).status === 0;
+      if (!binaryReachable) {
+        // This checkout itself sits in a directory the postgres user cannot enter: the message says so.
+        await term.exited;
+        assert.match(term.output(), /cannot reach .*node_modules.*allow user namespaces/);
+        return;
+      }
+      await waitFor('the registry to answer', answers(`http://${addr}`), term);
+      await pushImage(supertest.agent(`http://${addr}`), 'fallback/app', 'v1');
+      assert.equal(statSync(`/proc/${postmasterPid(dataDir)}`).uid, ids.uid, 'PostgreSQL runs as the postgres user');
+    } finally {
+      await stopJob(term);
+    }
+    assert.deepEqual(await term.exited, { code: 0, signal: null }, term.output().slice(-3000));
   });
 });
