@@ -6,7 +6,10 @@
 //   data directory's path is too long, and its CLI finds it;
 // - SIGINT to the group during a push: the push completes, Berth exits 0, PostgreSQL stops after
 //   Berth and not before (it is not in the terminal's group), and the blob is there after restart;
-// - as root, `npm start` from a copy of the checkout in a fresh 0700 directory serves a push and pull.
+// - as root, `npm start` from a copy of the checkout in a fresh 0700 directory serves a push and
+//   pull, and `npm test` there starts its PostgreSQL;
+// - where user namespaces are unavailable, the "postgres" system user fallback, or one line saying
+//   what it cannot reach.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -218,6 +221,12 @@ describe('as root, `npm start` from a copy of the checkout in a fresh 0700 direc
       process.kill(-term.child.pid!, 'SIGINT');
       await term.exited;
       assert.match(term.output(), /"msg":"stopped"/, term.output().slice(-3000));
+
+      // The test runner's own PostgreSQL works from there too (one small file: the runner is what is tested).
+      const tests = inTerminal('npm', ['test', '--', 'test/unit/startup-error.test.ts'], { cwd: checkout, env: { BERTH_TEST_STORAGE: 'fs' } });
+      const testsExit = await tests.exited;
+      assert.equal(testsExit.code, 0, tests.output().slice(-3000));
+      assert.match(tests.output(), /ℹ pass 2/);
     } finally {
       if (term) await stopJob(term);
       rmSync(home, { recursive: true, force: true });
