@@ -243,7 +243,8 @@ async function ensureWritableDir(dataDir: string): Promise<void> {
     await access(dataDir, constants.W_OK | constants.X_OK);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new StartupError(`BERTH_DATA_DIR ${dataDir} is not writable (${e.code ?? e.message}): set BERTH_DATA_DIR to a directory this user may write, or fix its owner`);
+    const reason = e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'a file is in the way' : e.code === 'EROFS' ? 'read-only file system' : e.code === 'EACCES' ? 'permission denied' : (e.code ?? e.message);
+    throw new StartupError(`BERTH_DATA_DIR ${dataDir} cannot be created or written (${reason}): set BERTH_DATA_DIR to a directory this user may write, or fix its owner`);
   }
 }
 

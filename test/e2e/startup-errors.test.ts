@@ -115,10 +115,41 @@ describe('start-up mistakes: one line naming the setting, exit 1', () => {
     }
   });
 
+  it('BERTH_STORAGE=s3 with an endpoint where nothing listens', async () => {
+    const other = await createTestDatabase();
+    try {
+      const r = await serve({
+        DATABASE_URL: other.url,
+        BERTH_STORAGE: 's3',
+        BERTH_S3_BUCKET: 'berth-test',
+        BERTH_S3_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+        BERTH_S3_FORCE_PATH_STYLE: 'true',
+        AWS_ACCESS_KEY_ID: 'test-key',
+        AWS_SECRET_ACCESS_KEY: 'test-secret',
+      });
+      assertOneLine(r, /S3 endpoint unreachable while checking bucket "berth-test": \w+: check BERTH_S3_ENDPOINT/);
+    } finally {
+      await other.drop();
+    }
+  });
+
+  it('BERTH_METRICS_ADDR already in use', async () => {
+    const port = await freePort();
+    const taken = await occupy(port);
+    try {
+      assertOneLine(
+        await serve({ DATABASE_URL: db.url, BERTH_ADDR: `127.0.0.1:${await freePort()}`, BERTH_METRICS_ADDR: `127.0.0.1:${port}` }),
+        new RegExp(`BERTH_METRICS_ADDR=127\\.0\\.0\\.1:${port}: the address is already in use`),
+      );
+    } finally {
+      taken.close();
+    }
+  });
+
   it('a BERTH_DATA_DIR that cannot be written', async () => {
     const file = path.join(dir, 'a-file');
     writeFileSync(file, '');
-    assertOneLine(await runCli(['serve'], { LOG_LEVEL: 'warn', BERTH_DATA_DIR: path.join(file, 'data') }), /BERTH_DATA_DIR .*a-file\/data is not writable \(ENOTDIR\)/);
+    assertOneLine(await runCli(['serve'], { LOG_LEVEL: 'warn', BERTH_DATA_DIR: path.join(file, 'data') }), /BERTH_DATA_DIR .*a-file\/data cannot be created or written \(a file is in the way\)/);
   });
 });
 
