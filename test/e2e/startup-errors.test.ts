@@ -89,48 +89,36 @@ describe('start-up mistakes: one line naming the setting, exit 1', () => {
     assertOneLine(await serve({ DATABASE_URL: db.url, BERTH_TLS_CERT: junk, BERTH_TLS_KEY: junk, BERTH_ADDR: `127.0.0.1:${await freePort()}` }), /BERTH_TLS_CERT\/BERTH_TLS_KEY are not a usable PEM certificate/);
   });
 
-  it('BERTH_STORAGE=s3 without AWS credentials', async () => {
+  /** `berth serve` on S3 at an endpoint where nothing listens, with its own fresh database (it records the store). */
+  async function serveOnS3(env: NodeJS.ProcessEnv): Promise<RunResult> {
     const other = await createTestDatabase();
     try {
-      const r = await serve({
-        DATABASE_URL: other.url,
-        BERTH_STORAGE: 's3',
-        BERTH_S3_BUCKET: 'berth-test',
-        BERTH_S3_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
-        BERTH_S3_FORCE_PATH_STYLE: 'true',
-        AWS_ACCESS_KEY_ID: undefined,
-        AWS_SECRET_ACCESS_KEY: undefined,
-        AWS_SESSION_TOKEN: undefined,
-        AWS_PROFILE: undefined,
-        AWS_CONFIG_FILE: path.join(dir, 'no-aws-config'),
-        AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'no-aws-credentials'),
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
-        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
-        AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
-      });
-      assertOneLine(r, /BERTH_STORAGE=s3 but no AWS credentials were found: set AWS_ACCESS_KEY_ID/);
+      const endpoint = `http://127.0.0.1:${await freePort()}`;
+      return await serve({ DATABASE_URL: other.url, BERTH_STORAGE: 's3', BERTH_S3_BUCKET: 'berth-test', BERTH_S3_ENDPOINT: endpoint, BERTH_S3_FORCE_PATH_STYLE: 'true', ...env });
     } finally {
       await other.drop();
     }
+  }
+
+  it('BERTH_STORAGE=s3 without AWS credentials', async () => {
+    const r = await serveOnS3({
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: undefined,
+      AWS_CONFIG_FILE: path.join(dir, 'no-aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'no-aws-credentials'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
+      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
+      AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
+    });
+    assertOneLine(r, /BERTH_STORAGE=s3 but no AWS credentials were found: set AWS_ACCESS_KEY_ID/);
   });
 
   it('BERTH_STORAGE=s3 with an endpoint where nothing listens', async () => {
-    const other = await createTestDatabase();
-    try {
-      const r = await serve({
-        DATABASE_URL: other.url,
-        BERTH_STORAGE: 's3',
-        BERTH_S3_BUCKET: 'berth-test',
-        BERTH_S3_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
-        BERTH_S3_FORCE_PATH_STYLE: 'true',
-        AWS_ACCESS_KEY_ID: 'test-key',
-        AWS_SECRET_ACCESS_KEY: 'test-secret',
-      });
-      assertOneLine(r, /S3 endpoint unreachable while checking bucket "berth-test": \w+: check BERTH_S3_ENDPOINT/);
-    } finally {
-      await other.drop();
-    }
+    const r = await serveOnS3({ AWS_ACCESS_KEY_ID: 'test-key', AWS_SECRET_ACCESS_KEY: 'test-secret' });
+    assertOneLine(r, /S3 endpoint unreachable while checking bucket "berth-test": \w+: check BERTH_S3_ENDPOINT/);
   });
 
   it('BERTH_METRICS_ADDR already in use', async () => {
