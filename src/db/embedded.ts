@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { access, chmod, chown, constants, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, chown, constants, lstat, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { arch, platform, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -232,7 +232,14 @@ export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedOp
     await stopChild(child, exited);
     throw err;
   }
-  return { url: socketUrl(socketDir, port), stop: () => stopChild(child, exited) };
+  return {
+    url: socketUrl(socketDir, port),
+    async stop() {
+      await stopChild(child, exited);
+      // The short directory under /tmp is empty once PostgreSQL has removed its socket.
+      if (socketDir !== databaseDir) await rmdir(socketDir).catch(() => {});
+    },
+  };
 }
 
 async function ensureWritableDir(dataDir: string): Promise<void> {

@@ -132,6 +132,7 @@ describe('the embedded PostgreSQL: half-failed first start, Ctrl-C during a push
       await stopJob(second);
     }
     assert.deepEqual(await second.exited, { code: 0, signal: null }, second.output().slice(-3000));
+    assert.ok(!existsSync(socketDirFor(path.join(longDataDir, 'postgres'), 5432)), 'the /tmp socket directory is removed at stop');
   });
 
   it('SIGINT to the process group during a push: the push completes, exit 0, PostgreSQL stops after Berth', { timeout: 240_000 }, async () => {
