@@ -215,6 +215,8 @@ export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedOp
   const args = ['-D', databaseDir, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
   const [file, argv] = runAsUser.wrap(postgres, args);
   const logPath = path.join(databaseDir, LOG_FILE);
+  // The last run's log stays beside it: after a crash it is the one worth reading.
+  await rename(logPath, `${logPath}.previous`).catch(() => {});
   const log = await open(logPath, 'w');
   if (runAsUser.ids) await chown(logPath, runAsUser.ids.uid, runAsUser.ids.gid);
   // Own session and process group: the terminal's SIGINT reaches Berth, which stops PostgreSQL last.
