@@ -8,7 +8,7 @@ import { SigningKeys } from './auth/keys.js';
 import { UsageError } from './usage-error.js';
 import { parseDuration, type Config } from './config.js';
 import { migrate } from './db/migrate.js';
-import { openDatabase } from './deps.js';
+import { openDatabaseForCli } from './deps.js';
 import { createLogger } from './logger.js';
 
 export const ACCOUNT_USAGE = `  user add <name> [--admin] [--allow <pattern>:<actions>]...   create a user (password read from stdin)
@@ -74,7 +74,7 @@ const need = (value: string | undefined, what: string): string => {
 export async function runAccountCommand(config: Config, args: string[], options: AccountCommandOptions): Promise<number> {
   const [group, action, ...rest] = args;
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination({ dest: 2, sync: true }));
-  const { pool, embedded } = await openDatabase(config, logger, { shareRunning: true });
+  const { pool, close } = await openDatabaseForCli(config, logger);
   try {
     await migrate(pool);
     const accounts = new AccountService(pool);
@@ -163,7 +163,6 @@ export async function runAccountCommand(config: Config, args: string[], options:
         throw new UsageError(`unknown command: ${args.join(' ')}`);
     }
   } finally {
-    await pool.end();
-    await embedded?.stop();
+    await close();
   }
 }

@@ -23,6 +23,7 @@ import { gcOptions } from './gc/options.js';
 import { createBlobStore } from './storage/create-blob-store.js';
 import { createLogger } from './logger.js';
 import { serve } from './server.js';
+import { StartupError, unexpectedErrorText } from './startup-error.js';
 
 const USAGE = `usage: berth <command> [options]
        berth --version
@@ -152,7 +153,7 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     case 'migrate': {
       const logger = createLogger(config.logLevel);
-      const db = await openDatabaseForCli(config, logger);
+      const db = await openDatabaseForCli(config, logger, { allowEmpty: true });
       try {
         const applied = await migrate(db.pool);
         console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
@@ -170,7 +171,7 @@ async function main(argv: string[]): Promise<number> {
     case 'fsck': {
       // Logs go to stderr: stdout is the report.
       const logger = createLogger(config.logLevel, { cli: true });
-      const db = await openDatabaseForCli(config, logger);
+      const db = await openDatabaseForCli(config, logger, { checkStore: true });
       try {
         await migrate(db.pool);
         const store = await createBlobStore(config.storage);
@@ -209,8 +210,8 @@ main(process.argv.slice(2)).then(
       console.error(`berth: ${err.message}`);
       process.exit(1);
     }
-    const known = err instanceof ConfigError || err instanceof MigrationError || err instanceof AccountError || err instanceof KeyConfigError;
-    console.error(`berth: ${known ? (err as Error).message : (err as Error)?.stack ?? String(err)}`);
+    const known = err instanceof ConfigError || err instanceof MigrationError || err instanceof AccountError || err instanceof KeyConfigError || err instanceof StartupError;
+    console.error(`berth: ${unexpectedErrorText(err, known)}`);
     process.exit(1);
   },
 );
