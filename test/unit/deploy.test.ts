@@ -404,22 +404,19 @@ describe('deploy/kubernetes: Kubernetes schemas (kubernetes-models)', () => {
     assert.deepEqual(c.envFrom.map((e: { configMapRef?: { name: string }; secretRef?: { name: string } }) => e.configMapRef?.name ?? e.secretRef?.name), ['berth', 'berth']);
     assert.equal(d.spec.template.spec.securityContext.runAsNonRoot, true);
     const config = objects.get('ConfigMap/berth')!.data!;
-    const timeout = loadConfig({ ...config, ...secretWithoutPlaceholderKey() }).shutdownTimeoutMs / 1000;
+    const timeout = loadConfig({ ...config, ...secretData() }).shutdownTimeoutMs / 1000;
     assert.ok(d.spec.template.spec.terminationGracePeriodSeconds > timeout, 'Kubernetes must not SIGKILL before Berth gives up on requests in flight');
     const ports = Object.fromEntries(c.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
     assert.equal(`0.0.0.0:${ports.http}`, config.BERTH_ADDR);
     assert.equal(`0.0.0.0:${ports.metrics}`, config.BERTH_METRICS_ADDR);
   });
 
-  // The Secret's BERTH_TOKEN_KEY is a placeholder to replace (or delete): as it stands it is refused, naming it.
-  const secretWithoutPlaceholderKey = () => {
-    const { BERTH_TOKEN_KEY: _placeholder, ...rest } = objects.get('Secret/berth')!.stringData as Record<string, string>;
-    return rest;
-  };
+  // The Secret ships no signing key (Berth generates one): as applied, the two are a configuration Berth accepts.
+  const secretData = () => objects.get('Secret/berth')!.stringData as Record<string, string>;
 
-  it("the ConfigMap and Secret together are a configuration Berth accepts, behind a trusted proxy (the placeholder key replaced)", () => {
-    assert.throws(() => loadConfig({ ...objects.get('ConfigMap/berth')!.data, ...objects.get('Secret/berth')!.stringData }), /BERTH_TOKEN_KEY is not a readable PEM private key/);
-    const config = loadConfig({ ...objects.get('ConfigMap/berth')!.data, ...secretWithoutPlaceholderKey() });
+  it('the ConfigMap and Secret together, as shipped, are a configuration Berth accepts, behind a trusted proxy', () => {
+    assert.equal(secretData().BERTH_TOKEN_KEY, undefined, 'the Secret must not ship a signing key');
+    const config = loadConfig({ ...objects.get('ConfigMap/berth')!.data, ...secretData() });
     assert.equal(config.trustProxy, true);
     assert.equal(config.storage.driver, 's3');
     assert.ok(config.databaseUrl);
