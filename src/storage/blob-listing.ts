@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { tryParseDigest } from '../registry/digest.js';
 import type { StoredObject } from './blob-store.js';
-import { toStorageError } from './s3-errors.js';
+import { toStorageError } from './s3/s3-errors.js';
 
 /** `<root>/<algorithm>/<2 hex>/<hex>`; `_uploads` (staging) is not committed content. */
 export async function* listFsBlobs(root: string): AsyncIterable<StoredObject> {

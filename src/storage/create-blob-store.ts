@@ -2,10 +2,10 @@
 // (config validation), and an unusable bucket stops start-up with its message.
 import type { BlobStore } from './blob-store.js';
 import { classifyStoreErrors } from './classified-blob-store.js';
-import { FsBlobStore } from './fs-blob-store.js';
-import { S3BlobStore } from './s3-blob-store.js';
-import { createS3Client } from './s3-client.js';
-import { checkBucket, toStorageError } from './s3-errors.js';
+import { FsBlobStore } from './fs/fs-blob-store.js';
+import { S3BlobStore } from './s3/s3-blob-store.js';
+import { createS3Client } from './s3/s3-client.js';
+import { checkBucket, toStorageError } from './s3/s3-errors.js';
 
 /** BERTH_STORAGE and the BERTH_S3_* settings, validated by config.ts. */
 export type StorageConfig =

@@ -9,9 +9,9 @@ import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, UploadPartCommand, UploadPartCopyCommand, type S3Client } from '@aws-sdk/client-s3';
 import { StorageUnavailableError, type BlobBody, type UploadBackendState } from '../../src/storage/blob-store.js';
-import { S3BlobStore } from '../../src/storage/s3-blob-store.js';
-import { createS3Client } from '../../src/storage/s3-client.js';
-import { checkBucket, isUnavailable, toStorageError } from '../../src/storage/s3-errors.js';
+import { S3BlobStore } from '../../src/storage/s3/s3-blob-store.js';
+import { createS3Client } from '../../src/storage/s3/s3-client.js';
+import { checkBucket, isUnavailable, toStorageError } from '../../src/storage/s3/s3-errors.js';
 import { startS3rver, type TestS3 } from '../helpers/s3rver.js';
 import { blobStoreContract, readAll, sha256 } from './blob-store.contract.js';
 

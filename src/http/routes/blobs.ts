@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import { CONTENT_DIGEST } from '../headers.js';
 import { parseRangeHeader } from '../request.js';
-import { sendFile } from '../send-file.js';
+import { sendFile } from '../../storage/fs/send-file.js';
 import { sendEmpty } from '../respond.js';
 import { countingStreamedBytes } from '../../memory/streamed-garbage.js';
 import type { RouteDeps } from './context.js';

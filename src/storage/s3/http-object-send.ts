@@ -13,8 +13,8 @@
 import type { ServerResponse } from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { BufferPool } from '../memory/buffer-pool.js';
-import type { BlobBody } from './blob-store.js';
+import { BufferPool } from '../../memory/buffer-pool.js';
+import type { BlobBody } from '../blob-store.js';
 
 /** Buffers of one response handed to its client's socket and not written yet. */
 const MAX_IN_FLIGHT = 4;

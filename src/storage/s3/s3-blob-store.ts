@@ -10,13 +10,13 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { tryParseDigest } from '../registry/digest.js';
-import { listS3Blobs } from './blob-listing.js';
-import { BlobNotFoundError, type BlobBody, type BlobStore, type ByteRange, type PutBlobOptions, type StoredObject, type UploadBackendState } from './blob-store.js';
+import { tryParseDigest } from '../../registry/digest.js';
+import { listS3Blobs } from '../blob-listing.js';
+import { BlobNotFoundError, type BlobBody, type BlobStore, type ByteRange, type PutBlobOptions, type StoredObject, type UploadBackendState } from '../blob-store.js';
 import { S3Copier, type CopyLimits } from './s3-copy.js';
 import { isNoSuchUpload, isS3NotFound } from './s3-errors.js';
-import { S3Bucket } from './s3-io.js';
-import { MAX_PARTS, PartCutter, type PartCutterOptions } from './s3-parts.js';
+import { S3Bucket } from './s3-bucket.js';
+import { MAX_PARTS, PartCutter, type PartCutterOptions } from './part-cutter.js';
 import {
   MAX_PART_SIZE,
   MIN_PART_SIZE,
@@ -25,7 +25,7 @@ import {
   toBackendState,
   type S3TailSegment,
   type S3UploadState,
-} from './s3-upload-state.js';
+} from './upload-state.js';
 
 export interface S3BlobStoreOptions {
   bucket: string;

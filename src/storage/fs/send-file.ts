@@ -4,7 +4,7 @@
 // only after the socket has taken its bytes (the write callback), so at most two are in flight.
 import type { FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { BufferPool } from '../memory/buffer-pool.js';
+import { BufferPool } from '../../memory/buffer-pool.js';
 
 const CHUNK = 1024 * 1024;
 /** Kept for reuse across requests: 16 MiB at most. */

@@ -5,10 +5,10 @@ import { access, constants, mkdir, open, rename, rm, stat, truncate, unlink, typ
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { tryParseDigest } from '../registry/digest.js';
-import { listFsBlobs } from './blob-listing.js';
-import { BlobNotFoundError, isNoSpace, StorageFullError, StorageUnavailableError, type BlobStore, type ByteRange, type PutBlobOptions, type StoredObject, type UploadBackendState } from './blob-store.js';
-import { StagedFlushes } from './fs-staged-flush.js';
+import { tryParseDigest } from '../../registry/digest.js';
+import { listFsBlobs } from '../blob-listing.js';
+import { BlobNotFoundError, isNoSpace, StorageFullError, StorageUnavailableError, type BlobStore, type ByteRange, type PutBlobOptions, type StoredObject, type UploadBackendState } from '../blob-store.js';
+import { StagedFlushes } from './staged-flush.js';
 
 /** Large reads: the default 64 KiB stream chunk makes pulls syscall-bound. */
 const READ_CHUNK = 1024 * 1024;

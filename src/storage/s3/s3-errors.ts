@@ -2,7 +2,7 @@
 // server lacks, or storage that is unavailable right now (→ 503 + Retry-After). Also the start-up
 // check that the bucket exists.
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { StorageFullError, StorageUnavailableError } from './blob-store.js';
+import { StorageFullError, StorageUnavailableError } from '../blob-store.js';
 
 interface SdkErrorShape {
   name?: string;
