@@ -11,7 +11,8 @@ import { GetObjectCommand, ListObjectsV2Command, UploadPartCommand, UploadPartCo
 import { StorageUnavailableError, type BlobBody, type UploadBackendState } from '../../src/storage/blob-store.js';
 import { S3BlobStore } from '../../src/storage/s3/s3-blob-store.js';
 import { createS3Client } from '../../src/storage/s3/s3-client.js';
-import { checkBucket, isUnavailable, toStorageError } from '../../src/storage/s3/s3-errors.js';
+import { checkBucket } from '../../src/storage/s3/check-bucket.js';
+import { isUnavailable, toStorageError } from '../../src/storage/s3/s3-errors.js';
 import { startS3rver, type TestS3 } from '../helpers/s3rver.js';
 import { blobStoreContract, readAll, sha256 } from './blob-store.contract.js';
 

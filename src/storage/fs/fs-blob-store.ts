@@ -6,13 +6,23 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tryParseDigest } from '../../registry/digest.js';
-import { listFsBlobs } from '../blob-listing.js';
+import { listFsBlobs } from './list-blobs.js';
 import { BlobNotFoundError, isNoSpace, StorageFullError, StorageUnavailableError, type BlobStore, type ByteRange, type PutBlobOptions, type StoredObject, type UploadBackendState } from '../blob-store.js';
 import { StagedFlushes } from './staged-flush.js';
 
 /** Large reads: the default 64 KiB stream chunk makes pulls syscall-bound. */
 const READ_CHUNK = 1024 * 1024;
 const UPLOAD_ID = /^[0-9a-f-]{36}$/;
+
+/** BERTH_STORAGE=fs: the directory blobs and staged uploads live in (`<BERTH_DATA_DIR>/blobs`). */
+export interface FsStoreConfig {
+  root: string;
+}
+
+/** The fs driver's entry point. */
+export function createFsBlobStore(config: FsStoreConfig): BlobStore {
+  return new FsBlobStore(config.root);
+}
 
 export class FsBlobStore implements BlobStore {
   readonly stagedReadsAreCheap: boolean = true;

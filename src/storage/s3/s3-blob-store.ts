@@ -11,10 +11,13 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { tryParseDigest } from '../../registry/digest.js';
-import { listS3Blobs } from '../blob-listing.js';
+import { listS3Blobs } from './list-blobs.js';
 import { BlobNotFoundError, type BlobBody, type BlobStore, type ByteRange, type PutBlobOptions, type StoredObject, type UploadBackendState } from '../blob-store.js';
+import { classifyStoreErrors } from '../classified-blob-store.js';
+import { checkBucket } from './check-bucket.js';
+import { createS3Client } from './s3-client.js';
 import { S3Copier, type CopyLimits } from './s3-copy.js';
-import { isNoSuchUpload, isS3NotFound } from './s3-errors.js';
+import { isNoSuchUpload, isS3NotFound, toStorageError } from './s3-errors.js';
 import { S3Bucket } from './s3-bucket.js';
 import { MAX_PARTS, PartCutter, type PartCutterOptions } from './part-cutter.js';
 import {
@@ -26,6 +29,28 @@ import {
   type S3TailSegment,
   type S3UploadState,
 } from './upload-state.js';
+
+/** The BERTH_S3_* settings the store is made from, validated by config.ts. */
+export interface S3StoreConfig {
+  bucket: string;
+  endpoint: string | undefined;
+  region: string;
+  forcePathStyle: boolean;
+  prefix: string;
+  /** BERTH_S3_CREATE_BUCKET: a missing bucket is created at start-up instead of stopping it. */
+  createBucket: boolean;
+}
+
+/**
+ * The S3 driver's entry point: a client for the endpoint, the bucket checked (an unusable one
+ * stops start-up with its message), and whatever path an S3 failure takes out of the store
+ * classified the same way (classified-blob-store.ts with this driver's classifier).
+ */
+export async function createS3BlobStore(config: S3StoreConfig): Promise<BlobStore> {
+  const client = createS3Client({ region: config.region, endpoint: config.endpoint, forcePathStyle: config.forcePathStyle });
+  await checkBucket(client, config.bucket, { create: config.createBucket });
+  return classifyStoreErrors(new S3BlobStore(client, { bucket: config.bucket, prefix: config.prefix }), toStorageError);
+}
 
 export interface S3BlobStoreOptions {
   bucket: string;
