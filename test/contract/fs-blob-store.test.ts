@@ -15,5 +15,5 @@ blobStoreContract(
       close: () => rm(root, { recursive: true, force: true }),
     };
   },
-  { checksOffset: false, putsWholeBlobs: true, putBlobNeedsUpload: true },
+  { checksOffset: false, putsWholeBlobs: true, putBlobNeedsUpload: true, readsVia: 'file' },
 );

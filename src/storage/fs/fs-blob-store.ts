@@ -7,7 +7,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tryParseDigest } from '../../registry/digest.js';
 import { listFsBlobs } from './list-blobs.js';
-import { BlobNotFoundError, isNoSpace, StorageFullError, StorageUnavailableError, type BlobStore, type ByteRange, type PutBlobOptions, type StoredObject, type UploadBackendState } from '../blob-store.js';
+import { BlobNotFoundError, isNoSpace, StorageFullError, StorageUnavailableError, type BlobContent, type BlobStore, type PutBlobOptions, type ReadOptions, type StoredObject, type UploadBackendState } from '../blob-store.js';
+import { sendFile } from './send-file.js';
 import { StagedFlushes } from './staged-flush.js';
 
 /** Large reads: the default 64 KiB stream chunk makes pulls syscall-bound. */
@@ -61,21 +62,31 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async openFile(digest: string): Promise<FileHandle> {
+  private async openFile(digest: string): Promise<FileHandle> {
     // Opening first turns a missing file into BlobNotFoundError before any header is sent.
     return open(this.blobPath(digest), 'r').catch((err: unknown) => {
       throw isNotFound(err) ? new BlobNotFoundError(digest) : err;
     });
   }
 
-  async open(digest: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Readable> {
+  /** The open file, sent without a stream (send-file.ts) or streamed in large reads. */
+  async read(digest: string, options: ReadOptions = {}): Promise<BlobContent> {
+    const { range, signal } = options;
     const handle = await this.openFile(digest);
-    return handle.createReadStream({
-      start: options.range?.start,
-      end: options.range?.end,
-      highWaterMark: READ_CHUNK,
-      signal: options.signal,
-    });
+    let length: number;
+    try {
+      length = range ? range.end - range.start + 1 : (options.size ?? (await handle.stat()).size);
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw err;
+    }
+    return {
+      length,
+      via: 'file',
+      sendTo: (out) => sendFile(out, handle, range?.start ?? 0, length),
+      stream: () => handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK, signal }),
+      cancel: () => void handle.close().catch(() => {}),
+    };
   }
 
   async delete(digest: string): Promise<void> {

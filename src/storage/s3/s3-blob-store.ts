@@ -12,7 +12,8 @@ import { GetObjectCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/cli
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { tryParseDigest } from '../../registry/digest.js';
 import { listS3Blobs } from './list-blobs.js';
-import { BlobNotFoundError, type BlobBody, type BlobStore, type ByteRange, type PutBlobOptions, type StoredObject, type UploadBackendState } from '../blob-store.js';
+import { BlobNotFoundError, type BlobContent, type BlobStore, type ByteRange, type PutBlobOptions, type ReadOptions, type StoredObject, type UploadBackendState } from '../blob-store.js';
+import { bodyContent, streamContent } from '../blob-content.js';
 import { classifyStoreErrors } from '../classified-blob-store.js';
 import { checkBucket } from './check-bucket.js';
 import { createS3Client } from './s3-client.js';
@@ -70,7 +71,7 @@ const MiB = 1024 * 1024;
 const UPLOAD_ID = /^[0-9a-f-]{36}$/;
 
 /** A blob read's S3 options: the Range header, and the length a ranged answer must have. */
-function readOptions({ range, signal }: { range?: ByteRange; signal?: AbortSignal }) {
+function readOptions({ range, signal }: ReadOptions) {
   return {
     range: range && `bytes=${range.start}-${range.end}`,
     signal,
@@ -126,11 +127,32 @@ export class S3BlobStore implements BlobStore {
     return size === undefined ? undefined : { size };
   }
 
-  async openBody(digest: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<BlobBody | undefined> {
-    return this.bucket.body(this.blobKey(digest), readOptions(options));
+  /**
+   * The object's body written into the response through reused buffers (http-object-send.ts)
+   * where S3 answers 2xx to it; otherwise asked again as a stream, whose SDK call reports a
+   * missing blob and classifies the failures.
+   */
+  async read(digest: string, options: ReadOptions = {}): Promise<BlobContent> {
+    const key = this.blobKey(digest);
+    const body = await this.bucket.body(key, readOptions(options));
+    if (body) return bodyContent(body, 'object-get');
+    const stream = await this.openStream(digest, options);
+    const { range } = options;
+    let length = range ? range.end - range.start + 1 : options.size;
+    if (length === undefined) {
+      length = await this.bucket.size(key).catch((err: unknown) => {
+        stream.destroy();
+        throw err;
+      });
+      if (length === undefined) {
+        stream.destroy();
+        throw new BlobNotFoundError(digest);
+      }
+    }
+    return streamContent(stream, length);
   }
 
-  async open(digest: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Readable> {
+  private async openStream(digest: string, options: ReadOptions): Promise<Readable> {
     const { signal } = options;
     let body: Readable;
     try {
