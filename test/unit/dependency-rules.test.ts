@@ -44,7 +44,7 @@ describe('import rules (dependency-cruiser)', () => {
     assert.deepEqual(violations, [], `import rules broken:\n  ${violations.join('\n  ')}`);
   });
 
-  it('catches a cycle, a lower layer importing a higher one and a service importing the CLI client; excepts only the named client cycle', async () => {
+  it('catches a cycle, a lower layer importing a higher one, a service importing the CLI client, one storage driver importing the other and a driver reached past the factory; excepts only the named client cycle', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-import-rules-'));
     try {
       const files: Record<string, string> = {
@@ -58,6 +58,12 @@ describe('import rules (dependency-cruiser)', () => {
         // ...and no other.
         'src/client/login.ts': "import { g } from './commands-of-login.js';\nexport const h = g;\n",
         'src/client/commands-of-login.ts': "import { h } from './login.js';\nexport const g = 1;\nexport const i = h;\n",
+        // Storage drivers: the factory may import both; nobody else, and neither the other.
+        'src/storage/fs/fs-store.ts': "import { s3 } from '../s3/s3-store.js';\nexport const fs = s3;\n",
+        'src/storage/s3/s3-store.ts': 'export const s3 = 1;\n',
+        'src/storage/create-blob-store.ts': "import { fs } from './fs/fs-store.js';\nimport { s3 } from './s3/s3-store.js';\nexport const stores = [fs, s3];\n",
+        'src/storage/instrumented-store.ts': "import { s3 } from './s3/s3-store.js';\nexport const t = s3;\n",
+        'src/services/reader.ts': "import { fs } from '../storage/fs/fs-store.js';\nimport { stores } from '../storage/create-blob-store.js';\nexport const r = [fs, stores];\n",
       };
       for (const [file, text] of Object.entries(files)) {
         await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
@@ -70,6 +76,9 @@ describe('import rules (dependency-cruiser)', () => {
         'no-cycles: src/client/commands-of-login.ts → src/client/login.ts (cycle: src/client/commands-of-login.ts → src/client/login.ts → src/client/commands-of-login.ts)',
         'no-cycles: src/db/rows.ts → src/http/route.ts (cycle: src/db/rows.ts → src/http/route.ts → src/db/rows.ts)',
         'services-import-http-or-cli: src/services/sizes.ts → src/client/format.ts',
+        'storage-driver-outside-factory: src/services/reader.ts → src/storage/fs/fs-store.ts',
+        'storage-driver-outside-factory: src/storage/instrumented-store.ts → src/storage/s3/s3-store.ts',
+        'storage-drivers-apart: src/storage/fs/fs-store.ts → src/storage/s3/s3-store.ts',
       ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
