@@ -30,6 +30,20 @@ module.exports = {
       to: { path: '^src/(http|client)/|^src/(cli|cli-accounts|app|server|main|deps)\\.ts$' },
     },
     {
+      name: 'storage-drivers-apart',
+      comment: 'Each storage driver (storage/fs, storage/s3) stands alone: neither imports the other.',
+      severity: 'error',
+      from: { path: '^src/storage/(fs|s3)/' },
+      to: { path: '^src/storage/(fs|s3)/', pathNot: '^src/storage/$1/' },
+    },
+    {
+      name: 'storage-driver-outside-factory',
+      comment: 'A storage driver is reached only through the factory (storage/create-blob-store.ts) and the BlobStore interface.',
+      severity: 'error',
+      from: { pathNot: '^src/storage/(fs/|s3/|create-blob-store\\.ts$)' },
+      to: { path: '^src/storage/(fs|s3)/' },
+    },
+    {
       name: 'client-outside-cli',
       comment: "The CLI's HTTP client and its commands are the CLI's alone.",
       severity: 'error',

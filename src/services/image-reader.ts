@@ -27,7 +27,7 @@ export class ImageReader {
     if (size > MAX_CONFIG_BYTES) return undefined;
     let stream;
     try {
-      stream = await this.store.open(digest);
+      stream = (await this.store.read(digest, { size })).stream();
     } catch (err) {
       if (err instanceof BlobNotFoundError) {
         throw new RegistryError('BLOB_UNKNOWN', { message: `config blob ${digest} is missing from the blob store`, detail: { digest }, cause: err });

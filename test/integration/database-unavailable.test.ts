@@ -12,7 +12,7 @@ import supertest from 'supertest';
 import { buildApp } from '../../src/app.js';
 import { createTokenAuth } from '../../src/auth/token-auth.js';
 import { createPool } from '../../src/db/pool.js';
-import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
+import { FsBlobStore } from '../../src/storage/fs/fs-blob-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { assertErrorCode, pushImage, randomBlob, sha256 } from '../helpers/oci.js';
 import { TEST_TOKEN_AUTH } from '../helpers/registry.js';

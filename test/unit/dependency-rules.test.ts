@@ -44,7 +44,7 @@ describe('import rules (dependency-cruiser)', () => {
     assert.deepEqual(violations, [], `import rules broken:\n  ${violations.join('\n  ')}`);
   });
 
-  it('catches a cycle, a lower layer importing a higher one and a service importing the CLI client; with no exception', async () => {
+  it('catches a cycle, a lower layer importing a higher one, a service importing the CLI client, one storage driver importing the other and a driver reached past the factory; with no exception', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-import-rules-'));
     try {
       const files: Record<string, string> = {
@@ -54,6 +54,12 @@ describe('import rules (dependency-cruiser)', () => {
         'src/client/format.ts': 'export const size = 1;\n',
         'src/client/api-client.ts': "import { UsageError } from './commands.js';\nexport const e = UsageError;\n",
         'src/client/commands.ts': "import { e } from './api-client.js';\nexport class UsageError extends Error {}\nexport const f = e;\n",
+        // Storage drivers: the factory may import both; nobody else, and neither the other.
+        'src/storage/fs/fs-store.ts': "import { s3 } from '../s3/s3-store.js';\nexport const fs = s3;\n",
+        'src/storage/s3/s3-store.ts': 'export const s3 = 1;\n',
+        'src/storage/create-blob-store.ts': "import { fs } from './fs/fs-store.js';\nimport { s3 } from './s3/s3-store.js';\nexport const stores = [fs, s3];\n",
+        'src/storage/instrumented-store.ts': "import { s3 } from './s3/s3-store.js';\nexport const t = s3;\n",
+        'src/services/reader.ts': "import { fs } from '../storage/fs/fs-store.js';\nimport { stores } from '../storage/create-blob-store.js';\nexport const r = [fs, stores];\n",
       };
       for (const [file, text] of Object.entries(files)) {
         await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
@@ -66,6 +72,9 @@ describe('import rules (dependency-cruiser)', () => {
         'no-cycles: src/client/api-client.ts → src/client/commands.ts (cycle: src/client/api-client.ts → src/client/commands.ts → src/client/api-client.ts)',
         'no-cycles: src/db/rows.ts → src/http/route.ts (cycle: src/db/rows.ts → src/http/route.ts → src/db/rows.ts)',
         'services-import-http-or-cli: src/services/sizes.ts → src/client/format.ts',
+        'storage-driver-outside-factory: src/services/reader.ts → src/storage/fs/fs-store.ts',
+        'storage-driver-outside-factory: src/storage/instrumented-store.ts → src/storage/s3/s3-store.ts',
+        'storage-drivers-apart: src/storage/fs/fs-store.ts → src/storage/s3/s3-store.ts',
       ]);
     } finally {
       await rm(dir, { recursive: true, force: true });

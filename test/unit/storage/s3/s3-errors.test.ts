@@ -2,8 +2,8 @@
 // room) and everything else, for the shapes the SDK, undici and Node actually throw.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { StorageFullError, StorageUnavailableError } from '../../../src/storage/blob-store.js';
-import { isTransportError, toStorageError } from '../../../src/storage/s3-errors.js';
+import { StorageFullError, StorageUnavailableError } from '../../../../src/storage/blob-store.js';
+import { isTransportError, toStorageError } from '../../../../src/storage/s3/s3-errors.js';
 
 function errorWith(fields: Record<string, unknown>, message = 'failed', cause?: unknown): Error {
   return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), fields);

@@ -15,9 +15,9 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { isNoSuchUpload, isNotImplemented, isS3NotFound, toStorageError } from './s3-errors.js';
-import type { BlobBody } from './blob-store.js';
-import { PresignedGets } from './s3-presigned-get.js';
-import type { S3Part } from './s3-upload-state.js';
+import type { BlobBody } from '../blob-store.js';
+import { PresignedGets } from './presigned-gets.js';
+import type { S3Part } from './upload-state.js';
 
 interface LengthExpectation {
   range?: string | undefined;

@@ -10,11 +10,11 @@
 // status other than 2xx, a chunked body, a failure before the status line) answers undefined and
 // the caller asks again through the SDK, whose retries and error mapping stay the one path for
 // failures. Connections are not capped (undici's pool was, at 256): each pull in flight holds one.
-import type { ServerResponse } from 'node:http';
 import net from 'node:net';
+import type { Writable } from 'node:stream';
 import tls from 'node:tls';
-import { BufferPool } from '../memory/buffer-pool.js';
-import type { BlobBody } from './blob-store.js';
+import { BufferPool } from '../../memory/buffer-pool.js';
+import type { BlobBody } from '../blob-store.js';
 
 /** Buffers of one response handed to its client's socket and not written yet. */
 const MAX_IN_FLIGHT = 4;
@@ -237,7 +237,7 @@ export class ObjectGets {
         taken = true;
         connection.destroy();
       },
-      sendTo(res: ServerResponse): Promise<void> {
+      sendTo(res: Writable): Promise<void> {
         if (taken) return Promise.reject(new Error('object body already taken'));
         taken = true;
         return new Promise<void>((resolve) => {

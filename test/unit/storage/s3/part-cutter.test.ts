@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { PartCutter, type PartCutterOptions } from '../../../src/storage/s3-parts.js';
+import { PartCutter, type PartCutterOptions } from '../../../../src/storage/s3/part-cutter.js';
 
 const PART = 64 * 1024;
 const PIECE = 4 * 1024;

@@ -5,14 +5,25 @@ import { access, constants, mkdir, open, rename, rm, stat, truncate, unlink, typ
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { tryParseDigest } from '../registry/digest.js';
-import { listFsBlobs } from './blob-listing.js';
-import { BlobNotFoundError, isNoSpace, StorageFullError, StorageUnavailableError, type BlobStore, type ByteRange, type PutBlobOptions, type StoredObject, type UploadBackendState } from './blob-store.js';
-import { StagedFlushes } from './fs-staged-flush.js';
+import { tryParseDigest } from '../../registry/digest.js';
+import { listFsBlobs } from './list-blobs.js';
+import { BlobNotFoundError, isNoSpace, StorageFullError, StorageUnavailableError, type BlobContent, type BlobStore, type PutBlobOptions, type ReadOptions, type StoredObject, type UploadBackendState } from '../blob-store.js';
+import { sendFile } from './send-file.js';
+import { StagedFlushes } from './staged-flush.js';
 
 /** Large reads: the default 64 KiB stream chunk makes pulls syscall-bound. */
 const READ_CHUNK = 1024 * 1024;
 const UPLOAD_ID = /^[0-9a-f-]{36}$/;
+
+/** BERTH_STORAGE=fs: the directory blobs and staged uploads live in (`<BERTH_DATA_DIR>/blobs`). */
+export interface FsStoreConfig {
+  root: string;
+}
+
+/** The fs driver's entry point. */
+export function createFsBlobStore(config: FsStoreConfig): BlobStore {
+  return new FsBlobStore(config.root);
+}
 
 export class FsBlobStore implements BlobStore {
   readonly stagedReadsAreCheap: boolean = true;
@@ -51,21 +62,31 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async openFile(digest: string): Promise<FileHandle> {
+  private async openFile(digest: string): Promise<FileHandle> {
     // Opening first turns a missing file into BlobNotFoundError before any header is sent.
     return open(this.blobPath(digest), 'r').catch((err: unknown) => {
       throw isNotFound(err) ? new BlobNotFoundError(digest) : err;
     });
   }
 
-  async open(digest: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Readable> {
+  /** The open file, sent without a stream (send-file.ts) or streamed in large reads. */
+  async read(digest: string, options: ReadOptions = {}): Promise<BlobContent> {
+    const { range, signal } = options;
     const handle = await this.openFile(digest);
-    return handle.createReadStream({
-      start: options.range?.start,
-      end: options.range?.end,
-      highWaterMark: READ_CHUNK,
-      signal: options.signal,
-    });
+    let length: number;
+    try {
+      length = range ? range.end - range.start + 1 : (options.size ?? (await handle.stat()).size);
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw err;
+    }
+    return {
+      length,
+      via: 'file',
+      sendTo: (out) => sendFile(out, handle, range?.start ?? 0, length),
+      stream: () => handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK, signal }),
+      cancel: () => void handle.close().catch(() => {}),
+    };
   }
 
   async delete(digest: string): Promise<void> {

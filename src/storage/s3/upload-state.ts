@@ -1,6 +1,6 @@
 // The state of an S3 upload session, saved as JSON in the uploads row after every append so any
 // replica can continue it: everything a later request needs is in here, nothing in memory.
-import type { UploadBackendState } from './blob-store.js';
+import type { UploadBackendState } from '../blob-store.js';
 
 /** S3's minimum for every part but the last. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;

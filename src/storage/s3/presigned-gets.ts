@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Agent, request } from 'undici';
-import type { BlobBody } from './blob-store.js';
+import type { BlobBody } from '../blob-store.js';
 import { ObjectGets } from './http-object-send.js';
 import { CONNECT_TIMEOUT_MS, SOCKET_IDLE_MS } from './s3-client.js';
 /** Long enough for any retry of the request the URL is made for, short enough to leak nothing useful. */

@@ -10,8 +10,8 @@
 // waiting. The bytes are still gathered in the part's buffer, so a streamed upload that fails is
 // retried from memory with the SDK's usual retries.
 import { Readable } from 'node:stream';
-import { BufferPool } from '../memory/buffer-pool.js';
-import type { S3Part } from './s3-upload-state.js';
+import { BufferPool } from '../../memory/buffer-pool.js';
+import type { S3Part } from './upload-state.js';
 
 /** S3's limit on the parts of one multipart upload. */
 export const MAX_PARTS = 10_000;

@@ -2,11 +2,11 @@
 // SDK's own variable (other warnings still show), and an operator who sets that variable wins.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { REPO_ROOT } from '../../helpers/berth-process.js';
-import { run } from '../../helpers/system-tools.js';
+import { REPO_ROOT } from '../../../helpers/berth-process.js';
+import { run } from '../../../helpers/system-tools.js';
 
 const SCRIPT = `
-const { createS3Client } = await import('./src/storage/s3-client.ts');
+const { createS3Client } = await import('./src/storage/s3/s3-client.ts');
 createS3Client({});
 process.emitWarning('a warning of our own');
 `;

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { StagedFlushes } from '../../../src/storage/fs-staged-flush.js';
+import { StagedFlushes } from '../../../../src/storage/fs/staged-flush.js';
 
 describe('StagedFlushes (background fdatasync of staged uploads)', () => {
   let dir: string;

@@ -1,4 +1,4 @@
-// ObjectGets (src/storage/http-object-send.ts): object GETs whose bodies go straight into a
+// ObjectGets (src/storage/s3/http-object-send.ts): object GETs whose bodies go straight into a
 // response. A fake object server, written on raw sockets so each byte's timing is the test's,
 // sits behind a front server that sends what ObjectGets got; a client reads from the front.
 import assert from 'node:assert/strict';
@@ -13,8 +13,8 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { ObjectGets } from '../../../src/storage/http-object-send.js';
-import { findTool, requireTool } from '../../helpers/system-tools.js';
+import { ObjectGets } from '../../../../src/storage/s3/http-object-send.js';
+import { findTool, requireTool } from '../../../helpers/system-tools.js';
 
 const run = promisify(execFile);
 
@@ -328,7 +328,7 @@ describe('ObjectGets over TLS', () => {
     process.exit(0);`;
 
   async function pullInChild(env: Record<string, string>): Promise<string[]> {
-    const module = pathToFileURL(path.resolve('src/storage/http-object-send.ts')).href;
+    const module = pathToFileURL(path.resolve('src/storage/s3/http-object-send.ts')).href;
     const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD], {
       env: { ...process.env, MODULE: module, URL: `https://127.0.0.1:${port}/bucket/key`, ...env },
     });

@@ -10,13 +10,17 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { tryParseDigest } from '../registry/digest.js';
-import { listS3Blobs } from './blob-listing.js';
-import { BlobNotFoundError, type BlobBody, type BlobStore, type ByteRange, type PutBlobOptions, type StoredObject, type UploadBackendState } from './blob-store.js';
+import { tryParseDigest } from '../../registry/digest.js';
+import { listS3Blobs } from './list-blobs.js';
+import { BlobNotFoundError, type BlobContent, type BlobStore, type ByteRange, type PutBlobOptions, type ReadOptions, type StoredObject, type UploadBackendState } from '../blob-store.js';
+import { bodyContent, streamContent } from '../blob-content.js';
+import { classifyStoreErrors } from '../classified-blob-store.js';
+import { checkBucket } from './check-bucket.js';
+import { createS3Client } from './s3-client.js';
 import { S3Copier, type CopyLimits } from './s3-copy.js';
-import { isNoSuchUpload, isS3NotFound } from './s3-errors.js';
-import { S3Bucket } from './s3-io.js';
-import { MAX_PARTS, PartCutter, type PartCutterOptions } from './s3-parts.js';
+import { isNoSuchUpload, isS3NotFound, toStorageError } from './s3-errors.js';
+import { S3Bucket } from './s3-bucket.js';
+import { MAX_PARTS, PartCutter, type PartCutterOptions } from './part-cutter.js';
 import {
   MAX_PART_SIZE,
   MIN_PART_SIZE,
@@ -25,7 +29,29 @@ import {
   toBackendState,
   type S3TailSegment,
   type S3UploadState,
-} from './s3-upload-state.js';
+} from './upload-state.js';
+
+/** The BERTH_S3_* settings the store is made from, validated by config.ts. */
+export interface S3StoreConfig {
+  bucket: string;
+  endpoint: string | undefined;
+  region: string;
+  forcePathStyle: boolean;
+  prefix: string;
+  /** BERTH_S3_CREATE_BUCKET: a missing bucket is created at start-up instead of stopping it. */
+  createBucket: boolean;
+}
+
+/**
+ * The S3 driver's entry point: a client for the endpoint, the bucket checked (an unusable one
+ * stops start-up with its message), and whatever path an S3 failure takes out of the store
+ * classified the same way (classified-blob-store.ts with this driver's classifier).
+ */
+export async function createS3BlobStore(config: S3StoreConfig): Promise<BlobStore> {
+  const client = createS3Client({ region: config.region, endpoint: config.endpoint, forcePathStyle: config.forcePathStyle });
+  await checkBucket(client, config.bucket, { create: config.createBucket });
+  return classifyStoreErrors(new S3BlobStore(client, { bucket: config.bucket, prefix: config.prefix }), toStorageError);
+}
 
 export interface S3BlobStoreOptions {
   bucket: string;
@@ -45,7 +71,7 @@ const MiB = 1024 * 1024;
 const UPLOAD_ID = /^[0-9a-f-]{36}$/;
 
 /** A blob read's S3 options: the Range header, and the length a ranged answer must have. */
-function readOptions({ range, signal }: { range?: ByteRange; signal?: AbortSignal }) {
+function readOptions({ range, signal }: ReadOptions) {
   return {
     range: range && `bytes=${range.start}-${range.end}`,
     signal,
@@ -101,11 +127,32 @@ export class S3BlobStore implements BlobStore {
     return size === undefined ? undefined : { size };
   }
 
-  async openBody(digest: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<BlobBody | undefined> {
-    return this.bucket.body(this.blobKey(digest), readOptions(options));
+  /**
+   * The object's body written into the response through reused buffers (http-object-send.ts)
+   * where S3 answers 2xx to it; otherwise asked again as a stream, whose SDK call reports a
+   * missing blob and classifies the failures.
+   */
+  async read(digest: string, options: ReadOptions = {}): Promise<BlobContent> {
+    const key = this.blobKey(digest);
+    const body = await this.bucket.body(key, readOptions(options));
+    if (body) return bodyContent(body, 'object-get');
+    const stream = await this.openStream(digest, options);
+    const { range } = options;
+    let length = range ? range.end - range.start + 1 : options.size;
+    if (length === undefined) {
+      length = await this.bucket.size(key).catch((err: unknown) => {
+        stream.destroy();
+        throw err;
+      });
+      if (length === undefined) {
+        stream.destroy();
+        throw new BlobNotFoundError(digest);
+      }
+    }
+    return streamContent(stream, length);
   }
 
-  async open(digest: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Readable> {
+  private async openStream(digest: string, options: ReadOptions): Promise<Readable> {
     const { signal } = options;
     let body: Readable;
     try {

@@ -5,9 +5,9 @@
 // one atomic CopyObject or CompleteMultipartUpload: the destination only ever holds whole content.
 import { CopyObjectCommand, UploadPartCopyCommand } from '@aws-sdk/client-s3';
 import { isNotImplemented } from './s3-errors.js';
-import type { S3Bucket } from './s3-io.js';
-import { MAX_PARTS, PartCutter } from './s3-parts.js';
-import type { S3Part } from './s3-upload-state.js';
+import type { S3Bucket } from './s3-bucket.js';
+import { MAX_PARTS, PartCutter } from './part-cutter.js';
+import type { S3Part } from './upload-state.js';
 
 export interface CopyLimits {
   /** Objects larger than this are copied by parallel UploadPartCopy, where the server has it. */
