@@ -19,6 +19,7 @@ import { Metrics } from './metrics/metrics.js';
 import { silentNotifier, type Notifier } from './notify/notifier.js';
 import { Quotas, type QuotaRule } from './registry/quotas.js';
 import { BlobService } from './services/blobs.js';
+import { ImageDetailsService } from './services/image-details.js';
 import { ImageDiffService } from './services/image-diff.js';
 import { ListingService } from './services/listing.js';
 import { ManifestService } from './services/manifests.js';
@@ -29,6 +30,7 @@ import { UsageService } from './services/usage.js';
 import type { ResumableDigests } from './services/upload-digest.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { instrumentBlobStore } from './storage/instrumented-blob-store.js';
+import { createUi } from './ui/index.js';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -59,6 +61,8 @@ export interface AppDeps {
   draining?: () => boolean;
   /** Storage allowances per repository glob (BERTH_QUOTAS); none when absent. */
   quotas?: QuotaRule[];
+  /** Serve the web UI at / (BERTH_UI). */
+  ui?: boolean;
   /** Saveable digests of uploads in progress; the process's own (native module if built) when absent. */
   resumableDigests?: ResumableDigests;
 }
@@ -80,11 +84,14 @@ export function buildApp(deps: AppDeps): Koa {
     blobRedirect: deps.blobRedirect ?? false,
     access,
   });
+  const diff = new ImageDiffService(deps.pool, store);
   const api = createApiRouter({
     history: new TagHistoryService(deps.pool, store, { immutableTags, sparseManifests: deps.sparseManifests }, notifier),
     overview: new OverviewService(deps.pool, store),
-    diff: new ImageDiffService(deps.pool, store),
+    diff,
     usage: new UsageService(deps.pool, quotas),
+    images: new ImageDetailsService(deps.pool, store, diff),
+    immutableTags,
     access,
   });
   const operations = operationsRouter(
@@ -97,6 +104,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(errorEnvelope);
   app.use(operations.routes());
   app.use(operations.allowedMethods());
+  if (deps.ui) app.use(createUi({ auth: deps.auth, publicUrl: deps.publicUrl }));
   app.use(router.routes());
   if (deps.auth) {
     app.use(createTokenRouter(deps.auth).routes());

@@ -150,6 +150,7 @@ const envSchema = z.object({
   BERTH_PUBLIC_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BERTH_SPARSE_MANIFESTS: booleanString.default(false),
+  BERTH_UI: booleanString.default(true),
   // Upload sessions untouched this long are aborted (S3 multipart parts included).
   BERTH_UPLOAD_TTL: duration('24h'),
   BERTH_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(5433),
@@ -215,6 +216,8 @@ export interface Config {
   trustProxy: boolean;
   publicUrl: string | undefined;
   sparseManifests: boolean;
+  /** Serve the web UI at / (BERTH_UI). */
+  ui: boolean;
   uploadTtlMs: number;
   logLevel: string;
   history: {
@@ -318,6 +321,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: e.BERTH_TRUST_PROXY,
     publicUrl: e.BERTH_PUBLIC_URL?.replace(/\/+$/, ''),
     sparseManifests: e.BERTH_SPARSE_MANIFESTS,
+    ui: e.BERTH_UI,
     uploadTtlMs: e.BERTH_UPLOAD_TTL,
     logLevel: e.LOG_LEVEL,
     history: { retentionMs: e.BERTH_HISTORY_RETENTION, keep: e.BERTH_HISTORY_KEEP },

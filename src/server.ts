@@ -60,6 +60,7 @@ export async function serve(config: Config): Promise<void> {
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
     sparseManifests: config.sparseManifests,
+    ui: config.ui,
     immutableTags: config.immutableTags,
     quotas: config.quotas,
     blobRedirect: config.storage.driver === 's3' && config.storage.redirect,

@@ -1,10 +1,14 @@
 // Handlers of the management API (/api/v1): JSON in, JSON out; the rules live in the services.
 import type { Context } from 'koa';
 import type { TagEventRow } from '../../db/tags.js';
+import type { ImmutableTags } from '../../registry/immutable-tags.js';
+import type { ImageDetailsService } from '../../services/image-details.js';
 import type { ImageDiffService } from '../../services/image-diff.js';
 import type { OverviewService } from '../../services/overview.js';
+import type { RepositoryFilter } from '../../db/overview.js';
 import type { TagHistoryService } from '../../services/tag-history.js';
 import type { UsageService } from '../../services/usage.js';
+import { RegistryError } from '../../errors/registry-error.js';
 import { tagChangeContext } from '../routes/manifests.js';
 import { optionalQuery, pageSize, parseRevision, readJsonObject, requiredQuery } from './input.js';
 import { parseRollbackRequest } from './rollback-request.js';
@@ -14,6 +18,8 @@ export interface ApiDeps {
   overview: OverviewService;
   diff: ImageDiffService;
   usage: UsageService;
+  images: ImageDetailsService;
+  immutableTags: ImmutableTags;
 }
 
 /**
@@ -38,25 +44,35 @@ function linkNext(ctx: Context, params: Record<string, string | number>): void {
   ctx.set('Link', `<${ctx.path}?${query.toString()}>; rel="next"`);
 }
 
-export function apiHandlers({ history, overview, diff, usage }: ApiDeps) {
+/** `q`: a substring to search names for, at most 200 characters. */
+function searchQuery(ctx: Context): string | undefined {
+  const q = optionalQuery(ctx, 'q');
+  if (q !== undefined && q.length > 200) throw new RegistryError('REQUEST_INVALID', { message: 'q must be at most 200 characters', detail: { parameter: 'q' } });
+  return q;
+}
+
+export function apiHandlers({ history, overview, diff, usage, images, immutableTags }: ApiDeps) {
   return {
-    async repositories(ctx: Context): Promise<void> {
+    /** `visible`: the repositories a browser session may see (the catalog grant sees all). */
+    async repositories(ctx: Context, visible: RepositoryFilter): Promise<void> {
       const n = pageSize(ctx);
-      const page = await overview.repositories(n, optionalQuery(ctx, 'last'));
-      if (page.next !== undefined) linkNext(ctx, { n, last: page.next });
+      const q = searchQuery(ctx);
+      const page = await overview.repositories(n, optionalQuery(ctx, 'last'), q, visible);
+      if (page.next !== undefined) linkNext(ctx, { n, last: page.next, ...(q === undefined ? {} : { q }) });
       ctx.body = {
-        repositories: page.items.map((r) => ({ name: r.name, tagCount: r.tagCount, updatedAt: r.updatedAt.toISOString() })),
+        repositories: page.items.map((r) => ({ ...r, updatedAt: r.updatedAt.toISOString() })),
         next: page.next ?? null,
       };
     },
 
     async tags(ctx: Context, name: string): Promise<void> {
       const n = pageSize(ctx);
-      const page = await overview.tags(name, n, optionalQuery(ctx, 'last'));
-      if (page.next !== undefined) linkNext(ctx, { n, last: page.next });
+      const q = searchQuery(ctx);
+      const page = await overview.tags(name, n, optionalQuery(ctx, 'last'), q);
+      if (page.next !== undefined) linkNext(ctx, { n, last: page.next, ...(q === undefined ? {} : { q }) });
       ctx.body = {
         repository: name,
-        tags: page.items.map((t) => ({ ...t, updatedAt: t.updatedAt.toISOString() })),
+        tags: page.items.map((t) => ({ ...t, updatedAt: t.updatedAt.toISOString(), immutable: immutableTags.ruleFor(name, t.name) !== undefined })),
         next: page.next ?? null,
       };
     },
@@ -88,6 +104,10 @@ export function apiHandlers({ history, overview, diff, usage }: ApiDeps) {
 
     async usage(ctx: Context, name: string): Promise<void> {
       ctx.body = await usage.usage(name);
+    },
+
+    async image(ctx: Context, name: string, ref: string): Promise<void> {
+      ctx.body = await images.image(name, ref);
     },
   };
 }

@@ -4,6 +4,7 @@
 // every route states the access it needs through the same seam as /v2.
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { browserSessionOf, requireRepositoryBySession, visibleRepositories } from '../../auth/browser-session.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import { assertValidName } from '../../registry/names.js';
 import type { AccessControl, RepositoryAction } from '../access.js';
@@ -17,7 +18,9 @@ export function createApiRouter(deps: ApiDeps & { access: AccessControl }): Rout
   const repo = (actions: readonly RepositoryAction[], handler: Handler) => async (ctx: Context) => {
     const params = decodeCaptures(ctx);
     assertValidName(params[0] ?? '');
-    await deps.access.requireRepository(ctx, params[0]!, actions);
+    const session = browserSessionOf(ctx);
+    if (session) requireRepositoryBySession(ctx, session, params[0]!, actions);
+    else await deps.access.requireRepository(ctx, params[0]!, actions);
     await handler(ctx, ...params);
   };
   const api = apiHandlers(deps);
@@ -29,21 +32,24 @@ export function createApiRouter(deps: ApiDeps & { access: AccessControl }): Rout
   const ROLLBACK = /^\/api\/v1\/repositories\/(.+)\/tags\/([^/]+)\/rollback$/;
   const DIFF = /^\/api\/v1\/repositories\/(.+)\/diff$/;
   const USAGE = /^\/api\/v1\/repositories\/(.+)\/usage$/;
+  const IMAGE = /^\/api\/v1\/repositories\/(.+)\/images\/([^/]+)$/;
 
   const PULL = ['pull'] as const;
   const PUSH = ['push'] as const;
   router.get(REPOSITORIES, async (ctx) => {                                             // repositories with tag counts
-    await deps.access.requireCatalog(ctx);
-    await api.repositories(ctx);
+    const session = browserSessionOf(ctx);
+    if (!session) await deps.access.requireCatalog(ctx);
+    await api.repositories(ctx, session ? visibleRepositories(session) : 'all');
   });
   router.get(TAGS, repo(PULL, api.tags));                                               // tags with digest, platforms
   router.get(HISTORY, repo(PULL, api.history));                                         // a tag's events, newest first
   router.post(ROLLBACK, repo(PUSH, api.rollback));                                      // point a tag back
   router.get(DIFF, repo(PULL, api.diff));                                               // what changed between two images
   router.get(USAGE, repo(PULL, api.usage));                                             // logical size and quotas
+  router.get(IMAGE, repo(PULL, api.image));                                             // one image: platforms, layers, config
 
   // A known path with another method is UNSUPPORTED (405); an unknown path is NOT_FOUND.
-  const known = [REPOSITORIES, TAGS, HISTORY, ROLLBACK, DIFF, USAGE];
+  const known = [REPOSITORIES, TAGS, HISTORY, ROLLBACK, DIFF, USAGE, IMAGE];
   router.all(/^\/api(\/.*)?$/, async (ctx) => {
     const detail = { method: ctx.method, path: ctx.path.slice(0, 300) };
     throw new RegistryError(known.some((r) => r.test(ctx.path)) ? 'UNSUPPORTED' : 'NOT_FOUND', { detail });

@@ -6,6 +6,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { AccountError } from '../../auth/accounts.js';
+import { browserSessionOf } from '../../auth/browser-session.js';
 import { parseBasic } from '../../auth/credentials.js';
 import type { TokenAuth } from '../../auth/token-auth.js';
 import { TokenError } from '../../auth/tokens.js';
@@ -62,6 +63,12 @@ export function createManagementRouter(auth: TokenAuth): Router {
   const router = new Router();
 
   const requireAdmin = async (ctx: Context): Promise<void> => {
+    const session = browserSessionOf(ctx);
+    if (session) {
+      if (!session.admin) throw new RegistryError(session.principal.kind === 'anonymous' ? 'UNAUTHORIZED' : 'DENIED', { message: 'the management API needs an administrator' });
+      setPrincipal(ctx, session.principal);
+      return;
+    }
     const header = ctx.get('Authorization');
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
     let name: string | undefined;
