@@ -86,7 +86,11 @@ export function createUi(options: UiOptions): Middleware {
     ctx.set('Cache-Control', 'no-store');
     const secure = cookieIsSecure(ctx, publicUrl);
     if (ctx.method === 'GET' || ctx.method === 'HEAD') {
-      ctx.body = sessionJson(ctx, await sessionOf(ctx));
+      const session = await sessionOf(ctx);
+      // ?repository=<name>: what this session may do there, so pages offer only what will succeed.
+      const repository = typeof ctx.query.repository === 'string' ? ctx.query.repository : undefined;
+      const actions = repository === undefined ? undefined : auth ? [...session.grants.repositoryActions(repository)] : ['pull', 'push', 'delete'];
+      ctx.body = { ...sessionJson(ctx, session), ...(actions ? { repository, actions } : {}) };
       return;
     }
     if (ctx.method === 'POST') {

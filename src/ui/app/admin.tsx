@@ -1,0 +1,263 @@
+// Page 6 (administrators): users, robots (the secret shown once), permissions per repository
+// pattern, and storage use per repository.
+import { useState } from 'preact/hooks';
+import { api, type Repository } from './api.js';
+import { CopyButton, ErrorBox, formatBytes, PageTitle, Show, Time, useLoad } from './ui.js';
+
+interface Account {
+  name: string;
+  kind: string;
+  admin: boolean;
+  description: string | null;
+  expiresAt: string | null;
+  createdAt: string;
+}
+interface Permission {
+  id: number;
+  account: string | null;
+  repository: string;
+  actions: string[];
+}
+
+function useForm<T extends Record<string, string>>(initial: T) {
+  const [values, setValues] = useState(initial);
+  const bind = (k: keyof T) => ({
+    value: values[k],
+    onInput: (e: Event) => setValues({ ...values, [k]: (e.target as HTMLInputElement).value }),
+  });
+  return { values, bind, reset: () => setValues(initial) };
+}
+
+function Users() {
+  const [users, reload] = useLoad(() => api<{ users: Account[] }>('/api/v1/users'), 'users');
+  const form = useForm({ name: '', password: '' });
+  const [error, setError] = useState<unknown>(null);
+  const add = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await api('/api/v1/users', { method: 'POST', body: { name: form.values.name, password: form.values.password } });
+      form.reset();
+      reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <section>
+      <h2>Users</h2>
+      <Show loaded={users}>
+        {(d) => (
+          <ul class="plain">
+            {d.users.map((u) => (
+              <li key={u.name}>
+                <strong>{u.name}</strong> {u.admin && <span class="badge">admin</span>} <span class="muted">since <Time at={u.createdAt} /></span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </Show>
+      <form class="inline" onSubmit={add}>
+        <label>
+          Name <input {...form.bind('name')} required autoComplete="off" />
+        </label>
+        <label>
+          Password <input type="password" {...form.bind('password')} required minLength={8} autoComplete="new-password" />
+        </label>
+        <button type="submit">Add user</button>
+      </form>
+      {error !== null && <ErrorBox error={error} />}
+    </section>
+  );
+}
+
+function Robots() {
+  const [robots, reload] = useLoad(() => api<{ robots: Account[] }>('/api/v1/robots'), 'robots');
+  const form = useForm({ name: '', repository: '', expiresIn: '90d' });
+  const [error, setError] = useState<unknown>(null);
+  const [secret, setSecret] = useState<{ name: string; secret: string } | null>(null);
+  const add = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const r = await api<{ name: string; secret: string }>('/api/v1/robots', {
+        method: 'POST',
+        body: {
+          name: form.values.name,
+          expiresIn: form.values.expiresIn || undefined,
+          permissions: form.values.repository ? [{ repository: form.values.repository, actions: ['pull', 'push'] }] : undefined,
+        },
+      });
+      setSecret({ name: r.name, secret: r.secret });
+      form.reset();
+      reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <section>
+      <h2>Robots</h2>
+      {secret && (
+        <div class="notice success" role="status">
+          <p>
+            Robot <strong>{secret.name}</strong> created. Its secret is shown only this once:
+          </p>
+          <p class="command">
+            <code class="secret">{secret.secret}</code> <CopyButton text={secret.secret} label="Copy secret" />
+          </p>
+        </div>
+      )}
+      <Show loaded={robots}>
+        {(d) =>
+          d.robots.length === 0 ? (
+            <p class="muted">No robots yet: a robot is an account for CI with a secret instead of a password.</p>
+          ) : (
+            <ul class="plain">
+              {d.robots.map((r) => (
+                <li key={r.name}>
+                  <strong>{r.name}</strong> {r.description && <span class="muted">{r.description}</span>}{' '}
+                  <span class="muted">{r.expiresAt ? <>expires <Time at={r.expiresAt} /></> : 'never expires'}</span>
+                </li>
+              ))}
+            </ul>
+          )
+        }
+      </Show>
+      <form class="inline" onSubmit={add}>
+        <label>
+          Name <input {...form.bind('name')} required autoComplete="off" placeholder="ci-deploy" />
+        </label>
+        <label>
+          Push to <input {...form.bind('repository')} placeholder="team/*" />
+        </label>
+        <label>
+          Expires in <input {...form.bind('expiresIn')} placeholder="90d" size={6} />
+        </label>
+        <button type="submit">Create robot</button>
+      </form>
+      {error !== null && <ErrorBox error={error} />}
+    </section>
+  );
+}
+
+function Permissions() {
+  const [perms, reload] = useLoad(() => api<{ permissions: Permission[] }>('/api/v1/permissions'), 'perms');
+  const form = useForm({ account: '', repository: '', actions: 'pull' });
+  const [error, setError] = useState<unknown>(null);
+  const grant = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await api('/api/v1/permissions', {
+        method: 'PUT',
+        body: { account: form.values.account || null, repository: form.values.repository, actions: form.values.actions.split(',').map((a) => a.trim()).filter(Boolean) },
+      });
+      form.reset();
+      reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const revoke = async (id: number) => {
+    try {
+      await api(`/api/v1/permissions/${id}`, { method: 'DELETE' });
+      reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <section>
+      <h2>Permissions</h2>
+      <Show loaded={perms}>
+        {(d) => (
+          <table class="list">
+            <caption class="sr-only">Permissions</caption>
+            <thead>
+              <tr>
+                <th scope="col">Account</th>
+                <th scope="col">Repositories</th>
+                <th scope="col">Actions</th>
+                <th scope="col">
+                  <span class="sr-only">Revoke</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.permissions.map((p) => (
+                <tr key={p.id}>
+                  <td>{p.account ?? <em>anonymous</em>}</td>
+                  <td>
+                    <code>{p.repository}</code>
+                  </td>
+                  <td>{p.actions.join(', ')}</td>
+                  <td>
+                    <button type="button" onClick={() => revoke(p.id)} aria-label={`Revoke ${p.actions.join(', ')} on ${p.repository} for ${p.account ?? 'anonymous'}`}>
+                      Revoke
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Show>
+      <form class="inline" onSubmit={grant}>
+        <label>
+          Account <input {...form.bind('account')} placeholder="(empty: anonymous)" />
+        </label>
+        <label>
+          Repositories <input {...form.bind('repository')} required placeholder="team/* or *" />
+        </label>
+        <label>
+          Actions <input {...form.bind('actions')} required placeholder="pull,push" />
+        </label>
+        <button type="submit">Grant</button>
+      </form>
+      {error !== null && <ErrorBox error={error} />}
+    </section>
+  );
+}
+
+function UsageChart() {
+  const [repos] = useLoad(() => api<{ repositories: Repository[] }>('/api/v1/repositories?n=1000'), 'usage');
+  return (
+    <section>
+      <h2>Storage by repository</h2>
+      <Show loaded={repos} what="Loading usage">
+        {(d) => {
+          const top = [...d.repositories].sort((a, b) => b.size - a.size).slice(0, 15);
+          const max = Math.max(1, ...top.map((r) => r.size));
+          return (
+            <ol class="chart" aria-label="Largest repositories">
+              {top.map((r) => (
+                <li key={r.name}>
+                  <span class="chart-label">{r.name}</span>
+                  <span class="bar" aria-hidden="true">
+                    <span style={{ width: `${Math.max(0.5, (r.size / max) * 100)}%` }} />
+                  </span>
+                  <span class="num">{formatBytes(r.size)}</span>
+                </li>
+              ))}
+            </ol>
+          );
+        }}
+      </Show>
+    </section>
+  );
+}
+
+export function AdminPage() {
+  return (
+    <>
+      <PageTitle title="Administration" />
+      <div class="admin-grid">
+        <Users />
+        <Robots />
+        <Permissions />
+        <UsageChart />
+      </div>
+    </>
+  );
+}
