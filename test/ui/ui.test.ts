@@ -19,7 +19,7 @@ import pg from 'pg';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { REPO_ROOT, freePort, startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
-import { buildDockerImage, randomFiles, randomId, removeLocalImages, sha256, writeOciLayout } from '../helpers/images.js';
+import { buildDockerImage, randomFiles, randomId, sha256, writeOciLayout } from '../helpers/images.js';
 import { assertTools, describeRun, findTool, run, runOk, suiteSkip } from '../helpers/system-tools.js';
 
 const TOOLS = ['dockerd', 'docker', 'skopeo', 'chromium'];
@@ -140,7 +140,6 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
       await dockerd.dockerOk(['tag', img.tag, ref]);
       const r = await dockerd.docker(['push', ref], { timeoutMs: 300_000 });
       assert.equal(r.code, 0, describeRun(r));
-      await removeLocalImages(dockerd, [img.tag]);
       return /: digest: (sha256:[0-9a-f]{64})/.exec(r.stdout)![1]!;
     };
     digestA = await push('a');

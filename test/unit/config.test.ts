@@ -28,6 +28,7 @@ describe('loadConfig (config): defaults', () => {
       trustProxy: false,
       publicUrl: undefined,
       sparseManifests: false,
+      ui: true,
       uploadTtlMs: 24 * 3_600_000,
       logLevel: 'info',
       history: { retentionMs: 90 * 86_400_000, keep: 10 },
@@ -75,6 +76,11 @@ describe('loadConfig (config): defaults', () => {
       assert.equal(loadConfig({ BERTH_SPARSE_MANIFESTS: value }).sparseManifests, expected);
     });
   }
+
+  it('serves the web UI unless BERTH_UI=false', () => {
+    assert.equal(loadConfig({}).ui, true);
+    assert.equal(loadConfig({ BERTH_UI: 'false' }).ui, false);
+  });
 });
 
 describe('loadConfig (config): BERTH_ADDR', () => {
@@ -234,6 +240,7 @@ describe('loadConfig (config): invalid values are refused with the variable name
     ['BERTH_ALLOW_ANONYMOUS_PUSH', 'maybe'],
     ['BERTH_TRUST_PROXY', 'sure'],
     ['BERTH_SPARSE_MANIFESTS', 'TRUE!'],
+    ['BERTH_UI', 'off'],
     ['BERTH_STORAGE', 'ftp'],
     ['BERTH_AUTH', 'bogus'],
     ['LOG_LEVEL', 'verbose'],
