@@ -8,7 +8,7 @@ import { errorEnvelope } from './http/middleware/error-envelope.js';
 import { requestLog } from './http/middleware/request-log.js';
 import { createApiRouter } from './http/api/index.js';
 import { createRegistryRouter } from './http/routes/index.js';
-import { createManagementRouter } from './http/routes/management.js';
+import { createManagementRouter, requireAdministrator } from './http/routes/management.js';
 import { createTokenRouter } from './http/routes/token.js';
 import { ImmutableTags, type ImmutableTagRule } from './registry/immutable-tags.js';
 import { operationsRouter } from './http/routes/operations.js';
@@ -19,6 +19,8 @@ import { Metrics } from './metrics/metrics.js';
 import { silentNotifier, type Notifier } from './notify/notifier.js';
 import { Quotas, type QuotaRule } from './registry/quotas.js';
 import { BlobService } from './services/blobs.js';
+import type { GcOptions } from './gc/collector.js';
+import { GcRuns } from './services/gc-runs.js';
 import { ImageDetailsService } from './services/image-details.js';
 import { ImageDiffService } from './services/image-diff.js';
 import { ListingService } from './services/listing.js';
@@ -63,6 +65,8 @@ export interface AppDeps {
   quotas?: QuotaRule[];
   /** Serve the web UI at / (BERTH_UI). */
   ui?: boolean;
+  /** Settings of garbage collection on demand (POST /api/v1/gc); none when absent. */
+  gc?: GcOptions;
   /** Saveable digests of uploads in progress; the process's own (native module if built) when absent. */
   resumableDigests?: ResumableDigests;
 }
@@ -92,6 +96,9 @@ export function buildApp(deps: AppDeps): Koa {
     usage: new UsageService(deps.pool, quotas),
     images: new ImageDetailsService(deps.pool, store, diff),
     immutableTags,
+    gc: deps.gc && new GcRuns(deps.pool, store, { ...deps.gc, logger: deps.logger }),
+    notifier,
+    requireAdmin: deps.auth && ((ctx) => requireAdministrator(deps.auth!, ctx)),
     access,
   });
   const operations = operationsRouter(

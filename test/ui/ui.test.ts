@@ -38,6 +38,9 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
   let work: string;
   let digestA: string;
   let digestB: string;
+  let receiver: Server;
+  let receiverUrl: string;
+  const received: string[] = [];
   const run3 = randomId(3);
 
   /** A bearer token from Berth's token endpoint, as docker gets one. */
@@ -119,9 +122,29 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
     await mkdir(SHOTS, { recursive: true });
     work = await mkdtemp(join(tmpdir(), 'berth-ui-test-'));
     await runOk(process.execPath, [join(REPO_ROOT, 'src', 'ui', 'build.mjs')], { timeoutMs: 120_000 });
+    // A webhook receiver, so the administration page has deliveries to show.
+    const receiverPort = await freePort();
+    receiverUrl = `http://127.0.0.1:${receiverPort}/hook`;
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        received.push(body);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(receiverPort, '127.0.0.1', resolve));
     [dockerd, reg, browser] = await Promise.all([
       startDockerd(),
-      startRegistry({ env: { BERTH_AUTH: 'token', BERTH_ADMIN_USER: ADMIN[0], BERTH_ADMIN_PASSWORD: ADMIN[1], BERTH_IMMUTABLE_TAGS: '[{"repository":"team/multi","tags":["v*"]}]' } }),
+      startRegistry({
+        env: {
+          BERTH_AUTH: 'token',
+          BERTH_ADMIN_USER: ADMIN[0],
+          BERTH_ADMIN_PASSWORD: ADMIN[1],
+          BERTH_IMMUTABLE_TAGS: '[{"repository":"team/multi","tags":["v*"]}]',
+          BERTH_WEBHOOKS: JSON.stringify([{ url: receiverUrl, events: ['push', 'rollback'] }]),
+        },
+      }),
       chromium.launch({ executablePath: findTool('chromium')!, args: ['--no-sandbox'] }),
     ]);
 
@@ -190,6 +213,7 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
   });
 
   after(async () => {
+    receiver?.close();
     await browser?.close();
     await Promise.all([dockerd?.stop(), reg?.destroy()]);
     if (work) await rm(work, { recursive: true, force: true });
@@ -405,6 +429,34 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
       await page.reload();
       await robots.getByText(robotName).waitFor();
       assert.equal(await robots.locator('code.secret').count(), 0, 'the secret is not shown again');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows webhook deliveries and runs a garbage collection dry run for an administrator, and only for one', { timeout: 120_000 }, async () => {
+    assert.ok(received.length > 0, 'the receiver got the push events');
+    const alice = await fetch(`${reg.url}/api/v1/gc`, { headers: { Authorization: basic(...ALICE) } });
+    assert.equal(alice.status, 403);
+    assert.equal((await fetch(`${reg.url}/api/v1/gc`, { method: 'POST' })).status, 401);
+    assert.equal((await admin('POST', '/api/v1/gc', { dryRun: 'yes' })).status, 400);
+    const hooks = (await (await admin('GET', '/api/v1/webhooks')).json()) as { webhooks: { url: string; recent: { outcome: string }[] }[] };
+    assert.equal(hooks.webhooks[0]!.url, receiverUrl);
+    assert.ok(hooks.webhooks[0]!.recent.some((r) => r.outcome === 'delivered'));
+
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, ADMIN);
+      await page.goto('/ui/admin');
+      const webhooks = page.locator('section').filter({ has: page.getByRole('heading', { name: 'Webhooks' }) });
+      await webhooks.getByText(receiverUrl, { exact: true }).waitFor();
+      await webhooks.getByText('delivered').first().waitFor();
+      const gc = page.locator('section').filter({ has: page.getByRole('heading', { name: 'Garbage collection' }) });
+      await gc.getByRole('button', { name: 'Dry run' }).click();
+      await gc.getByText(/Last dry run/).waitFor();
+      assert.match(await gc.locator('.gc-report').innerText(), /would remove \d+ blobs/);
+      const last = (await (await admin('GET', '/api/v1/gc')).json()) as { last: { dryRun: boolean } | null };
+      assert.equal(last.last?.dryRun, true);
     } finally {
       await context.close();
     }

@@ -8,6 +8,8 @@ import type { OverviewService } from '../../services/overview.js';
 import type { RepositoryFilter } from '../../db/overview.js';
 import type { TagHistoryService } from '../../services/tag-history.js';
 import type { UsageService } from '../../services/usage.js';
+import { gcReport, type GcRuns } from '../../services/gc-runs.js';
+import type { Notifier } from '../../notify/notifier.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import { tagChangeContext } from '../routes/manifests.js';
 import { optionalQuery, pageSize, parseRevision, readJsonObject, requiredQuery } from './input.js';
@@ -20,6 +22,9 @@ export interface ApiDeps {
   usage: UsageService;
   images: ImageDetailsService;
   immutableTags: ImmutableTags;
+  /** Collections on demand; absent where the process was given no GC settings. */
+  gc?: GcRuns | undefined;
+  notifier?: Notifier | undefined;
 }
 
 /**
@@ -51,7 +56,7 @@ function searchQuery(ctx: Context): string | undefined {
   return q;
 }
 
-export function apiHandlers({ history, overview, diff, usage, images, immutableTags }: ApiDeps) {
+export function apiHandlers({ history, overview, diff, usage, images, immutableTags, gc, notifier }: ApiDeps) {
   return {
     /** `visible`: the repositories a browser session may see (the catalog grant sees all). */
     async repositories(ctx: Context, visible: RepositoryFilter): Promise<void> {
@@ -108,6 +113,27 @@ export function apiHandlers({ history, overview, diff, usage, images, immutableT
 
     async image(ctx: Context, name: string, ref: string): Promise<void> {
       ctx.body = await images.image(name, ref);
+    },
+
+    async lastGc(ctx: Context): Promise<void> {
+      ctx.set('Cache-Control', 'no-store');
+      const last = gc?.last();
+      ctx.body = { available: gc !== undefined, last: last ? gcReport(last) : null };
+    },
+
+    async runGc(ctx: Context): Promise<void> {
+      const body = await readJsonObject(ctx);
+      const unknown = Object.keys(body).filter((k) => k !== 'dryRun');
+      if (unknown.length > 0) throw new RegistryError('REQUEST_INVALID', { message: `unknown field(s): ${unknown.join(', ')}` });
+      if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') throw new RegistryError('REQUEST_INVALID', { message: 'dryRun must be true or false' });
+      if (!gc) throw new RegistryError('UNSUPPORTED', { message: 'this process runs no garbage collection on demand' });
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = gcReport(await gc.run(body.dryRun === true));
+    },
+
+    async webhooks(ctx: Context): Promise<void> {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { webhooks: notifier?.status?.() ?? [] };
     },
   };
 }

@@ -14,7 +14,13 @@ import { apiHandlers, type ApiDeps } from './handlers.js';
 type Handler = (ctx: Context, ...params: string[]) => Promise<void>;
 
 
-export function createApiRouter(deps: ApiDeps & { access: AccessControl }): Router {
+export function createApiRouter(
+  deps: ApiDeps & {
+    access: AccessControl;
+    /** BERTH_AUTH=token: an administrator's check; without it (BERTH_AUTH=none) everything is open anyway. */
+    requireAdmin?: ((ctx: Context) => Promise<void>) | undefined;
+  },
+): Router {
   const repo = (actions: readonly RepositoryAction[], handler: Handler) => async (ctx: Context) => {
     const params = decodeCaptures(ctx);
     assertValidName(params[0] ?? '');
@@ -22,6 +28,10 @@ export function createApiRouter(deps: ApiDeps & { access: AccessControl }): Rout
     if (session) requireRepositoryBySession(ctx, session, params[0]!, actions);
     else await deps.access.requireRepository(ctx, params[0]!, actions);
     await handler(ctx, ...params);
+  };
+  const admin = (handler: (ctx: Context) => Promise<void>) => async (ctx: Context) => {
+    await deps.requireAdmin?.(ctx);
+    await handler(ctx);
   };
   const api = apiHandlers(deps);
   const router = new Router();
@@ -33,6 +43,8 @@ export function createApiRouter(deps: ApiDeps & { access: AccessControl }): Rout
   const DIFF = /^\/api\/v1\/repositories\/(.+)\/diff$/;
   const USAGE = /^\/api\/v1\/repositories\/(.+)\/usage$/;
   const IMAGE = /^\/api\/v1\/repositories\/(.+)\/images\/([^/]+)$/;
+  const GC = /^\/api\/v1\/gc$/;
+  const WEBHOOKS = /^\/api\/v1\/webhooks$/;
 
   const PULL = ['pull'] as const;
   const PUSH = ['push'] as const;
@@ -47,9 +59,12 @@ export function createApiRouter(deps: ApiDeps & { access: AccessControl }): Rout
   router.get(DIFF, repo(PULL, api.diff));                                               // what changed between two images
   router.get(USAGE, repo(PULL, api.usage));                                             // logical size and quotas
   router.get(IMAGE, repo(PULL, api.image));                                             // one image: platforms, layers, config
+  router.get(GC, admin(api.lastGc));                                                    // the last collection's report
+  router.post(GC, admin(api.runGc));                                                    // collect now (or a dry run)
+  router.get(WEBHOOKS, admin(api.webhooks));                                            // receivers and recent deliveries
 
   // A known path with another method is UNSUPPORTED (405); an unknown path is NOT_FOUND.
-  const known = [REPOSITORIES, TAGS, HISTORY, ROLLBACK, DIFF, USAGE, IMAGE];
+  const known = [REPOSITORIES, TAGS, HISTORY, ROLLBACK, DIFF, USAGE, IMAGE, GC, WEBHOOKS];
   router.all(/^\/api(\/.*)?$/, async (ctx) => {
     const detail = { method: ctx.method, path: ctx.path.slice(0, 300) };
     throw new RegistryError(known.some((r) => r.test(ctx.path)) ? 'UNSUPPORTED' : 'NOT_FOUND', { detail });

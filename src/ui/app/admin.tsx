@@ -2,7 +2,7 @@
 // pattern, and storage use per repository.
 import { useState } from 'preact/hooks';
 import { api, type Repository } from './api.js';
-import { CopyButton, ErrorBox, formatBytes, PageTitle, Show, Time, useLoad } from './ui.js';
+import { CopyButton, ErrorBox, formatBytes, Loading, PageTitle, Show, Time, useLoad } from './ui.js';
 
 interface Account {
   name: string;
@@ -248,15 +248,155 @@ function UsageChart() {
   );
 }
 
-export function AdminPage() {
+interface GcReport {
+  dryRun: boolean;
+  startedAt: string;
+  durationMs: number;
+  uploadsAborted: number;
+  manifestsDeleted: number;
+  manifestBytes: number;
+  blobsDeleted: number;
+  blobBytes: number;
+  removedManifests: string[];
+  removedBlobs: string[];
+}
+
+function GarbageCollection() {
+  const [status, reload] = useLoad(() => api<{ available: boolean; last: GcReport | null }>('/api/v1/gc'), 'gc');
+  const [busy, setBusy] = useState<'dry' | 'run' | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const start = async (dryRun: boolean) => {
+    setBusy(dryRun ? 'dry' : 'run');
+    setError(null);
+    try {
+      await api('/api/v1/gc', { method: 'POST', body: { dryRun } });
+      reload();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(null);
+    }
+  };
+  return (
+    <section>
+      <h2>Garbage collection</h2>
+      <Show loaded={status} what="Loading the last report">
+        {(s) =>
+          s.last ? (
+            <div class="gc-report">
+              <p>
+                Last {s.last.dryRun ? <strong>dry run</strong> : 'run'} <Time at={s.last.startedAt} />, {(s.last.durationMs / 1000).toFixed(1)} s:{' '}
+                {s.last.dryRun ? 'would remove' : 'removed'} {s.last.blobsDeleted} blobs ({formatBytes(s.last.blobBytes)}), {s.last.manifestsDeleted} manifests (
+                {formatBytes(s.last.manifestBytes)}) and {s.last.uploadsAborted} abandoned uploads.
+              </p>
+              {s.last.removedManifests.length > 0 && (
+                <details>
+                  <summary>Manifests</summary>
+                  <ul class="plain">
+                    {s.last.removedManifests.map((m) => (
+                      <li key={m}>
+                        <code>{m}</code>
+                      </li>
+                    ))}
+                  </ul>
+                </details>
+              )}
+            </div>
+          ) : (
+            <p class="muted">No collection has run in this process since it started.</p>
+          )
+        }
+      </Show>
+      <div class="buttons start">
+        <button type="button" onClick={() => start(true)} disabled={busy !== null}>
+          {busy === 'dry' ? 'Looking…' : 'Dry run'}
+        </button>
+        <button type="button" class="danger" onClick={() => start(false)} disabled={busy !== null}>
+          {busy === 'run' ? 'Collecting…' : 'Collect now'}
+        </button>
+      </div>
+      {busy && <Loading what={busy === 'dry' ? 'Finding what a collection would remove' : 'Collecting garbage'} />}
+      {error !== null && <ErrorBox error={error} />}
+    </section>
+  );
+}
+
+interface Webhook {
+  url: string;
+  events: string[];
+  signed: boolean;
+  queued: number;
+  recent: { at: string; outcome: string; attempt: number; actions: string[]; problem: string | null }[];
+}
+
+function Webhooks() {
+  const [hooks] = useLoad(() => api<{ webhooks: Webhook[] }>('/api/v1/webhooks'), 'hooks');
+  return (
+    <section>
+      <h2>Webhooks</h2>
+      <Show loaded={hooks}>
+        {(d) =>
+          d.webhooks.length === 0 ? (
+            <p class="muted">
+              No receivers: set <code>BERTH_WEBHOOKS</code> to be told about pushes, deletes, tag moves and rollbacks.
+            </p>
+          ) : (
+            d.webhooks.map((w) => (
+              <div key={w.url} class="webhook">
+                <h3>
+                  <code>{w.url}</code> {w.signed && <span class="badge subtle">signed</span>}
+                </h3>
+                <p class="muted">
+                  {w.events.join(', ')} · {w.queued} queued
+                </p>
+                {w.recent.length === 0 ? (
+                  <p class="muted">No deliveries yet.</p>
+                ) : (
+                  <table class="list">
+                    <caption class="sr-only">Recent deliveries to {w.url}</caption>
+                    <thead>
+                      <tr>
+                        <th scope="col">When</th>
+                        <th scope="col">Events</th>
+                        <th scope="col">Outcome</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {w.recent.map((r, i) => (
+                        <tr key={i}>
+                          <td>
+                            <Time at={r.at} />
+                          </td>
+                          <td>{r.actions.join(', ')}</td>
+                          <td>
+                            <span class={`badge subtle outcome-${r.outcome}`}>{r.outcome}</span> {r.attempt > 1 && <span class="muted">attempt {r.attempt}</span>}{' '}
+                            {r.problem && <span class="muted">{r.problem}</span>}
+                          </td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                )}
+              </div>
+            ))
+          )
+        }
+      </Show>
+    </section>
+  );
+}
+
+export function AdminPage({ accounts }: { accounts: boolean }) {
   return (
     <>
       <PageTitle title="Administration" />
       <div class="admin-grid">
-        <Users />
-        <Robots />
-        <Permissions />
+        {accounts && <Users />}
+        {accounts && <Robots />}
+        {accounts && <Permissions />}
         <UsageChart />
+        <GarbageCollection />
+        <Webhooks />
       </div>
     </>
   );

@@ -88,10 +88,10 @@ export function ImagePage({ name, ref }: { name: string; ref: string }) {
                   <ol class="layers">
                     {p.layers.map((l) => (
                       <li key={l.digest}>
+                        <code title={l.digest}>{l.digest.replace(/^sha256:/, '').slice(0, 12)}</code>
                         <span class="bar" aria-hidden="true">
                           <span style={{ width: `${Math.max(1, (l.size / biggest) * 100)}%` }} />
                         </span>
-                        <code title={l.digest}>{l.digest.replace(/^sha256:/, '').slice(0, 12)}</code>
                         <span class="num">{formatBytes(l.size)}</span>
                       </li>
                     ))}

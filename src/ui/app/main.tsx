@@ -21,7 +21,10 @@ function Page({ loc, session, setSession }: { loc: Location; session: Session; s
   const path = loc.path;
   if (path === '/ui/' || path === '/ui') return <RepositoriesPage loc={loc} session={session} />;
   if (path === '/ui/login') return <LoginPage loc={loc} onSignedIn={setSession} />;
-  if (path === '/ui/admin') return session.user?.admin ? <AdminPage /> : <ErrorBox error={{ message: 'Administration is for administrators: sign in as one.' }} />;
+  if (path === '/ui/admin') {
+    if (session.auth === 'none') return <AdminPage accounts={false} />;
+    return session.user?.admin ? <AdminPage accounts /> : <ErrorBox error={{ message: 'Administration is for administrators: sign in as one.' }} />;
+  }
   const repo = /^\/ui\/repositories\/(.+?)(?:\/-\/(history|diff|image)(?:\/([^/]+))?)?\/?$/.exec(path);
   if (repo) {
     const name = decodePath(repo[1]!);
@@ -67,7 +70,7 @@ function App() {
           <a href="/ui/" aria-current={loc.path === '/ui/' ? 'page' : undefined}>
             Repositories
           </a>
-          {session?.user?.admin && (
+          {(session?.user?.admin || session?.auth === 'none') && (
             <a href="/ui/admin" aria-current={loc.path === '/ui/admin' ? 'page' : undefined}>
               Administration
             </a>
