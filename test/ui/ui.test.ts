@@ -203,12 +203,12 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
     });
     assert.equal(put.status, 201, await put.text());
 
-    // A pull-only user, and 1,000 more repositories so the list pages on the server.
+    // A pull-only user, and 10,000 more repositories so the list pages and searches on the server.
     assert.equal((await admin('POST', '/api/v1/users', { name: ALICE[0], password: ALICE[1] })).status, 201);
     assert.equal((await admin('PUT', '/api/v1/permissions', { account: ALICE[0], repository: 'team/*', actions: ['pull'] })).status, 200);
     const db = new pg.Client({ connectionString: reg.databaseUrl });
     await db.connect();
-    await db.query(`INSERT INTO repositories (name) SELECT 'bulk/service-' || lpad(i::text, 4, '0') FROM generate_series(1, 1000) i`);
+    await db.query(`INSERT INTO repositories (name) SELECT 'bulk/service-' || lpad(i::text, 5, '0') FROM generate_series(1, 10000) i`);
     await db.end();
   });
 
@@ -280,12 +280,12 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
 
       await page.goto('/ui/');
       const t0 = Date.now();
-      await page.getByRole('link', { name: 'bulk/service-0001' }).waitFor();
-      console.log(`# repositories page with 1,002 repositories: first rows after ${Date.now() - t0} ms`);
+      await page.getByRole('link', { name: 'bulk/service-00001' }).waitFor();
+      console.log(`# repositories page with 10,002 repositories: first rows after ${Date.now() - t0} ms`);
       assert.equal(await page.locator('table.list tbody tr').count(), 50);
       await page.getByRole('link', { name: 'Next page →' }).click();
-      await page.getByRole('link', { name: 'bulk/service-0051' }).waitFor();
-      assert.match(page.url(), /last=bulk%2Fservice-0050/);
+      await page.getByRole('link', { name: 'bulk/service-00051' }).waitFor();
+      assert.match(page.url(), /last=bulk%2Fservice-00050/);
 
       await page.goto('/ui/');
       await page.getByLabel('Search repositories').fill('TEAM/');
@@ -293,8 +293,8 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
       await page.getByRole('link', { name: 'team/multi' }).waitFor();
       await page.waitForFunction(() => document.querySelectorAll('table.list tbody tr').length === 2);
       assert.equal(await page.getByRole('link', { name: /bulk\// }).count(), 0);
-      await page.getByLabel('Search repositories').fill('service-0999');
-      await page.getByRole('link', { name: 'bulk/service-0999' }).waitFor();
+      await page.getByLabel('Search repositories').fill('service-09999');
+      await page.getByRole('link', { name: 'bulk/service-09999' }).waitFor();
       await page.getByLabel('Search repositories').fill('no such thing');
       await page.getByText('No repository name contains').waitFor();
 
@@ -548,6 +548,42 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
       await page.getByLabel('Password').fill('wrong-password');
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByText('UNAUTHORIZED').waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('is keyboard-usable and readable at 200 % zoom (no sideways scrolling at 600 CSS pixels)', { timeout: 120_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 600, height: 800 }, deviceScaleFactor: 2, baseURL: reg.url });
+    const page = await context.newPage();
+    page.setDefaultTimeout(30_000);
+    try {
+      await signIn(page, ADMIN);
+      const pages: [string, string][] = [
+        ['/ui/?q=team', 'team/multi'],
+        ['/ui/repositories/team/app', 'Compare'],
+        ['/ui/repositories/team/app/-/history/prod', 'someone else'],
+        ['/ui/repositories/team/multi/-/diff?from=v1&to=v2', 'linux/arm64'],
+        ['/ui/repositories/team/multi/-/image/v1', 'linux/arm64'],
+        ['/ui/admin', 'Garbage collection'],
+      ];
+      for (const [url, ready] of pages) {
+        await page.goto(url);
+        await page.getByText(ready).first().waitFor();
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 1, `${url} scrolls sideways by ${overflow} px at 200 % zoom`);
+      }
+      await page.goto('/ui/repositories/team/app/-/history/prod');
+      await page.locator('ol.timeline li').first().waitFor();
+      await page.screenshot({ path: join(SHOTS, 'history-zoom200-light.png') });
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+      await page.getByRole('button', { name: 'Roll back to this' }).first().focus();
+      await page.keyboard.press('Enter');
+      await page.getByRole('dialog').getByText('What changes').waitFor();
+      assert.equal(await page.evaluate(() => document.activeElement?.closest('dialog') !== null), true, 'focus moves into the dialog');
+      await page.keyboard.press('Escape');
+      await page.getByRole('dialog').waitFor({ state: 'detached' });
     } finally {
       await context.close();
     }

@@ -103,6 +103,7 @@ export function DiffView({ diff, base }: { diff: ImageDiff; base: string }) {
                   <span class="del-text">−{p.layers.removed.length} layers ({formatBytes(removed)})</span> · {p.layers.kept.length} kept · total{' '}
                   {formatBytes(p.layers.fromSize)} → {formatBytes(p.layers.toSize)}
                 </p>
+                <h4>Layers</h4>
                 <table class="layers-diff">
                   <caption class="sr-only">Layers of {p.platform}</caption>
                   <thead>
@@ -124,7 +125,12 @@ export function DiffView({ diff, base }: { diff: ImageDiff; base: string }) {
                 </table>
               </>
             )}
-            {p.config && <ConfigTable changes={p.config.changes} />}
+            {p.config && (
+              <>
+                <h4>Config</h4>
+                <ConfigTable changes={p.config.changes} />
+              </>
+            )}
           </section>
         );
       })}
