@@ -169,6 +169,7 @@ export function HistoryPage({ name, tag, session }: { name: string; tag: string;
                       <span class={`badge action-${e.action}`}>{e.action}</span>
                       <span class="rev">#{e.revision}</span>
                       <strong>{e.actor}</strong> {ACTION_WORDS[e.action]} <Time at={e.at} />
+                      {i === 0 && h.current !== null && e.digest === h.current && <span class="badge current">current</span>}
                     </div>
                     <div class="event-body">
                       <Digest digest={e.previousDigest} link={e.previousDigest ? `${base}/-/image/${enc(e.previousDigest)}` : undefined} /> →{' '}
