@@ -7,7 +7,7 @@ import { attachBrowserSession } from '../auth/browser-session.js';
 import type { TokenAuth } from '../auth/token-auth.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { BrowserSessions } from './browser-sessions.js';
-import { UI_HEADER } from './session-cookies.js';
+import { readCookie, SESSION_COOKIE, UI_HEADER } from './session-cookies.js';
 import { createSessionRouter } from './session-routes.js';
 import { loadUiFiles, sendStatic, type UiFiles } from './static-files.js';
 
@@ -71,7 +71,8 @@ export function createUi(options: UiOptions): Middleware {
       return;
     }
     if (sessions.auth && path.startsWith('/api/') && ctx.get(UI_HEADER) && !ctx.get('Authorization')) {
-      if (UNSAFE.has(ctx.method)) sessions.checkSameSite(ctx, true);
+      // Without a session cookie there is no ambient credential to abuse: our Origin is enough then.
+      if (UNSAFE.has(ctx.method)) sessions.checkSameSite(ctx, readCookie(ctx, SESSION_COOKIE) !== undefined);
       attachBrowserSession(ctx, await sessions.sessionOf(ctx));
     }
     await next();

@@ -243,6 +243,9 @@ describe('/api/v1/session: browser sign-in with BERTH_AUTH=token', () => {
     assert.match((await rollback(root, undefined).expect(403)).body.errors[0].message, /cross-site request refused/);
     assert.match((await rollback({ cookie: root.cookie, csrf: bob.csrf }, ORIGIN).expect(403)).body.errors[0].message, /CSRF/);
     assertErrorCode(await rollback(bob, ORIGIN).expect(403), 'DENIED');
+    // Anonymous (no cookie): another Origin is refused as cross-site, ours gets the plain 401.
+    assert.match((await rollback({ cookie: '' }, 'http://evil.example').expect(403)).body.errors[0].message, /cross-site request refused/);
+    assertErrorCode(await rollback({ cookie: '' }, ORIGIN).expect(401), 'UNAUTHORIZED');
     const done = await rollback(root, ORIGIN).expect(200);
     assert.equal(done.body.event.actor, 'root');
     assert.equal(done.body.event.reason, 'test');
