@@ -150,7 +150,16 @@ export function DiffPage({ name, loc }: { name: string; loc: Location }) {
       </nav>
       <PageTitle title={`${from} → ${to}`} />
       <Show loaded={diff} what="Comparing images">
-        {(d) => <DiffView diff={d} base={base} />}
+        {(d) => (
+          <>
+            <p class="refs">
+              <span class="del-text">{d.from.ref}</span> <Digest digest={d.from.digest} link={`${base}/-/image/${enc(d.from.digest)}`} /> →{' '}
+              <span class="add-text">{d.to.ref}</span> <Digest digest={d.to.digest} link={`${base}/-/image/${enc(d.to.digest)}`} />{' '}
+              <a href={`${base}/-/diff?from=${enc(to)}&to=${enc(from)}`}>Swap</a>
+            </p>
+            <DiffView diff={d} base={base} />
+          </>
+        )}
       </Show>
     </>
   );
