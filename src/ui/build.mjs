@@ -2,13 +2,16 @@
 // src/ui/app (Preact), an index.html that names them, and .gz/.br copies of each for the server
 // to send as they are. Run by `npm run build` (and so by `npm start`) and by the UI tests.
 import { build } from 'esbuild';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = resolve(here, '..', '..', 'dist', 'public');
+const target = resolve(here, '..', '..', 'dist', 'public');
+// Built beside the target and moved into place at the end: a Berth starting meanwhile sees the old
+// build or the new one, never half of one.
+const out = `${target}.${process.pid}`;
 const assets = join(out, 'assets');
 
 export async function buildUi() {
@@ -65,7 +68,9 @@ export async function buildUi() {
     }
   };
   compress(out);
-  return { dir: out, js, css };
+  rmSync(target, { recursive: true, force: true });
+  renameSync(out, target);
+  return { dir: target, js, css };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

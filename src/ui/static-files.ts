@@ -34,18 +34,20 @@ function load(path: string): StaticFile {
   return { type: TYPES[extname(path)] ?? 'application/octet-stream', identity: readFileSync(path), gzip: optional(`${path}.gz`), br: optional(`${path}.br`) };
 }
 
-/** The built UI, or undefined when `npm run build` has not built it. */
+/** The built UI, or undefined when `npm run build` has not built it (or is rebuilding it just now). */
 export function loadUiFiles(dir = PUBLIC_DIR): UiFiles | undefined {
-  if (!existsSync(join(dir, 'index.html'))) return undefined;
-  const assets = new Map<string, StaticFile>();
-  const assetDir = join(dir, 'assets');
-  if (existsSync(assetDir)) {
+  try {
+    const assets = new Map<string, StaticFile>();
+    const assetDir = join(dir, 'assets');
     for (const name of readdirSync(assetDir)) {
       if (name.endsWith('.gz') || name.endsWith('.br')) continue;
       assets.set(name, load(join(assetDir, name)));
     }
+    return { index: load(join(dir, 'index.html')), assets };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
-  return { index: load(join(dir, 'index.html')), assets };
 }
 
 /** Answers with the best encoding the client accepts. */
