@@ -5,7 +5,7 @@
 // the 412 path when the tag moved meanwhile, undo, the diff and image pages, creating a robot, a
 // pull-only user who is offered no rollback and whose forged request is refused, a cross-site POST
 // from another origin, and signing out. axe-core checks every page (no serious or critical
-// violations); every page is saved as a screenshot, light and dark, under test/ui/screenshots/.
+// violations); every page is saved as a screenshot, light and dark, under test/ui/screenshots/run/.
 //
 // Run: npm test -- test/ui/ui.test.ts (needs dockerd, docker, skopeo, chromium and DATABASE_URL).
 import assert from 'node:assert/strict';
@@ -25,7 +25,8 @@ import { assertTools, describeRun, findTool, run, runOk, suiteSkip } from '../he
 const TOOLS = ['dockerd', 'docker', 'skopeo', 'chromium'];
 const ADMIN = ['admin', 'admin-password-123'] as const;
 const ALICE = ['alice', 'alice-password-123'] as const;
-const SHOTS = join(REPO_ROOT, 'test', 'ui', 'screenshots');
+/** Every run's screenshots (not committed); README.md shows copies of a few from test/ui/screenshots/. */
+const SHOTS = join(REPO_ROOT, 'test', 'ui', 'screenshots', 'run');
 const MANIFEST_ACCEPT = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json';
 const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
