@@ -36,6 +36,7 @@ describe('/api/v1 for the web UI: listings, images, GC, webhooks (BERTH_AUTH=non
       ui: true,
       gc: GC,
       immutableTags: [{ repository: 'team/*', tags: ['v*'] }],
+      quotas: [{ repository: 'team/*', bytes: 1_000_000 }, { repository: 'empty/*', bytes: 5 }],
       notifier: { notify() {}, status: () => statuses },
     });
     image = await pushImage(reg.request, 'team/app_one', 'latest', imageWithHistory('1'));
@@ -140,6 +141,13 @@ describe('/api/v1 for the web UI: listings, images, GC, webhooks (BERTH_AUTH=non
     assertErrorCode(await reg.request.post('/api/v1/gc').set('Content-Type', 'application/json').send('{"now":true}').expect(400), 'REQUEST_INVALID');
     assertErrorCode(await reg.request.post('/api/v1/gc').set('Content-Type', 'application/json').send('[1').expect(400), 'REQUEST_INVALID');
     assertErrorCode(await reg.request.put('/api/v1/gc').expect(405), 'UNSUPPORTED');
+  });
+
+  it('lists every quota with what its repositories use together', async () => {
+    const res = await reg.request.get('/api/v1/quotas').expect(200);
+    const team = (await reg.request.get('/api/v1/repositories/team/app_one/usage').expect(200)).body.quotas[0];
+    assert.deepEqual(res.body.quotas, [team, { repository: 'empty/*', bytes: 5, used: 0 }]);
+    assert.ok(team.used > 0);
   });
 
   it('lists webhook receivers with their recent deliveries', async () => {
@@ -261,6 +269,7 @@ describe('/api/v1/session: browser sign-in with BERTH_AUTH=token', () => {
     const users = await http().get('/api/v1/users').set('Cookie', root.cookie).set('X-Berth-UI', '1').expect(200);
     assert.ok(users.body.users.some((u: { name: string }) => u.name === 'bob'));
     await http().get('/api/v1/webhooks').set('Cookie', root.cookie).set('X-Berth-UI', '1').expect(200);
+    await http().get('/api/v1/quotas').set('Cookie', bob.cookie).set('X-Berth-UI', '1').expect(403);
   });
 
   it('ends every session when the password changes, and signs out', async () => {

@@ -131,6 +131,10 @@ export function apiHandlers({ history, overview, diff, usage, images, immutableT
       ctx.body = gcReport(await gc.run(body.dryRun === true));
     },
 
+    async quotas(ctx: Context): Promise<void> {
+      ctx.body = { quotas: await usage.quotaUse() };
+    },
+
     async webhooks(ctx: Context): Promise<void> {
       ctx.set('Cache-Control', 'no-store');
       ctx.body = { webhooks: notifier?.status?.() ?? [] };

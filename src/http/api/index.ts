@@ -45,6 +45,7 @@ export function createApiRouter(
   const IMAGE = /^\/api\/v1\/repositories\/(.+)\/images\/([^/]+)$/;
   const GC = /^\/api\/v1\/gc$/;
   const WEBHOOKS = /^\/api\/v1\/webhooks$/;
+  const QUOTAS = /^\/api\/v1\/quotas$/;
 
   const PULL = ['pull'] as const;
   const PUSH = ['push'] as const;
@@ -62,9 +63,10 @@ export function createApiRouter(
   router.get(GC, admin(api.lastGc));                                                    // the last collection's report
   router.post(GC, admin(api.runGc));                                                    // collect now (or a dry run)
   router.get(WEBHOOKS, admin(api.webhooks));                                            // receivers and recent deliveries
+  router.get(QUOTAS, admin(api.quotas));                                                // every quota rule and its use
 
   // A known path with another method is UNSUPPORTED (405); an unknown path is NOT_FOUND.
-  const known = [REPOSITORIES, TAGS, HISTORY, ROLLBACK, DIFF, USAGE, IMAGE, GC, WEBHOOKS];
+  const known = [REPOSITORIES, TAGS, HISTORY, ROLLBACK, DIFF, USAGE, IMAGE, GC, WEBHOOKS, QUOTAS];
   router.all(/^\/api(\/.*)?$/, async (ctx) => {
     const detail = { method: ctx.method, path: ctx.path.slice(0, 300) };
     throw new RegistryError(known.some((r) => r.test(ctx.path)) ? 'UNSUPPORTED' : 'NOT_FOUND', { detail });

@@ -248,6 +248,35 @@ function UsageChart() {
   );
 }
 
+function QuotaList() {
+  const [quotas] = useLoad(() => api<{ quotas: { repository: string; bytes: number; used: number }[] }>('/api/v1/quotas'), 'quotas');
+  return (
+    <section>
+      <h2>Quotas</h2>
+      <Show loaded={quotas}>
+        {(d) =>
+          d.quotas.length === 0 ? (
+            <p class="muted">
+              No quotas: set <code>BERTH_QUOTAS</code> to give repositories an allowance.
+            </p>
+          ) : (
+            <ul class="plain">
+              {d.quotas.map((q) => (
+                <li key={q.repository} class="quota">
+                  <label>
+                    <code>{q.repository}</code>: {formatBytes(q.used)} of {formatBytes(q.bytes)} ({Math.round((q.used / q.bytes) * 100)} %)
+                    <meter min={0} max={q.bytes} value={q.used} high={q.bytes * 0.9} />
+                  </label>
+                </li>
+              ))}
+            </ul>
+          )
+        }
+      </Show>
+    </section>
+  );
+}
+
 interface GcReport {
   dryRun: boolean;
   startedAt: string;
@@ -395,6 +424,7 @@ export function AdminPage({ accounts }: { accounts: boolean }) {
         {accounts && <Robots />}
         {accounts && <Permissions />}
         <UsageChart />
+        <QuotaList />
         <GarbageCollection />
         <Webhooks />
       </div>
