@@ -412,7 +412,7 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
     }
   });
 
-  it('lets an administrator create a robot whose secret is shown once and works', { timeout: 120_000 }, async () => {
+  it('lets an administrator create a robot whose secret is shown once and works, and delete it', { timeout: 120_000 }, async () => {
     const { context, page } = await newPage();
     try {
       await signIn(page, ADMIN);
@@ -430,6 +430,12 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
       await page.reload();
       await robots.getByText(robotName).waitFor();
       assert.equal(await robots.locator('code.secret').count(), 0, 'the secret is not shown again');
+      page.once('dialog', (d) => void d.accept());
+      await robots.getByRole('button', { name: `Delete robot ${robotName}` }).click();
+      await robots.getByText(robotName).waitFor({ state: 'detached' });
+      const challenge = (await fetch(`${reg.url}/v2/`)).headers.get('www-authenticate') ?? '';
+      const realm = /realm="([^"]+)"/.exec(challenge)![1]!;
+      assert.equal((await fetch(realm, { headers: { Authorization: basic(robotName, secret) } })).status, 401, 'the deleted robot can no longer log in');
     } finally {
       await context.close();
     }

@@ -28,7 +28,18 @@ function useForm<T extends Record<string, string>>(initial: T) {
   return { values, bind, reset: () => setValues(initial) };
 }
 
-function Users() {
+/** Deletes an account after the administrator confirms; reloads the list. */
+async function removeAccount(kind: 'users' | 'robots', name: string, reload: () => void, setError: (e: unknown) => void) {
+  if (!window.confirm(`Delete ${kind === 'users' ? 'user' : 'robot'} ${name}? Its tokens stop working at once.`)) return;
+  try {
+    await api(`/api/v1/${kind}/${encodeURIComponent(name)}`, { method: 'DELETE' });
+    reload();
+  } catch (err) {
+    setError(err);
+  }
+}
+
+function Users({ me }: { me: string | undefined }) {
   const [users, reload] = useLoad(() => api<{ users: Account[] }>('/api/v1/users'), 'users');
   const form = useForm({ name: '', password: '' });
   const [error, setError] = useState<unknown>(null);
@@ -51,7 +62,12 @@ function Users() {
           <ul class="plain">
             {d.users.map((u) => (
               <li key={u.name}>
-                <strong>{u.name}</strong> {u.admin && <span class="badge">admin</span>} <span class="muted">since <Time at={u.createdAt} /></span>
+                <strong>{u.name}</strong> {u.admin && <span class="badge">admin</span>} <span class="muted">since <Time at={u.createdAt} /></span>{' '}
+                {u.name !== me && (
+                  <button type="button" class="small" onClick={() => removeAccount('users', u.name, reload, setError)} aria-label={`Delete user ${u.name}`}>
+                    Delete
+                  </button>
+                )}
               </li>
             ))}
           </ul>
@@ -117,7 +133,10 @@ function Robots() {
               {d.robots.map((r) => (
                 <li key={r.name}>
                   <strong>{r.name}</strong> {r.description && <span class="muted">{r.description}</span>}{' '}
-                  <span class="muted">{r.expiresAt ? <>expires <Time at={r.expiresAt} /></> : 'never expires'}</span>
+                  <span class="muted">{r.expiresAt ? <>expires <Time at={r.expiresAt} /></> : 'never expires'}</span>{' '}
+                  <button type="button" class="small" onClick={() => removeAccount('robots', r.name, reload, setError)} aria-label={`Delete robot ${r.name}`}>
+                    Delete
+                  </button>
                 </li>
               ))}
             </ul>
@@ -415,12 +434,12 @@ function Webhooks() {
   );
 }
 
-export function AdminPage({ accounts }: { accounts: boolean }) {
+export function AdminPage({ accounts, me }: { accounts: boolean; me?: string | undefined }) {
   return (
     <>
       <PageTitle title="Administration" />
       <div class="admin-grid">
-        {accounts && <Users />}
+        {accounts && <Users me={me} />}
         {accounts && <Robots />}
         {accounts && <Permissions />}
         <UsageChart />

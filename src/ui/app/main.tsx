@@ -23,7 +23,7 @@ function Page({ loc, session, setSession }: { loc: Location; session: Session; s
   if (path === '/ui/login') return <LoginPage loc={loc} onSignedIn={setSession} />;
   if (path === '/ui/admin') {
     if (session.auth === 'none') return <AdminPage accounts={false} />;
-    return session.user?.admin ? <AdminPage accounts /> : <ErrorBox error={{ message: 'Administration is for administrators: sign in as one.' }} />;
+    return session.user?.admin ? <AdminPage accounts me={session.user.name} /> : <ErrorBox error={{ message: 'Administration is for administrators: sign in as one.' }} />;
   }
   const repo = /^\/ui\/repositories\/(.+?)(?:\/-\/(history|diff|image)(?:\/([^/]+))?)?\/?$/.exec(path);
   if (repo) {
