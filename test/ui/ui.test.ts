@@ -607,6 +607,37 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
   });
 });
 
+describe('web UI with BERTH_AUTH=none', { skip: suiteSkip(['chromium']) }, () => {
+  let reg: RegistryInstance;
+  let browser: Browser;
+  before(async () => {
+    assertTools(['chromium']);
+    [reg, browser] = await Promise.all([startRegistry(), chromium.launch({ executablePath: findTool('chromium')!, args: ['--no-sandbox'] })]);
+  });
+  after(async () => {
+    await browser?.close();
+    await reg?.destroy();
+  });
+
+  it('warns that the registry is open to anyone, and explains how to push the first image', { timeout: 60_000 }, async () => {
+    const page = await browser.newPage({ baseURL: reg.url });
+    try {
+      await page.goto('/ui/');
+      await page.getByRole('note').getByText('anyone who can reach it can push').waitFor();
+      await page.getByText('Push your first image').waitFor();
+      assert.equal(await page.getByRole('link', { name: 'Sign in' }).count(), 0, 'nothing to sign in to');
+      assert.match(await page.locator('pre').innerText(), new RegExp(`^docker tag my-image ${reg.host.replace(/\./g, '\\.')}/team/app:1\\.0`));
+      await page.getByRole('link', { name: 'Administration' }).click();
+      await page.getByRole('heading', { name: 'Garbage collection' }).waitFor();
+      assert.equal(await page.getByRole('heading', { name: 'Users' }).count(), 0);
+      await mkdir(SHOTS, { recursive: true });
+      await page.screenshot({ path: join(SHOTS, 'open-registry-light.png') });
+    } finally {
+      await page.close();
+    }
+  });
+});
+
 describe('BERTH_UI=false', { skip: suiteSkip([]) }, () => {
   let reg: RegistryInstance;
   before(async () => {

@@ -248,6 +248,7 @@ function UsageChart() {
         {(d) => {
           const top = [...d.repositories].sort((a, b) => b.size - a.size).slice(0, 15);
           const max = Math.max(1, ...top.map((r) => r.size));
+          if (top.length === 0) return <p class="muted">No repositories yet.</p>;
           return (
             <ol class="chart" aria-label="Largest repositories">
               {top.map((r) => (
