@@ -3,8 +3,7 @@
 // login as `docker login` (lockout, audit); DELETE signs out. Served only with BERTH_UI on.
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { BrowserSession } from '../auth/browser-session.js';
-import { browserSession } from '../auth/browser-session.js';
+import { browserSession, type BrowserSession } from '../auth/browser-session.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { sendEmpty } from '../http/respond.js';
 import { readJson } from '../http/small-body.js';
