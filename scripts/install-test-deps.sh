@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system tools the tests need: dockerd + docker CLI (Debian's docker.io, which
-# brings containerd and runc), skopeo, and a C compiler for the native SHA module (gcc).
+# brings containerd and runc), skopeo, a C compiler for the native SHA module (gcc), and chromium
+# for the web UI's browser tests.
 # Idempotent: exits quickly when everything is already there.
 # Usage: bash scripts/install-test-deps.sh [--with-distribution]
 #   --with-distribution  also install CNCF Distribution (docker-registry), used only to
@@ -17,8 +18,8 @@ for arg in "$@"; do
 done
 
 # tool -> Debian package
-declare -A pkg_of=([dockerd]=docker.io [docker]=docker.io [containerd]=docker.io [skopeo]=skopeo [cc]=gcc)
-tools=(dockerd docker containerd skopeo cc)
+declare -A pkg_of=([dockerd]=docker.io [docker]=docker.io [containerd]=docker.io [skopeo]=skopeo [cc]=gcc [chromium]=chromium)
+tools=(dockerd docker containerd skopeo cc chromium)
 if [[ $want_distribution == 1 ]]; then
   pkg_of[docker-registry]=docker-registry
   tools+=(docker-registry)
@@ -50,7 +51,7 @@ fi
 if [[ $(id -u) -ne 0 || $is_debian -ne 1 ]]; then
   echo "install-test-deps: missing tools: ${missing_tools[*]}" >&2
   echo "  On Debian/Ubuntu (as root): apt-get update && apt-get install -y --no-install-recommends ${missing_pkgs[*]}" >&2
-  echo "  Elsewhere: install Docker Engine (dockerd + docker CLI), skopeo and a C compiler from your distribution." >&2
+  echo "  Elsewhere: install Docker Engine (dockerd + docker CLI), skopeo, a C compiler and Chromium from your distribution." >&2
   echo "  The tests that need them skip (or fail when CI=true) without them." >&2
   exit 1
 fi

@@ -148,6 +148,7 @@ const envSchema = z.object({
   BERTH_PUBLIC_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BERTH_SPARSE_MANIFESTS: booleanString.default(false),
+  BERTH_UI: booleanString.default(true),
   // Upload sessions untouched this long are aborted (S3 multipart parts included).
   BERTH_UPLOAD_TTL: duration('24h'),
   // Below this much free space new uploads are refused (507), keeping room for the database.
@@ -204,6 +205,8 @@ export interface Config {
   trustProxy: boolean;
   publicUrl: string | undefined;
   sparseManifests: boolean;
+  /** Serve the web UI at / (BERTH_UI). */
+  ui: boolean;
   uploadTtlMs: number;
   /** BERTH_MIN_FREE_SPACE: below it (on the blob directory's or the embedded database's filesystem) uploads are refused. */
   minFreeSpace: FreeSpaceReserve;
@@ -306,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: e.BERTH_TRUST_PROXY,
     publicUrl: e.BERTH_PUBLIC_URL?.replace(/\/+$/, ''),
     sparseManifests: e.BERTH_SPARSE_MANIFESTS,
+    ui: e.BERTH_UI,
     uploadTtlMs: e.BERTH_UPLOAD_TTL,
     minFreeSpace: e.BERTH_MIN_FREE_SPACE,
     logLevel: e.LOG_LEVEL,

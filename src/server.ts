@@ -70,6 +70,8 @@ export async function serve(config: Config): Promise<void> {
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
     sparseManifests: config.sparseManifests,
+    ui: config.ui,
+    gc: gcOptions(config),
     immutableTags: config.immutableTags,
     quotas: config.quotas,
     blobRedirect: config.storage.driver === 's3' && config.storage.redirect,

@@ -24,6 +24,12 @@ export class ImageReader {
 
   /** The config blob's compared fields; BLOB_UNKNOWN when the store lacks it, undefined when it is not JSON. */
   async config(digest: string, size: number): Promise<ImageConfigSummary | undefined> {
+    const bytes = await this.configBytes(digest, size);
+    return bytes && summarizeImageConfig(bytes);
+  }
+
+  /** The config blob's bytes; BLOB_UNKNOWN when the store lacks it, undefined when it is too large to read. */
+  async configBytes(digest: string, size: number): Promise<Buffer | undefined> {
     if (size > MAX_CONFIG_BYTES) return undefined;
     let stream;
     try {
@@ -44,6 +50,6 @@ export class ImageReader {
       }
       chunks.push(chunk as Buffer);
     }
-    return summarizeImageConfig(Buffer.concat(chunks));
+    return Buffer.concat(chunks);
   }
 }

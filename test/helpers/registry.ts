@@ -70,7 +70,7 @@ export const TEST_TOKEN_AUTH: TokenAuthConfig = {
   loginLimits: { maxPerAccount: 1000, maxPerAddress: 1000, windowMs: 60_000 },
 };
 
-export interface TestRegistryOptions extends Pick<AppDeps, 'sparseManifests' | 'publicUrl' | 'trustProxy' | 'immutableTags' | 'metrics' | 'serveMetrics' | 'notifier' | 'draining' | 'quotas'> {
+export interface TestRegistryOptions extends Pick<AppDeps, 'sparseManifests' | 'publicUrl' | 'trustProxy' | 'immutableTags' | 'metrics' | 'serveMetrics' | 'notifier' | 'draining' | 'quotas' | 'ui' | 'gc'> {
   /** BERTH_AUTH=token with these settings (over TEST_TOKEN_AUTH). */
   tokenAuth?: Partial<TokenAuthConfig>;
   /** Where the app logs go, through Berth's own logger (redaction included); silent otherwise. */

@@ -31,6 +31,7 @@ describe('loadConfig (config): defaults', () => {
       trustProxy: false,
       publicUrl: undefined,
       sparseManifests: false,
+      ui: true,
       uploadTtlMs: 24 * 3_600_000,
       minFreeSpace: { bytes: 1024 ** 3, percent: 5 },
       logLevel: 'info',
@@ -79,6 +80,11 @@ describe('loadConfig (config): defaults', () => {
       assert.equal(loadConfig({ BERTH_SPARSE_MANIFESTS: value }).sparseManifests, expected);
     });
   }
+
+  it('serves the web UI unless BERTH_UI=false', () => {
+    assert.equal(loadConfig({}).ui, true);
+    assert.equal(loadConfig({ BERTH_UI: 'false' }).ui, false);
+  });
 });
 
 describe('loadConfig (config): BERTH_ADDR', () => {
@@ -239,6 +245,7 @@ describe('loadConfig (config): invalid values are refused with the variable name
     ['BERTH_ALLOW_ANONYMOUS_PUSH', 'maybe'],
     ['BERTH_TRUST_PROXY', 'sure'],
     ['BERTH_SPARSE_MANIFESTS', 'TRUE!'],
+    ['BERTH_UI', 'off'],
     ['BERTH_STORAGE', 'ftp'],
     ['BERTH_AUTH', 'bogus'],
     ['LOG_LEVEL', 'verbose'],

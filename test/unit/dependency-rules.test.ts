@@ -2,7 +2,7 @@
 // one. A violation fails this test with the offending import and, for a cycle, its whole path.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -33,7 +33,35 @@ function describeViolation(v: IViolation): string {
   return `${v.rule.name}: ${v.from} → ${v.to}${cycle ? ` (cycle: ${v.from} → ${cycle})` : ''}`;
 }
 
+/** The web UI's browser app: its imports, by file, that are neither packages nor inside its folder. */
+async function browserAppImportsOutside(dir: string): Promise<string[]> {
+  const outside: string[] = [];
+  for (const name of await readdir(dir)) {
+    if (!/\.tsx?$/.test(name)) continue;
+    const text = await readFile(path.join(dir, name), 'utf8');
+    for (const [, spec] of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+      if (spec === undefined || !spec.startsWith('.')) continue;
+      if (path.relative(dir, path.resolve(dir, spec)).startsWith('..')) outside.push(`${name} → ${spec}`);
+    }
+  }
+  return outside;
+}
+
 describe('import rules (dependency-cruiser)', () => {
+  it("the web UI's browser app (src/ui/app, bundled apart) imports only packages and its own files", async () => {
+    const dir = path.resolve('src/ui/app');
+    const files = (await readdir(dir)).filter((n) => /\.tsx?$/.test(n));
+    assert.ok(files.length > 3, `only ${files.length} files in ${dir}`);
+    assert.deepEqual(await browserAppImportsOutside(dir), []);
+    const scratch = await mkdtemp(path.join(tmpdir(), 'berth-ui-imports-'));
+    try {
+      await writeFile(path.join(scratch, 'page.tsx'), "import { h } from 'preact';\nimport { api } from './api.js';\nimport { pool } from '../../db/pool.js';\n");
+      assert.deepEqual(await browserAppImportsOutside(scratch), ['page.tsx → ../../db/pool.js']);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+
   it('src/ has no import cycles and no lower layer importing a higher one', async () => {
     const result = await check(process.cwd());
     // A parser that read nothing would find nothing wrong: make sure the imports were seen.

@@ -7,6 +7,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { AccountError } from '../../auth/accounts.js';
+import { browserSessionOf } from '../../auth/browser-session.js';
 import { parseBasic } from '../../auth/credentials.js';
 import type { TokenAuth } from '../../auth/token-auth.js';
 import { TokenError } from '../../auth/tokens.js';
@@ -59,34 +60,44 @@ function decodeCaptures(ctx: Context): string[] {
   }
 }
 
+/** Resolves once the request is an administrator's (bearer token, Basic, or a UI session); UNAUTHORIZED or DENIED otherwise. */
+export async function requireAdministrator(auth: TokenAuth, ctx: Context): Promise<void> {
+  const { accounts } = auth;
+  const session = browserSessionOf(ctx);
+  if (session) {
+    if (!session.admin) throw new RegistryError(session.principal.kind === 'anonymous' ? 'UNAUTHORIZED' : 'DENIED', { message: 'the management API needs an administrator' });
+    setPrincipal(ctx, session.principal);
+    return;
+  }
+  const header = ctx.get('Authorization');
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  let name: string | undefined;
+  if (bearer) {
+    try {
+      const token = await auth.verifier.verifyAccess(bearer[1]!);
+      if (token.local && token.principal.kind === 'user') name = token.principal.subject;
+      else throw new RegistryError('DENIED', { message: 'the management API needs an administrator' });
+    } catch (err) {
+      if (err instanceof TokenError) throw new RegistryError('UNAUTHORIZED', { message: `invalid token: ${err.message}` });
+      throw err;
+    }
+  } else {
+    const credentials = parseBasic(header);
+    if (!credentials) {
+      throw new RegistryError('UNAUTHORIZED', { headers: { 'WWW-Authenticate': 'Basic realm="Berth management API"' } });
+    }
+    name = (await auth.login.login(ctx, credentials)).name;
+  }
+  const account = await accounts.find(name);
+  if (!account?.admin) throw new RegistryError('DENIED', { message: 'the management API needs an administrator' });
+  setPrincipal(ctx, { subject: account.name, kind: 'user' });
+}
+
 export function createManagementRouter(auth: TokenAuth): Router {
   const { accounts } = auth;
   const router = new Router();
 
-  const requireAdmin = async (ctx: Context): Promise<void> => {
-    const header = ctx.get('Authorization');
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    let name: string | undefined;
-    if (bearer) {
-      try {
-        const token = await auth.verifier.verifyAccess(bearer[1]!);
-        if (token.local && token.principal.kind === 'user') name = token.principal.subject;
-        else throw new RegistryError('DENIED', { message: 'the management API needs an administrator' });
-      } catch (err) {
-        if (err instanceof TokenError) throw new RegistryError('UNAUTHORIZED', { message: `invalid token: ${err.message}` });
-        throw err;
-      }
-    } else {
-      const credentials = parseBasic(header);
-      if (!credentials) {
-        throw new RegistryError('UNAUTHORIZED', { headers: { 'WWW-Authenticate': 'Basic realm="Berth management API"' } });
-      }
-      name = (await auth.login.login(ctx, credentials)).name;
-    }
-    const account = await accounts.find(name);
-    if (!account?.admin) throw new RegistryError('DENIED', { message: 'the management API needs an administrator' });
-    setPrincipal(ctx, { subject: account.name, kind: 'user' });
-  };
+  const requireAdmin = (ctx: Context) => requireAdministrator(auth, ctx);
 
   const admin = (handler: Handler) => async (ctx: Context) => {
     ctx.set('Cache-Control', 'no-store');
