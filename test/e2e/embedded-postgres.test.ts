@@ -262,7 +262,9 @@ describe('as root where user namespaces are unavailable: the "postgres" system u
     const r = await runCli(['serve'], { ...noUnshare, BERTH_DATA_DIR: path.join(closed, 'data'), BERTH_ADDR: `127.0.0.1:${await freePort()}` });
     assert.equal(r.code, 1, r.stderr);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr, /^berth: the embedded PostgreSQL runs as the "postgres" system user here \(user namespaces are unavailable\) and cannot reach \S+\/closed\/data: move Berth and its BERTH_DATA_DIR out of the 0700 directory .*allow user namespaces, or set DATABASE_URL$/m);
+    // What it cannot reach first: the data directory, or (a checkout itself in a 0700 directory, such as
+    // /root/berth) the PostgreSQL binaries under node_modules.
+    assert.match(r.stderr, /^berth: the embedded PostgreSQL runs as the "postgres" system user here \(user namespaces are unavailable\) and cannot reach (\S+\/closed\/data|\S+\/node_modules\/\S+): move Berth and its BERTH_DATA_DIR out of the 0700 directory .*allow user namespaces, or set DATABASE_URL$/m);
     assert.equal(statSync(closed).mode & 0o777, 0o700, 'the directory above the data directory was not loosened');
   });
 
