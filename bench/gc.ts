@@ -20,7 +20,7 @@ import pg from 'pg';
 import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
 import { runGc } from '../src/gc/collector.js';
-import { FsBlobStore } from '../src/storage/fs-blob-store.js';
+import { FsBlobStore } from '../src/storage/fs/fs-blob-store.js';
 import { freePort, killOnExit } from '../test/helpers/child-processes.js';
 import { percentile } from './lib/stats.js';
 

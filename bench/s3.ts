@@ -488,7 +488,7 @@ export async function runS3(o: S3Options): Promise<{ report: string; notes: stri
         `\`multipartcopythresholdsize: ${DIST_COPY_THRESHOLD}\` (its maximum, 5 GiB: above the threshold, default 32 MiB, it moves an upload to its blob path with UploadPartCopy, which s3rver answers 501; below it uses CopyObject), ` +
         '`rootdirectory: /distribution` (`/distribution-redirect`), the in-memory blob descriptor cache, `redirect: disable: true` on one instance and false on the other; ' +
         '`AWS_CA_BUNDLE` is removed from its environment (its Go AWS SDK refuses to start with it set).',
-      `- SDK direct: \`createS3Client\` (src/storage/s3-client.ts, the client Berth uses) — CreateMultipartUpload, UploadPart of ${o.chunkBytes / MiB} MiB parts one after another from memory, CompleteMultipartUpload; GetObject read to the end. ` +
+      `- SDK direct: \`createS3Client\` (src/storage/s3/s3-client.ts, the client Berth uses) — CreateMultipartUpload, UploadPart of ${o.chunkBytes / MiB} MiB parts one after another from memory, CompleteMultipartUpload; GetObject read to the end. ` +
         'Berth also sends its parts one at a time (it receives the next part while one is uploading), so this is the like-for-like baseline.',
       `- Registry figures with the bench client (node:http, keep-alive, bodies from memory, responses counted and dropped); the push time includes the final PUT (the registry's commit to the content address). ` +
         'The redirect pull is the GET to the registry (307) plus the GET of the presigned URL from s3rver.',

@@ -3,27 +3,30 @@
 // different load. Prints, per registry, median (min–max) of the rate and of the CPU it took, with
 // Berth's node split into user and system time and its PostgreSQL apart.
 //
-//   node --import tsx bench/side-by-side.ts --roots /tmp/before,. --what images [--runs 7] [--dist]
+//   node --import tsx bench/side-by-side.ts --roots /tmp/before,. --what images [--runs 7] [--dist] [--s3]
 //
 //   --roots   built Berth trees (dist/ and node_modules/ in each; default: this one)
 //   --what    mono (POST + PUT of 256 MiB), chunked (8 MiB PATCHes; also the closing PUT's time),
 //             images (200 small images, c=8, as figure 5), dockerlike (5 × 40 MiB layers at once,
-//             each one PATCH with chunked transfer encoding in 32 KiB writes, as dockerd sends)
+//             each one PATCH with chunked transfer encoding in 32 KiB writes, as dockerd sends),
+//             pull (GET of a 256 MiB blob pushed once before the runs, read to the end)
+//   --s3      every Berth with BERTH_STORAGE=s3 on one s3rver (test/helpers/s3rver.ts), each under its own prefix
 //   --cpu-prof DIR  each Berth under --cpu-prof, into DIR/<index>
 import { randomFillSync } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startS3rver, type TestS3 } from '../test/helpers/s3rver.js';
 import { Client, makeImage, pool, sha256, withQuery } from './lib/client.js';
 import { processCpuSeconds, startBerth, startDistribution, type RegistryProc } from './lib/procs.js';
 import { MiB, spread, type Spread } from './lib/stats.js';
 
-const WHAT = ['mono', 'chunked', 'images', 'dockerlike'] as const;
+const WHAT = ['mono', 'chunked', 'images', 'dockerlike', 'pull'] as const;
 type What = (typeof WHAT)[number];
 
 function parse(argv: string[]) {
-  const o = { roots: [resolve('.')], what: 'chunked' as What, runs: 5, dist: false, cpuProf: '' };
+  const o = { roots: [resolve('.')], what: 'chunked' as What, runs: 5, dist: false, s3: false, cpuProf: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => argv[++i] ?? '';
@@ -31,6 +34,7 @@ function parse(argv: string[]) {
     else if (a === '--what' && (WHAT as readonly string[]).includes(argv[i + 1] ?? '')) o.what = val() as What;
     else if (a === '--runs') o.runs = Math.max(1, Number.parseInt(val(), 10));
     else if (a === '--dist') o.dist = true;
+    else if (a === '--s3') o.s3 = true;
     else if (a === '--cpu-prof') o.cpuProf = resolve(val());
     else throw new Error(`unknown or bad argument ${a} (see the head of bench/side-by-side.ts)`);
   }
@@ -103,20 +107,37 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'berth-side-'));
   chmodSync(tmp, 0o755);
   const entries: Entry[] = [];
+  let s3: TestS3 | undefined;
   const add = (label: string, reg: RegistryProc) =>
     entries.push({ label, reg, client: new Client(reg.url), rate: [], cpu: [], user: [], sys: [], pg: [], closingPutMs: [] });
   try {
+    if (o.s3) s3 = await startS3rver();
     for (const [i, root] of o.roots.entries()) {
       const dataDir = join(tmp, `berth-${i}`);
       mkdirSync(dataDir);
       const nodeArgs = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(o.cpuProf, String(i))}`] : [];
-      add(`Berth ${i} (${root})`, await startBerth({ repoRoot: root, dataDir, nodeArgs }));
+      const extraEnv: Record<string, string> = s3
+        ? {
+            BERTH_STORAGE: 's3',
+            BERTH_S3_ENDPOINT: s3.endpoint,
+            BERTH_S3_BUCKET: s3.bucket,
+            BERTH_S3_FORCE_PATH_STYLE: 'true',
+            BERTH_S3_CREATE_BUCKET: 'true',
+            BERTH_S3_PREFIX: `berth-${i}/`,
+            AWS_ACCESS_KEY_ID: 'S3RVER',
+            AWS_SECRET_ACCESS_KEY: 'S3RVER',
+            AWS_REGION: 'us-east-1',
+          }
+        : {};
+      add(`Berth ${i} (${root})`, await startBerth({ repoRoot: root, dataDir, nodeArgs, extraEnv }));
     }
     if (o.dist) {
       mkdirSync(join(tmp, 'distribution'));
       add('Distribution', await startDistribution({ dataDir: join(tmp, 'distribution') }));
     }
     const data = randomFillSync(Buffer.allocUnsafe(256 * MiB));
+    const pulled = sha256(data);
+    if (o.what === 'pull') for (const e of entries) await e.client.pushMonolithic('side/pull', [data], pulled);
     // Per GiB for blob figures, per image (ms) for images.
     const scale = o.what === 'images' ? 1000 / 200 : o.what === 'dockerlike' ? 1024 / 200 : 4;
     for (let run = -1; run < o.runs; run++) {
@@ -134,6 +155,12 @@ async function main(): Promise<void> {
           });
           op = () => Promise.all(layers.map((l) => pushStreamed(e.client, l.b, l.digest)));
           amount = 200;
+        } else if (o.what === 'pull') {
+          op = async () => {
+            const bytes = await e.client.pull('side/pull', pulled);
+            if (bytes !== data.length) throw new Error(`pulled ${bytes} bytes of ${data.length}`);
+          };
+          amount = 256;
         } else {
           randomFillSync(data, 0, 16);
           const digest = sha256(data);
@@ -164,6 +191,7 @@ async function main(): Promise<void> {
   } finally {
     for (const e of entries) e.client.close();
     await Promise.all(entries.map((e) => e.reg.stop()));
+    await s3?.stop();
     rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system tools the tests need: dockerd + docker CLI (Debian's docker.io, which
-# brings containerd and runc), skopeo, a C compiler for the native SHA module (gcc), and CNCF
-# Distribution (docker-registry) with htpasswd (apache2-utils): the pull-through cache's upstream.
+# brings containerd and runc), skopeo, a C compiler for the native SHA module (gcc), chromium for
+# the web UI's browser tests, and CNCF Distribution (docker-registry) with htpasswd (apache2-utils):
+# the pull-through cache's upstream.
 # Idempotent: exits quickly when everything is already there.
 # Usage: bash scripts/install-test-deps.sh [--with-distribution]
 #   --with-distribution  kept for compatibility: docker-registry is now always installed.
@@ -16,8 +17,8 @@ for arg in "$@"; do
 done
 
 # tool -> Debian package
-declare -A pkg_of=([dockerd]=docker.io [docker]=docker.io [containerd]=docker.io [skopeo]=skopeo [cc]=gcc [docker-registry]=docker-registry [htpasswd]=apache2-utils)
-tools=(dockerd docker containerd skopeo cc docker-registry htpasswd)
+declare -A pkg_of=([dockerd]=docker.io [docker]=docker.io [containerd]=docker.io [skopeo]=skopeo [cc]=gcc [chromium]=chromium [docker-registry]=docker-registry [htpasswd]=apache2-utils)
+tools=(dockerd docker containerd skopeo cc chromium docker-registry htpasswd)
 
 missing_tools=()
 missing_pkgs=()
@@ -45,7 +46,7 @@ fi
 if [[ $(id -u) -ne 0 || $is_debian -ne 1 ]]; then
   echo "install-test-deps: missing tools: ${missing_tools[*]}" >&2
   echo "  On Debian/Ubuntu (as root): apt-get update && apt-get install -y --no-install-recommends ${missing_pkgs[*]}" >&2
-  echo "  Elsewhere: install Docker Engine (dockerd + docker CLI), skopeo and a C compiler from your distribution." >&2
+  echo "  Elsewhere: install Docker Engine (dockerd + docker CLI), skopeo, a C compiler and Chromium from your distribution." >&2
   echo "  The tests that need them skip (or fail when CI=true) without them." >&2
   exit 1
 fi

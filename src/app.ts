@@ -9,7 +9,7 @@ import { rejectUnstorableInput } from './http/middleware/storable-input.js';
 import { requestLog } from './http/middleware/request-log.js';
 import { createApiRouter } from './http/api/index.js';
 import { createRegistryRouter } from './http/routes/index.js';
-import { createManagementRouter } from './http/routes/management.js';
+import { createManagementRouter, requireAdministrator } from './http/routes/management.js';
 import { createTokenRouter } from './http/routes/token.js';
 import { ImmutableTags, type ImmutableTagRule } from './registry/immutable-tags.js';
 import { operationsRouter } from './http/routes/operations.js';
@@ -20,6 +20,9 @@ import { Metrics } from './metrics/metrics.js';
 import { silentNotifier, type Notifier } from './notify/notifier.js';
 import { Quotas, type QuotaRule } from './registry/quotas.js';
 import { BlobService } from './services/blobs.js';
+import type { GcOptions } from './gc/collector.js';
+import { GcRuns } from './services/gc-runs.js';
+import { ImageDetailsService } from './services/image-details.js';
 import { ImageDiffService } from './services/image-diff.js';
 import { ListingService } from './services/listing.js';
 import { ManifestService } from './services/manifests.js';
@@ -34,6 +37,7 @@ import { instrumentBlobStore } from './storage/instrumented-blob-store.js';
 import { createPullThrough } from './proxy/pull-through.js';
 import { proxyMetrics } from './proxy/proxy-metrics.js';
 import type { ProxyConfig } from './proxy/settings.js';
+import { createUi } from './ui/index.js';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -64,6 +68,10 @@ export interface AppDeps {
   draining?: () => boolean;
   /** Storage allowances per repository glob (BERTH_QUOTAS); none when absent. */
   quotas?: QuotaRule[];
+  /** Serve the web UI at / (BERTH_UI). */
+  ui?: boolean;
+  /** Settings of garbage collection on demand (POST /api/v1/gc); none when absent. */
+  gc?: GcOptions;
   /** Saveable digests of uploads in progress; the process's own (native module if built) when absent. */
   resumableDigests?: ResumableDigests;
   /** The free-space reserve (BERTH_MIN_FREE_SPACE): uploads refused while it is not there; none when absent. */
@@ -103,11 +111,17 @@ export function buildApp(deps: AppDeps): Koa {
     access,
     roomForUploads: async () => deps.freeSpace?.check(),
   });
+  const diff = new ImageDiffService(deps.pool, store);
   const api = createApiRouter({
     history: new TagHistoryService(deps.pool, store, { immutableTags, sparseManifests: deps.sparseManifests }, notifier),
     overview: new OverviewService(deps.pool, store),
-    diff: new ImageDiffService(deps.pool, store),
+    diff,
     usage: new UsageService(deps.pool, quotas),
+    images: new ImageDetailsService(deps.pool, store, diff),
+    immutableTags,
+    gc: deps.gc && new GcRuns(deps.pool, store, { ...deps.gc, logger: deps.logger }),
+    notifier,
+    requireAdmin: deps.auth && ((ctx) => requireAdministrator(deps.auth!, ctx)),
     access,
   });
   const operations = operationsRouter(
@@ -121,6 +135,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(rejectUnstorableInput);
   app.use(operations.routes());
   app.use(operations.allowedMethods());
+  if (deps.ui) app.use(createUi({ auth: deps.auth, publicUrl: deps.publicUrl }));
   app.use(router.routes());
   if (deps.auth) {
     app.use(createTokenRouter(deps.auth).routes());

@@ -3,17 +3,20 @@
 // that one rather than starting a second.
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
-import { AccountError, AccountService, type AccountInfo, type Grant } from './auth/accounts.js';
+import { AccountService, type AccountInfo, type Grant } from './auth/accounts.js';
 import { SigningKeys } from './auth/keys.js';
+import { UsageError } from './usage-error.js';
 import { parseDuration, type Config } from './config.js';
 import { migrate } from './db/migrate.js';
-import { openDatabase } from './deps.js';
+import { openDatabaseForCli } from './deps.js';
 import { createLogger } from './logger.js';
 
 export const ACCOUNT_USAGE = `  user add <name> [--admin] [--allow <pattern>:<actions>]...   create a user (password read from stdin)
   user passwd <name>                  set a user's password (read from stdin)
   user rm <name>                      delete a user
   user ls [--json]                    list users
+  user unlock [<name>] [--address <ip>]   lift the failed-login lockout of an account and/or a
+                                      client address, on every running replica
   robot create <name> [--expires <90m|24h|30d>] [--description <text>] [--allow <pattern>:<actions>]...
                                       create a robot account and print its secret (shown once)
   robot rm <name>                     delete a robot account
@@ -29,10 +32,7 @@ export interface AccountCommandOptions {
   expires?: string | undefined;
   description?: string | undefined;
   json?: boolean | undefined;
-}
-
-export class UsageError extends Error {
-  override name = 'UsageError';
+  address?: string | undefined;
 }
 
 /** `<pattern>:<actions>`, split at the last colon (patterns never contain one). */
@@ -74,7 +74,7 @@ const need = (value: string | undefined, what: string): string => {
 export async function runAccountCommand(config: Config, args: string[], options: AccountCommandOptions): Promise<number> {
   const [group, action, ...rest] = args;
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination({ dest: 2, sync: true }));
-  const { pool, embedded } = await openDatabase(config, logger, { shareRunning: true });
+  const { pool, close } = await openDatabaseForCli(config, logger);
   try {
     await migrate(pool);
     const accounts = new AccountService(pool);
@@ -99,6 +99,13 @@ export async function runAccountCommand(config: Config, args: string[], options:
         const name = need(rest[0], `${group} name`);
         await accounts.remove(name, group === 'user' ? 'user' : 'robot');
         console.log(`deleted ${group} ${name}`);
+        return 0;
+      }
+      case 'user unlock': {
+        const account = rest[0];
+        if (account === undefined && options.address === undefined) throw new UsageError('user unlock needs an account name, --address <ip>, or both');
+        await accounts.clearLockout({ account, address: options.address });
+        console.log(`lifted the login lockout of ${[account, options.address].filter(Boolean).join(' and ')}; every replica lets them try again`);
         return 0;
       }
       case 'user ls':
@@ -155,11 +162,7 @@ export async function runAccountCommand(config: Config, args: string[], options:
       default:
         throw new UsageError(`unknown command: ${args.join(' ')}`);
     }
-  } catch (err) {
-    if (err instanceof AccountError) throw new UsageError(err.message);
-    throw err;
   } finally {
-    await pool.end();
-    await embedded?.stop();
+    await close();
   }
 }

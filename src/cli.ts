@@ -3,12 +3,16 @@
 // side (the database and the blob store, with the server's settings); history | rollback | diff |
 // du as a client of a running Berth over its /api/v1. Parsed with node:util's parseArgs.
 import { parseArgs } from 'node:util';
+import { AccountError } from './auth/accounts.js';
 import { KeyConfigError } from './auth/keys.js';
-import { ACCOUNT_USAGE, runAccountCommand, UsageError as AccountUsageError } from './cli-accounts.js';
-import { ApiClient, ApiError } from './client/api-client.js';
-import { diffCommand, historyCommand, rollbackCommand, UsageError } from './client/commands.js';
-import { resolveCredentials } from './client/credentials.js';
-import { ConfigError, isLoopback, loadConfig } from './config.js';
+import { ACCOUNT_USAGE, runAccountCommand } from './cli-accounts.js';
+import { ApiClient, ApiError, RegistryUnreachableError } from './client/api-client.js';
+import { diffCommand, historyCommand, rollbackCommand } from './client/commands.js';
+import { UsageError } from './usage-error.js';
+import { CredentialHelperError, resolveCredentials } from './client/credentials.js';
+import { resolveRegistry } from './client/registry-address.js';
+import { packageVersion } from './client/version.js';
+import { ConfigError, loadConfig } from './config.js';
 import { duCommand } from './client/usage-command.js';
 import { openDatabaseForCli } from './deps.js';
 import { MigrationError, migrate } from './db/migrate.js';
@@ -19,8 +23,10 @@ import { gcOptions } from './gc/options.js';
 import { createBlobStore } from './storage/create-blob-store.js';
 import { createLogger } from './logger.js';
 import { serve } from './server.js';
+import { StartupError, unexpectedErrorText } from './startup-error.js';
 
 const USAGE = `usage: berth <command> [options]
+       berth --version
 
 server commands (settings from the environment: BERTH_ADDR, BERTH_DATA_DIR, DATABASE_URL, ...; see README.md):
   serve                              start the registry (the default)
@@ -49,13 +55,16 @@ client commands (talk to a running Berth):
                                      reference) and their quotas; all repositories without names
 
 client options:
-  --registry URL                     Berth's address (or BERTH_REGISTRY; default http://127.0.0.1:5000)
+  --registry URL                     Berth's address (or BERTH_REGISTRY; otherwise the server's own
+                                     BERTH_PUBLIC_URL or BERTH_ADDR; default http://127.0.0.1:5000)
   --username U --password P          credentials (or BERTH_USERNAME/BERTH_PASSWORD; otherwise what
-                                     docker login stored in ~/.docker/config.json for the host)
+                                     docker login stored for the host: ~/.docker/config.json or
+                                     $DOCKER_CONFIG, credential helpers included)
   --json                             print the API's JSON instead of text`;
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
   registry: { type: 'string' },
   username: { type: 'string', short: 'u' },
   password: { type: 'string', short: 'p' },
@@ -74,22 +83,13 @@ const OPTIONS = {
   expires: { type: 'string' },
   description: { type: 'string' },
   deep: { type: 'boolean' },
+  address: { type: 'string' },
 } as const;
 
-/** `127.0.0.1:5000` → http (loopback) or https (anything else); a URL is taken as it is. */
-function registryUrl(value: string): URL {
-  const withScheme = /^[a-z]+:\/\//i.test(value) ? value : `${isLoopback(value.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')) ? 'http' : 'https'}://${value}`;
-  try {
-    return new URL(withScheme);
-  } catch {
-    throw new UsageError(`--registry must be a URL like http://127.0.0.1:5000, got "${value}"`);
-  }
-}
-
 async function client(values: { registry?: string | undefined; username?: string | undefined; password?: string | undefined }): Promise<ApiClient> {
-  const url = registryUrl(values.registry ?? process.env.BERTH_REGISTRY ?? 'http://127.0.0.1:5000');
+  const { url, source } = resolveRegistry(values.registry);
   const credentials = await resolveCredentials(url.host, { username: values.username, password: values.password });
-  return new ApiClient(url.origin + url.pathname.replace(/\/+$/, ''), credentials);
+  return new ApiClient(url.origin + url.pathname.replace(/\/+$/, ''), credentials, 'berth-cli', source);
 }
 
 function positional(positionals: string[], index: number, what: string): string {
@@ -101,6 +101,10 @@ function positional(positionals: string[], index: number, what: string): string 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   const command = positionals[0] ?? 'serve';
+  if (values.version) {
+    console.log(`berth ${packageVersion()}`);
+    return 0;
+  }
   if (values.help || command === 'help') {
     console.log(USAGE);
     return 0;
@@ -149,7 +153,7 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     case 'migrate': {
       const logger = createLogger(config.logLevel);
-      const db = await openDatabaseForCli(config, logger);
+      const db = await openDatabaseForCli(config, logger, { allowEmpty: true });
       try {
         const applied = await migrate(db.pool);
         console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
@@ -167,7 +171,7 @@ async function main(argv: string[]): Promise<number> {
     case 'fsck': {
       // Logs go to stderr: stdout is the report.
       const logger = createLogger(config.logLevel, { cli: true });
-      const db = await openDatabaseForCli(config, logger);
+      const db = await openDatabaseForCli(config, logger, { checkStore: true });
       try {
         await migrate(db.pool);
         const store = await createBlobStore(config.storage);
@@ -202,12 +206,12 @@ main(process.argv.slice(2)).then(
       console.error(`berth: ${err.code}: ${err.message}`);
       process.exit(1);
     }
-    if ((err as Error)?.message === 'fetch failed') {
-      console.error(`berth: cannot reach the registry: ${(err as { cause?: Error }).cause?.message ?? 'connection failed'}`);
+    if (err instanceof RegistryUnreachableError || err instanceof CredentialHelperError) {
+      console.error(`berth: ${err.message}`);
       process.exit(1);
     }
-    const known = err instanceof ConfigError || err instanceof MigrationError || err instanceof AccountUsageError || err instanceof KeyConfigError;
-    console.error(`berth: ${known ? (err as Error).message : (err as Error)?.stack ?? String(err)}`);
+    const known = err instanceof ConfigError || err instanceof MigrationError || err instanceof AccountError || err instanceof KeyConfigError || err instanceof StartupError;
+    console.error(`berth: ${unexpectedErrorText(err, known)}`);
     process.exit(1);
   },
 );

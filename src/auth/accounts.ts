@@ -1,5 +1,6 @@
 // Users and robot accounts: creating them, checking their credentials, and the rules their names
 // and passwords follow. Shared by the CLI, the management API, the token endpoint and start-up.
+import { isIP } from 'node:net';
 import type pg from 'pg';
 import {
   deleteAccount,
@@ -11,6 +12,7 @@ import {
   type AccountKind,
   type AccountRow,
 } from '../db/accounts.js';
+import { clearLockouts, type LockoutKey } from '../db/login-clearances.js';
 import { deletePermission, deletePermissionFor, listPermissions, permissionsFor, upsertPermission, type PermissionRow } from '../db/permissions.js';
 import { DUMMY_HASH, generateSecret, hashSecret, verifySecret } from './secrets.js';
 import { isRepositoryAction, isValidPattern } from './permissions.js';
@@ -171,6 +173,26 @@ export class AccountService {
     if (!row) throw new AccountError(`account "${name}" already exists`, 'exists');
     for (const grant of options.grants ?? []) await upsertPermission(this.pool, name, grant.pattern, grant.actions);
     return { robot: accountInfo(row), secret };
+  }
+
+  /**
+   * Lifts the failed-login lockout of an account and/or a client address, on every replica (each
+   * reads the clearance when it next refuses one of them: src/auth/credentials.ts).
+   */
+  async clearLockout(target: { account?: string | undefined; address?: string | undefined }): Promise<void> {
+    const keys: LockoutKey[] = [];
+    if (target.account !== undefined) {
+      if (!(await findAccount(this.pool, target.account))) throw new AccountError(`no account "${target.account.slice(0, 80)}"`, 'unknown');
+      keys.push({ kind: 'account', key: target.account });
+    }
+    if (target.address !== undefined) {
+      if (isIP(target.address) === 0) throw new AccountError(`"${target.address.slice(0, 80)}" is not an IP address`, 'invalid');
+      keys.push({ kind: 'address', key: target.address });
+      // A server listening on both stacks sees IPv4 clients as ::ffff:a.b.c.d.
+      if (isIP(target.address) === 4) keys.push({ kind: 'address', key: `::ffff:${target.address}` });
+    }
+    if (keys.length === 0) throw new AccountError('name an account, an address or both', 'invalid');
+    await clearLockouts(this.pool, keys);
   }
 
   async remove(name: string, kind: AccountKind): Promise<void> {

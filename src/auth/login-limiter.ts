@@ -1,7 +1,8 @@
 // Failed logins are limited per account name and per client address: after `max` failures within
 // `windowMs`, further attempts are refused (429 with Retry-After) until the window has passed,
 // without checking the password (so guessing costs the attacker time, not us CPU). In memory, per
-// process: each replica counts on its own.
+// process: each replica counts on its own. An administrator's clearance (src/auth/credentials.ts)
+// makes a replica forget the counters that refuse an attempt.
 export interface LoginLimits {
   maxPerAccount: number;
   maxPerAddress: number;
@@ -38,6 +39,23 @@ export class LoginLimiter {
   recordFailure(account: string | undefined, address: string): void {
     if (account !== undefined) this.bump(this.accounts, account);
     this.bump(this.addresses, address);
+  }
+
+  /** The counters refusing an attempt now, each with the time its window began. */
+  blockers(account: string | undefined, address: string): { kind: 'account' | 'address'; key: string; since: number }[] {
+    const t = this.now();
+    const found: { kind: 'account' | 'address'; key: string; since: number }[] = [];
+    const check = (kind: 'account' | 'address', map: Map<string, Counter>, key: string, max: number) => {
+      if (this.blockedUntil(map, key, max, t) !== undefined) found.push({ kind, key, since: map.get(key)!.resetAt - this.limits.windowMs });
+    };
+    if (account !== undefined) check('account', this.accounts, account, this.limits.maxPerAccount);
+    check('address', this.addresses, address, this.limits.maxPerAddress);
+    return found;
+  }
+
+  /** Drops a counter: its lockout was lifted. */
+  forget(kind: 'account' | 'address', key: string): void {
+    (kind === 'account' ? this.accounts : this.addresses).delete(key);
   }
 
   /** A correct password clears the account's failures (not the address's: it may be guessing other accounts). */

@@ -1,7 +1,9 @@
 // BERTH_AUTH=token: the AccessControl that reads bearer tokens (Docker registry token auth).
 // No token → 401 with a challenge naming the realm, service and scope the request needs. A valid
 // token that lacks the scope → 401 again (insufficient_scope) when the account could be given it,
-// so the client fetches a new token; 403 DENIED when it never could, so the client stops at once.
+// so the client fetches a new token; 403 DENIED naming the account, action and repository when it
+// never could, so the client stops at once. Anonymous requests are never DENIED: they get a plain
+// 401 challenge, which docker reports as "unauthorized: authentication required" (log in).
 import type { Context } from 'koa';
 import { RegistryError } from '../errors/registry-error.js';
 import { setPrincipal, type AccessControl, type Principal, type RepositoryAction } from './access.js';
@@ -25,6 +27,13 @@ export function realmOf(ctx: Context, publicUrl: string | undefined): string {
   return `${publicUrl ?? `${ctx.protocol}://${ctx.host}`}/token`;
 }
 
+/** `requested access to the resource is denied: alice may not push to team/app (…)`: what is missing, and who can fix it. */
+export function deniedMessage(principal: Principal, missing: AccessEntry): string {
+  const what = missing.type === 'registry' ? `use the ${missing.name}` : `${missing.actions.join(' or ')} ${missing.actions.includes('push') ? 'to' : missing.actions.includes('pull') ? 'from' : 'in'} repository ${missing.name}`;
+  const fix = principal.kind === 'external' ? 'ask the issuer of your token for that scope' : 'an administrator can grant it with `berth permission grant`';
+  return `requested access to the resource is denied: ${principal.subject} may not ${what} (${fix})`;
+}
+
 export class TokenAccess implements AccessControl {
   constructor(
     private readonly verifier: TokenVerifier,
@@ -37,15 +46,15 @@ export class TokenAccess implements AccessControl {
     const token = await this.tokenOf(ctx, [needed]);
     if (covers(token.access, 'repository', name, actions)) return setPrincipal(ctx, token.principal);
     const grants = await this.grantsOf(token);
-    const possible = grants !== undefined && actions.every((a) => grants.repositoryActions(name).has(a));
-    throw this.refusal(ctx, needed, possible);
+    const missing = grants === undefined ? [...actions] : actions.filter((a) => !grants.repositoryActions(name).has(a));
+    throw this.refusal(ctx, needed, missing, token.principal);
   }
 
   async requireCatalog(ctx: Context): Promise<Principal> {
     const token = await this.tokenOf(ctx, [CATALOG_SCOPE]);
     if (covers(token.access, 'registry', 'catalog', ['*'])) return setPrincipal(ctx, token.principal);
     const grants = await this.grantsOf(token);
-    throw this.refusal(ctx, CATALOG_SCOPE, grants?.catalog ?? false);
+    throw this.refusal(ctx, CATALOG_SCOPE, grants?.catalog ? [] : ['*'], token.principal);
   }
 
   async requireAny(ctx: Context): Promise<Principal> {
@@ -85,10 +94,15 @@ export class TokenAccess implements AccessControl {
     return grantsOf(account.admin, await this.accounts.permissions(account.name));
   }
 
-  private refusal(ctx: Context, needed: AccessEntry, possible: boolean): RegistryError {
+  /** `missing`: the actions the principal could never be given (none: a new token would do). */
+  private refusal(ctx: Context, needed: AccessEntry, missing: readonly string[], principal: Principal): RegistryError {
     const detail = needed.actions.map((action) => ({ Type: needed.type, Name: needed.name, Action: action }));
-    if (possible) return this.unauthorized(ctx, [needed], 'insufficient_scope', 'authentication required', detail);
-    return new RegistryError('DENIED', { detail });
+    if (missing.length === 0) return this.unauthorized(ctx, [needed], 'insufficient_scope', 'authentication required', detail);
+    // docker turns error="insufficient_scope" into "denied: requested access to the resource is
+    // denied"; without it docker prints the body's "unauthorized: authentication required" (and
+    // does not retry), which tells an anonymous user to log in.
+    if (principal.kind === 'anonymous') return this.unauthorized(ctx, [needed], undefined, 'authentication required', detail);
+    return new RegistryError('DENIED', { message: deniedMessage(principal, { ...needed, actions: [...missing] }), detail });
   }
 
   private unauthorized(ctx: Context, scopes: AccessEntry[], error: string | undefined, message: string, detail?: unknown): RegistryError {

@@ -6,6 +6,7 @@ import { PasswordLogin } from './credentials.js';
 import { ExternalIssuer, type ExternalIssuerConfig } from './external-issuers.js';
 import { SigningKeys, type SigningAlgorithm } from './keys.js';
 import { LoginLimiter, type LoginLimits } from './login-limiter.js';
+import { lockoutClearanceAges } from '../db/login-clearances.js';
 import { TokenAccess } from './token-access.js';
 import { LocalTokenVerifier, TokenIssuer, type TokenSettings } from './tokens.js';
 import { TokenVerifier } from './verifier.js';
@@ -43,7 +44,7 @@ export async function createTokenAuth(pool: pg.Pool, config: TokenAuthConfig, pu
     issuer: new TokenIssuer(keys, config),
     verifier,
     accounts,
-    login: new PasswordLogin(accounts, new LoginLimiter(config.loginLimits)),
+    login: new PasswordLogin(accounts, new LoginLimiter(config.loginLimits), (keys) => lockoutClearanceAges(pool, keys)),
     access: new TokenAccess(verifier, accounts, { service: config.service, publicUrl }),
   };
 }

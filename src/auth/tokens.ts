@@ -6,6 +6,7 @@ import { SignJWT, jwtVerify, type JWTHeaderParameters, type JWTPayload } from 'j
 import type { Principal } from './access.js';
 import type { AccessEntry } from './scopes.js';
 import type { KeyRing } from './keys.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 
 export const ACCESS_TOKEN_TYPE = 'JWT';
 export const REFRESH_TOKEN_TYPE = 'berth-refresh+jwt';
@@ -102,7 +103,9 @@ export class LocalTokenVerifier {
       });
       return payload;
     } catch (err) {
-      throw err instanceof TokenError ? err : new TokenError((err as Error).message, { cause: err });
+      // The key ring could not be read: not a bad token, but a 503 the client retries.
+      if (err instanceof TokenError || isDatabaseUnavailable(err)) throw err;
+      throw new TokenError((err as Error).message, { cause: err });
     }
   }
 

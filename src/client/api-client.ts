@@ -16,6 +16,11 @@ export class ApiError extends Error {
   }
 }
 
+/** The registry could not be reached at all (refused, unknown host, timed out). */
+export class RegistryUnreachableError extends Error {
+  override name = 'RegistryUnreachableError';
+}
+
 export interface Challenge {
   scheme: string;
   params: Record<string, string>;
@@ -33,7 +38,9 @@ export function parseChallenge(header: string | null): Challenge | undefined {
   return { scheme: m[1]!.toLowerCase(), params };
 }
 
-function basic(c: Credentials): string {
+/** HTTP Basic for a user name and password; undefined for an identity token, which only the token endpoint takes. */
+function basic(c: Credentials | undefined): string | undefined {
+  if (!c || !('password' in c)) return undefined;
   return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
 }
 
@@ -45,7 +52,23 @@ export class ApiClient {
     readonly baseUrl: string,
     private readonly credentials: Credentials | undefined,
     private readonly userAgent = 'berth-cli',
+    /** How the user chose this address, named when it cannot be reached (`BERTH_ADDR`, `the default`). */
+    private readonly addressSource = '--registry',
   ) {}
+
+  /** fetch, with a failure to connect turned into one line saying how to point the CLI elsewhere. */
+  private async fetch(url: string | URL, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(url, init);
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = (err as Error).name === 'TimeoutError' ? 'timed out' : (cause?.code ?? cause?.message ?? (err as Error).message);
+      throw new RegistryUnreachableError(
+        `cannot reach the registry at ${new URL(url).origin} (${why}; address from ${this.addressSource}); point the CLI at Berth with --registry URL or BERTH_REGISTRY=URL`,
+        { cause: err },
+      );
+    }
+  }
 
   async get<T>(path: string): Promise<T> {
     return this.request<T>('GET', path);
@@ -59,7 +82,7 @@ export class ApiClient {
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (authorization) headers.Authorization = authorization;
-    const res = await fetch(this.baseUrl + path, {
+    const res = await this.fetch(this.baseUrl + path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -88,23 +111,37 @@ export class ApiClient {
   /** The Authorization value to retry with, or undefined when the challenge cannot be answered. */
   private async answerChallenge(challenge: Challenge | undefined): Promise<string | undefined> {
     if (!challenge) return undefined;
-    if (challenge.scheme === 'basic') return this.credentials ? basic(this.credentials) : undefined;
+    if (challenge.scheme === 'basic') return basic(this.credentials);
     if (challenge.scheme !== 'bearer' || !challenge.params.realm) return undefined;
     const scope = challenge.params.scope ?? '';
     const cached = this.tokens.get(scope);
     if (cached) return `Bearer ${cached}`;
     const url = new URL(challenge.params.realm, this.baseUrl);
-    if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
-    for (const s of scope.split(' ').filter(Boolean)) url.searchParams.append('scope', s);
-    if (this.credentials) url.searchParams.set('account', this.credentials.username);
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent };
-    if (this.credentials) headers.Authorization = basic(this.credentials);
-    const res = await fetch(url, { headers, signal: AbortSignal.timeout(30_000) });
+    const scopes = scope.split(' ').filter(Boolean);
+    let res: Response;
+    if (this.credentials && 'identityToken' in this.credentials) {
+      // What `docker login` stored is a refresh token: trade it for an access token (OAuth2 form, as docker does).
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.credentials.identityToken, client_id: this.userAgent });
+      if (challenge.params.service) form.set('service', challenge.params.service);
+      if (scopes.length > 0) form.set('scope', scopes.join(' '));
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      res = await this.fetch(url, { method: 'POST', headers, body: form.toString(), signal: AbortSignal.timeout(30_000) });
+    } else {
+      if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
+      for (const s of scopes) url.searchParams.append('scope', s);
+      if (this.credentials) url.searchParams.set('account', this.credentials.username);
+      const authorization = basic(this.credentials);
+      if (authorization) headers.Authorization = authorization;
+      res = await this.fetch(url, { headers, signal: AbortSignal.timeout(30_000) });
+    }
     const text = await res.text();
     if (!res.ok) {
-      throw new ApiError(res.status, 'UNAUTHORIZED', `the token server at ${url.origin}${url.pathname} refused the credentials (HTTP ${res.status})`);
+      const what = this.credentials && 'identityToken' in this.credentials ? 'the token docker login stored (run docker login again)' : 'the credentials';
+      throw new ApiError(res.status, 'UNAUTHORIZED', `the token server at ${url.origin}${url.pathname} refused ${what} (HTTP ${res.status})`);
     }
-    const token = (JSON.parse(text) as { token?: string; access_token?: string }).token ?? (JSON.parse(text) as { access_token?: string }).access_token;
+    const parsed = JSON.parse(text) as { token?: string; access_token?: string };
+    const token = parsed.token ?? parsed.access_token;
     if (!token) throw new ApiError(502, 'UNAUTHORIZED', 'the token server answered without a token');
     this.tokens.set(scope, token);
     return `Bearer ${token}`;

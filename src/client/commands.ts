@@ -1,12 +1,9 @@
 // `berth history | rollback | diff`: the CLI's client commands, talking to a running Berth over
 // /api/v1 (so they work from a laptop or a CI job). Each returns the text to print.
-import { ApiClient } from './api-client.js';
+import type { ApiClient } from './api-client.js';
 import { humanSize } from '../registry/byte-size.js';
 import { shortDigest, shortTime, table } from './format.js';
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { UsageError } from '../usage-error.js';
 
 /** One tag event as GET …/history answers it. */
 export interface EventJson {

@@ -1,6 +1,7 @@
 // The PostgreSQL pool and the two shapes every query module takes: a Db (pool or client) and a
 // transaction helper that keeps every statement on one client.
 import pg from 'pg';
+import { markConnectionLost } from './unavailable.js';
 
 // int8 columns hold blob sizes and offsets; they stay far below 2^53, so numbers are exact and
 // every caller gets a number, decided once here.
@@ -8,11 +9,38 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export type Db = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
-export function createPool(connectionString: string, max = 16): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000 });
-  // An idle client losing its connection must not crash the process; the next query reconnects.
+/**
+ * How long a query may wait for a connection, opening one included. Without it a server that
+ * drops packets (a host gone in a failover) keeps requests waiting for the kernel's TCP timeout,
+ * minutes long; with it they get 503 and retry.
+ */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Clients whose connection died while checked out: they must never be trusted to hold a lock. */
+const lostClients = new WeakSet<pg.PoolClient>();
+
+/** `connectTimeoutMs` 0: wait as long as it takes (for a pool whose clients are rightly held long). */
+export function createPool(connectionString: string, max = 16, connectTimeoutMs = CONNECT_TIMEOUT_MS): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: connectTimeoutMs });
+  // An idle client losing its connection must not crash the process; the pool drops it and the
+  // next query opens a fresh one.
   pool.on('error', () => {});
+  // A client checked out (a transaction, an upload's lock session, a GC session) has no pool
+  // listener while it is out, and an 'error' event nobody listens to ends the process. This one
+  // stays for the client's life: the query in flight fails with the error, the holder sees it,
+  // and release() discards the dead client.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => {
+      markConnectionLost(err);
+      lostClients.add(client);
+    });
+  });
   return pool;
+}
+
+/** True once the client's connection died: advisory locks it took are gone with the session. */
+export function connectionLost(client: pg.PoolClient): boolean {
+  return lostClients.has(client);
 }
 
 /**

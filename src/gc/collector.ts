@@ -62,7 +62,8 @@ import {
   type ManifestCandidate,
   type ManifestKey,
 } from '../db/gc.js';
-import { withTransaction } from '../db/pool.js';
+import { connectionLost, withTransaction } from '../db/pool.js';
+import { DatabaseUnavailableError } from '../db/unavailable.js';
 import { evictUnpulledRepositories } from '../db/proxy-cache.js';
 import { listRetainedManifests, type RetentionPolicy } from '../db/retention.js';
 import { purgeStaleUploads } from '../jobs/purge-uploads.js';
@@ -261,7 +262,7 @@ async function sweepBlobs(
       });
     }
     // The rows are gone (committed); the bytes follow while the digests are still guarded.
-    const gone = await deleteFromStore(store, deleted, options, result);
+    const gone = await deleteFromStore(store, deleted, options, result, session);
     await forgetStoreDeletes(pool, gone.map((b) => b.digest));
     result.blobs.deleted += gone.length;
     result.blobs.bytes += sum(gone);
@@ -276,12 +277,22 @@ async function sweepBlobs(
   }
 }
 
-/** Deletes the blobs' bytes, a few at a time; returns those deleted (failures stay queued). */
-async function deleteFromStore(store: BlobStore, blobs: BlobCandidate[], options: GcOptions, result: GcResult): Promise<BlobCandidate[]> {
+/**
+ * Deletes the blobs' bytes, a few at a time; returns those deleted (failures stay queued). Stops
+ * if `session`, which holds the digests' guards, loses its connection: the guards went with it, so
+ * a push may be storing one of these digests again. What is left stays queued for the next run.
+ */
+async function deleteFromStore(
+  store: BlobStore,
+  blobs: BlobCandidate[],
+  options: GcOptions,
+  result: GcResult,
+  session: pg.PoolClient,
+): Promise<BlobCandidate[]> {
   const gone: BlobCandidate[] = [];
   let next = 0;
   const worker = async () => {
-    while (next < blobs.length) {
+    while (next < blobs.length && !connectionLost(session)) {
       const blob = blobs[next++]!;
       try {
         await store.delete(blob.digest);
@@ -293,6 +304,7 @@ async function deleteFromStore(store: BlobStore, blobs: BlobCandidate[], options
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.storeConcurrency ?? DEFAULT_STORE_CONCURRENCY, blobs.length) }, worker));
+  if (connectionLost(session)) throw new DatabaseUnavailableError('garbage collection lost the database session guarding its deletes');
   return gone;
 }
 
@@ -307,7 +319,7 @@ async function finishPendingStoreDeletes(pool: pg.Pool, store: BlobStore, option
     guarded = await tryLockBlobDigests(session, pending.map((p) => p.digest));
     const reuploaded = await existingBlobDigests(pool, guarded);
     const todo = pending.filter((p) => guarded.includes(p.digest) && !reuploaded.has(p.digest));
-    const gone = await deleteFromStore(store, todo, options, result);
+    const gone = await deleteFromStore(store, todo, options, result, session);
     await forgetStoreDeletes(pool, [...reuploaded, ...gone.map((b) => b.digest)]);
     result.blobs.deleted += gone.length;
     result.blobs.bytes += sum(gone);

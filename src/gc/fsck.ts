@@ -70,7 +70,7 @@ async function checkBlob(store: BlobStore, row: BlobCandidate, deep: boolean): P
   if (!parsed) return { kind: 'digest', digest: row.digest, actual: 'not a valid digest' };
   const hash = createDigestHash(parsed.algorithm);
   try {
-    for await (const chunk of await store.open(row.digest)) hash.update(chunk as Buffer);
+    for await (const chunk of (await store.read(row.digest, { size: row.size })).stream()) hash.update(chunk as Buffer);
   } catch (err) {
     if (err instanceof BlobNotFoundError) return { kind: 'missing', digest: row.digest, size: row.size };
     throw err;

@@ -32,6 +32,12 @@ export interface GcResult {
 
 type Listener = (result: GcResult) => void;
 const listeners = new Set<Listener>();
+let latest: GcResult | undefined;
+
+/** The last run this process finished (dry or not), for the administration page. */
+export function lastGcResult(): GcResult | undefined {
+  return latest;
+}
 
 /** Calls `listener` with every finished run's result; returns the unsubscribe function. */
 export function onGcResult(listener: Listener): () => void {
@@ -40,6 +46,7 @@ export function onGcResult(listener: Listener): () => void {
 }
 
 export function publishGcResult(result: GcResult): void {
+  latest = result;
   for (const listener of listeners) {
     try {
       listener(result);

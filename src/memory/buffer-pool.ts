@@ -1,6 +1,6 @@
 // Buffers kept between requests for the byte paths that fill a buffer and let go of it again
-// (response writes in http/send-file.ts and storage/http-object-send.ts, S3 part buffers in
-// storage/s3-parts.ts, hash batches in hashing/hash-workers.ts): a fresh buffer per chunk is
+// (response writes in storage/fs/send-file.ts and storage/s3/http-object-send.ts, S3 part buffers in
+// storage/s3/part-cutter.ts, hash batches in hashing/hash-workers.ts): a fresh buffer per chunk is
 // garbage V8 must collect, and on those paths collecting it cost more than moving the bytes.
 
 export class BufferPool {

@@ -37,6 +37,27 @@ export interface RegistryEvent {
 export interface Notifier {
   /** Queues the events (one envelope per receiver); returns at once. */
   notify(events: readonly RegistryEvent[]): void;
+  /** Each receiver with its queue and latest deliveries (this process's), for administrators. */
+  status?(): WebhookStatus[];
+}
+
+export interface DeliveryRecord {
+  at: string;
+  outcome: 'delivered' | 'retry' | 'failed';
+  attempt: number;
+  /** The actions the envelope carried. */
+  actions: string[];
+  problem: string | null;
+}
+
+export interface WebhookStatus {
+  /** The receiver's URL without credentials or query (they may hold secrets). */
+  url: string;
+  events: readonly string[];
+  signed: boolean;
+  queued: number;
+  /** Newest first. */
+  recent: DeliveryRecord[];
 }
 
 /** No webhooks configured. */

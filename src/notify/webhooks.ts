@@ -11,7 +11,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Notifier, RegistryEvent } from './notifier.js';
+import type { DeliveryRecord, Notifier, RegistryEvent, WebhookStatus } from './notifier.js';
 import type { WebhookEndpoint } from './webhook-config.js';
 
 export const SIGNATURE_HEADER = 'X-Berth-Signature-256';
@@ -37,6 +37,15 @@ export interface WebhookOptions {
 interface Delivery {
   body: string;
   attempts: number;
+}
+
+/** Deliveries remembered per receiver for the administration page. */
+const RECENT_DELIVERIES = 20;
+
+/** A URL as an administrator may see it: no user info, query or fragment. */
+function displayUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname}`;
 }
 
 export interface EnvelopeEvent {
@@ -69,6 +78,7 @@ class EndpointQueue {
   private wake: (() => void) | undefined;
   private inflight: AbortController | undefined;
   private idleWaiters: (() => void)[] = [];
+  private readonly recent: DeliveryRecord[] = [];
 
   constructor(
     readonly endpoint: WebhookEndpoint,
@@ -77,6 +87,21 @@ class EndpointQueue {
 
   get length(): number {
     return this.pending.length;
+  }
+
+  status(): WebhookStatus {
+    return { url: displayUrl(this.endpoint.url), events: this.endpoint.events, signed: this.endpoint.secret !== undefined, queued: this.pending.length, recent: [...this.recent] };
+  }
+
+  private record(delivery: Delivery, outcome: DeliveryRecord['outcome'], problem: string | undefined): void {
+    let actions: string[] = [];
+    try {
+      actions = (JSON.parse(delivery.body) as { events: { action: string }[] }).events.map((e) => e.action);
+    } catch {
+      // Our own JSON: cannot happen; the record goes without actions then.
+    }
+    this.recent.unshift({ at: new Date().toISOString(), outcome, attempt: delivery.attempts, actions, problem: problem ?? null });
+    this.recent.length = Math.min(this.recent.length, RECENT_DELIVERIES);
   }
 
   push(body: string): void {
@@ -126,14 +151,17 @@ class EndpointQueue {
         if (this.stopped) return;
         if (problem === undefined) {
           this.options.metrics?.webhookDeliveries.inc({ outcome: 'delivered' });
+          this.record(delivery, 'delivered', undefined);
         } else if (delivery.attempts < this.options.maxAttempts) {
           this.options.metrics?.webhookDeliveries.inc({ outcome: 'retry' });
+          this.record(delivery, 'retry', problem);
           const delay = Math.min(this.options.backoffMs * 2 ** (delivery.attempts - 1), 30_000);
           this.options.logger.warn({ webhook: this.endpoint.url, attempt: delivery.attempts, problem, retryInMs: delay }, 'webhook delivery failed; will retry');
           await this.sleep(delay);
           continue;
         } else {
           this.options.metrics?.webhookDeliveries.inc({ outcome: 'failed' });
+          this.record(delivery, 'failed', problem);
           this.options.logger.error({ webhook: this.endpoint.url, attempts: delivery.attempts, problem }, 'webhook delivery failed; giving up');
         }
         this.pending.shift();
@@ -181,6 +209,10 @@ export class WebhookNotifier implements Notifier {
       ...options,
     };
     this.queues = endpoints.map((e) => new EndpointQueue(e, resolved));
+  }
+
+  status(): WebhookStatus[] {
+    return this.queues.map((q) => q.status());
   }
 
   notify(events: readonly RegistryEvent[]): void {

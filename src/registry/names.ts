@@ -11,9 +11,19 @@ export function isValidName(name: string): boolean {
   return name.length <= MAX_NAME_LENGTH && NAME.test(name);
 }
 
+/** What a valid name is, in words: the grammar above, with what is wrong with this one when it is simple to say. */
+export function nameInvalidMessage(name: string): string {
+  const grammar =
+    'a repository name is one or more components separated by "/", each of lowercase letters and digits, ' +
+    `optionally joined by ".", "_", "__" or "-" (e.g. team/my-app), at most ${MAX_NAME_LENGTH} characters`;
+  const shown = JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
+  const why = name.length > MAX_NAME_LENGTH ? `it has ${name.length} characters` : /[A-Z]/.test(name) ? 'it has uppercase letters' : undefined;
+  return `invalid repository name ${shown}${why ? ` (${why})` : ''}: ${grammar}`;
+}
+
 export function assertValidName(name: string): string {
   if (!isValidName(name)) {
-    throw new RegistryError('NAME_INVALID', { detail: { name: name.slice(0, 300) } });
+    throw new RegistryError('NAME_INVALID', { message: nameInvalidMessage(name), detail: { name: name.slice(0, 300) } });
   }
   return name;
 }

@@ -100,7 +100,8 @@ export class ImageDiffService {
     };
   }
 
-  private async resolve(repositoryId: number, repository: string, ref: ImageRef): Promise<string> {
+  /** The digest a reference names in the repository: TAG_UNKNOWN, REVISION_UNKNOWN when there is none. */
+  async resolve(repositoryId: number, repository: string, ref: ImageRef): Promise<string> {
     if (ref.kind === 'digest') return ref.digest;
     if (ref.kind === 'revision') {
       const event = await findTagEvent(this.pool, repositoryId, ref.tag, ref.revision);

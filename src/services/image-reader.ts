@@ -24,10 +24,16 @@ export class ImageReader {
 
   /** The config blob's compared fields; BLOB_UNKNOWN when the store lacks it, undefined when it is not JSON. */
   async config(digest: string, size: number): Promise<ImageConfigSummary | undefined> {
+    const bytes = await this.configBytes(digest, size);
+    return bytes && summarizeImageConfig(bytes);
+  }
+
+  /** The config blob's bytes; BLOB_UNKNOWN when the store lacks it, undefined when it is too large to read. */
+  async configBytes(digest: string, size: number): Promise<Buffer | undefined> {
     if (size > MAX_CONFIG_BYTES) return undefined;
     let stream;
     try {
-      stream = await this.store.open(digest);
+      stream = (await this.store.read(digest, { size })).stream();
     } catch (err) {
       if (err instanceof BlobNotFoundError) {
         throw new RegistryError('BLOB_UNKNOWN', { message: `config blob ${digest} is missing from the blob store`, detail: { digest }, cause: err });
@@ -44,6 +50,6 @@ export class ImageReader {
       }
       chunks.push(chunk as Buffer);
     }
-    return summarizeImageConfig(Buffer.concat(chunks));
+    return Buffer.concat(chunks);
   }
 }

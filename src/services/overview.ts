@@ -2,7 +2,7 @@
 // (digest, media type, sizes, platforms, last change). Platforms of an index come from its payload;
 // of a single image from its config blob, read through the BlobStore.
 import type pg from 'pg';
-import { listRepositorySummaries, listTagDetails, type RepositorySummary } from '../db/overview.js';
+import { listReferrersOfSubjects, listRepositorySummaries, listTagDetails, type RepositoryFilter, type RepositorySummary } from '../db/overview.js';
 import { findRepositoryId } from '../db/repositories.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { imageParts, indexChildren, isImageConfigMediaType, isIndexPayload, platformKey } from '../registry/image-config.js';
@@ -21,6 +21,9 @@ export interface TagDetail {
   platforms: string[];
   revision: number;
   updatedAt: Date;
+  updatedBy: string | null;
+  /** Manifests whose subject is this one: signatures, SBOMs, attestations. */
+  referrers: { digest: string; mediaType: string; artifactType: string | null; size: number }[];
 }
 
 export interface Paged<T> {
@@ -39,17 +42,18 @@ export class OverviewService {
     this.images = new ImageReader(pool, store);
   }
 
-  async repositories(n: number, last: string | undefined): Promise<Paged<RepositorySummary>> {
-    const rows = await listRepositorySummaries(this.pool, { last, limit: n + 1 });
+  async repositories(n: number, last: string | undefined, search?: string, visible: RepositoryFilter = 'all'): Promise<Paged<RepositorySummary>> {
+    const rows = await listRepositorySummaries(this.pool, { last, limit: n + 1, search, visible });
     const items = rows.slice(0, n);
     return { items, next: rows.length > n ? items[items.length - 1]!.name : undefined };
   }
 
-  async tags(repository: string, n: number, last: string | undefined): Promise<Paged<TagDetail>> {
+  async tags(repository: string, n: number, last: string | undefined, search?: string): Promise<Paged<TagDetail>> {
     const repositoryId = await findRepositoryId(this.pool, repository);
     if (repositoryId === undefined) throw new RegistryError('NAME_UNKNOWN', { detail: { name: repository } });
-    const rows = await listTagDetails(this.pool, repositoryId, { last, limit: n + 1 });
+    const rows = await listTagDetails(this.pool, repositoryId, { last, limit: n + 1, search });
     const page = rows.slice(0, n);
+    const referrers = await listReferrersOfSubjects(this.pool, repositoryId, [...new Set(page.map((r) => r.digest))]);
     const items = await Promise.all(
       page.map(async (row): Promise<TagDetail> => {
         let platforms: string[] = [];
@@ -76,6 +80,8 @@ export class OverviewService {
           platforms: [...new Set(platforms)],
           revision: row.revision,
           updatedAt: row.updatedAt,
+          updatedBy: row.updatedBy,
+          referrers: referrers.filter((r) => r.subject === row.digest).map(({ subject: _, ...r }) => r),
         };
       }),
     );

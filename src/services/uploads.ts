@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { findBlob, findBlobLinkedInAny, findLinkedBlob, linkBlob, recordUploadedBlob } from '../db/blobs.js';
+import { connectionLost } from '../db/pool.js';
 import { ensureRepository } from '../db/repositories.js';
 import {
   advanceUpload,
@@ -16,6 +17,7 @@ import {
   unlockUpload,
   type UploadRow,
 } from '../db/uploads.js';
+import { DatabaseUnavailableError } from '../db/unavailable.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { createDigestHash, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../registry/digest.js';
 import { isValidName } from '../registry/names.js';
@@ -48,6 +50,8 @@ export interface UploadStatus {
 
 export class UploadService {
   private readonly digests = new DigestCache();
+  /** The session holding each upload's write lock while a request works on it. */
+  private readonly lockSessions = new WeakMap<UploadRow, pg.PoolClient>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -118,7 +122,16 @@ export class UploadService {
       if (body) ({ offset: size, digest } = await this.appendChunk(upload, body, expected.algorithm, true));
       else digest = await this.continueDigest(upload, expected.algorithm, true);
       this.digests.forget(id);
-      const actual = digest ? await digest.finish() : await this.hashStaged(upload, size, expected.algorithm);
+      let actual: string;
+      try {
+        actual = digest ? await digest.finish() : await this.hashStaged(upload, size, expected.algorithm);
+      } catch (err) {
+        // A retried PUT whose first try moved the bytes under their content address and then could
+        // not record them (the database went away): the staged bytes are gone, the blob is there.
+        if (body || !isMissingFile(err) || (await this.store.stat(expected.digest))?.size !== size) throw err;
+        await this.record(upload, expected, size);
+        return expected.digest;
+      }
       if (actual !== expected.hex) {
         await this.discard(upload);
         throw digestMismatch(expected, actual);
@@ -148,6 +161,7 @@ export class UploadService {
           if (actual !== expected.hex) throw (mismatch = digestMismatch(expected, actual));
         },
       });
+      this.checkStillLocked(upload);
       if (!(await recordUploadedBlob(this.pool, upload.id, expected.digest, size))) throw cancelledMeanwhile();
     } catch (err) {
       if (err === mismatch) await this.discard(upload);
@@ -198,6 +212,7 @@ export class UploadService {
       }
       try {
         if (upload === null) throw uploadUnknown(id);
+        this.lockSessions.set(upload, client);
         return await task(upload);
       } catch (err) {
         // The store lost the staged bytes (cancelled meanwhile, or an S3 upload already sealed
@@ -213,6 +228,16 @@ export class UploadService {
       // A connection whose unlock failed may still hold the lock: destroy it rather than reuse it.
       client.release(broken);
     }
+  }
+
+  /**
+   * The lock session's connection died while bytes streamed (a database restart): its advisory
+   * locks went with it, so another request may be writing this upload now. Nothing is recorded;
+   * the client retries and finds the upload where it was before this chunk.
+   */
+  private checkStillLocked(upload: UploadRow): void {
+    const session = this.lockSessions.get(upload);
+    if (session && connectionLost(session)) throw new DatabaseUnavailableError('the upload lock session lost its database connection');
   }
 
   private async load(repository: string, id: string): Promise<UploadRow> {
@@ -261,6 +286,7 @@ export class UploadService {
     // A closing chunk is not recorded: the session row goes in the commit, and if the commit
     // fails the client's retry of the PUT finds the session as it was before.
     const progress = { from: upload.offset, to: offset, backendState: state, hashAlgorithm: algorithm, hashState };
+    this.checkStillLocked(upload);
     if (!completesNow && !(await advanceUpload(this.pool, upload.id, progress))) {
       throw cancelledMeanwhile();
     }
@@ -282,7 +308,13 @@ export class UploadService {
     // Bytes first, rows second: a crash in between leaves an unreferenced file, never a row
     // pointing at missing or partial content. complete() holds the digest's guard, so garbage
     // collection never deletes these bytes between the two (src/gc/collector.ts).
+    this.checkStillLocked(upload);
     await this.store.commitUpload(upload.id, digest.digest, { size, state: upload.backendState });
+    await this.record(upload, digest, size);
+  }
+
+  private async record(upload: UploadRow, digest: ParsedDigest, size: number): Promise<void> {
+    this.checkStillLocked(upload);
     if (!(await recordUploadedBlob(this.pool, upload.id, digest.digest, size))) throw cancelledMeanwhile();
   }
 
@@ -320,6 +352,10 @@ function checkChunkLength(body: ChunkBody, written: number): void {
 
 function digestMismatch(expected: ParsedDigest, actualHex: string): RegistryError {
   return new RegistryError('DIGEST_INVALID', { detail: { expected: expected.digest, actual: `${expected.algorithm}:${actualHex}` } });
+}
+
+function isMissingFile(err: unknown): boolean {
+  return err instanceof BlobNotFoundError || (err as { code?: unknown }).code === 'ENOENT';
 }
 
 function cancelledMeanwhile(): RegistryError {

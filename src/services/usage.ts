@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { findRepositoryId } from '../db/repositories.js';
 import { prefixUsage, repositoryUsage, type RepositoryUsage } from '../db/usage.js';
 import { RegistryError } from '../errors/registry-error.js';
-import type { Quotas } from '../registry/quotas.js';
+import { globToRegexSource, type Quotas } from '../registry/quotas.js';
 
 export interface UsageReport extends RepositoryUsage {
   repository: string;
@@ -29,5 +29,16 @@ export class UsageService {
       })),
     );
     return { repository, ...usage, quotas };
+  }
+
+  /** Every BERTH_QUOTAS rule with what the repositories it covers use together. */
+  async quotaUse(): Promise<{ repository: string; bytes: number; used: number }[]> {
+    return Promise.all(
+      this.quotas.rules.map(async (rule) => ({
+        repository: rule.repository,
+        bytes: rule.bytes,
+        used: (await prefixUsage(this.pool, globToRegexSource(rule.repository))).used,
+      })),
+    );
   }
 }

@@ -1,8 +1,6 @@
 // The one storage interface: bytes by digest, plus staging areas for uploads in progress. It knows
 // nothing of repositories, tags or HTTP; the services decide what is visible.
-import type { FileHandle } from 'node:fs/promises';
-import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /** An object found under the store's content addresses (`berth fsck`). */
 export interface StoredObject {
@@ -28,12 +26,35 @@ export interface BlobBody {
   /** Bytes the backend announced. */
   readonly length: number;
   /**
-   * Writes the bytes to `res` and ends it. A failure after the headers went out can only cut the
-   * response short (res.destroy); the promise settles either way, once nothing more happens.
+   * Writes the bytes to `out` (a response) and ends it. A failure after the headers went out can
+   * only cut the response short (out.destroy); the promise settles either way, once nothing more
+   * happens.
    */
-  sendTo(res: ServerResponse): Promise<void>;
+  sendTo(out: Writable): Promise<void>;
   /** Lets go of a body that will not be sent. */
   cancel(): void;
+}
+
+/**
+ * What a blob read gives: the bytes, sent the fastest way the driver has (sendTo), or as a stream
+ * for readers inside Berth (image configs, fsck). Use one of sendTo, stream and cancel, once.
+ */
+export interface BlobContent extends BlobBody {
+  /**
+   * How the bytes travel: `file` (read from the open file into reused buffers, storage/fs/send-file.ts),
+   * `object-get` (the S3 object's body read into reused buffers, storage/s3/http-object-send.ts) or
+   * `stream` (a Readable piped through).
+   */
+  readonly via: 'file' | 'object-get' | 'stream';
+  /** The bytes as a Readable. */
+  stream(): Readable;
+}
+
+export interface ReadOptions {
+  range?: ByteRange | undefined;
+  signal?: AbortSignal | undefined;
+  /** The blob's size when the caller knows it (its database row): the store need not ask for it. */
+  size?: number | undefined;
 }
 
 export interface BlobStore {
@@ -49,17 +70,12 @@ export interface BlobStore {
   ping(): Promise<void>;
   /** Size of a committed blob, or undefined when the store has no such blob. */
   stat(digest: string): Promise<{ size: number } | undefined>;
-  /** Streams a committed blob (or part of it); throws BlobNotFoundError when it is missing. */
-  open(digest: string, options?: { range?: ByteRange; signal?: AbortSignal }): Promise<Readable>;
-  delete(digest: string): Promise<void>;
-  /** For local stores: the committed blob as an open file, so it can be sent without a stream. */
-  openFile?(digest: string): Promise<FileHandle>;
   /**
-   * For remote stores: the blob's bytes (or the range's) ready to be written into a response
-   * without a stream in between, or undefined when they cannot be had that way (open() then
-   * streams them, and reports a missing blob).
+   * The one read of a committed blob (or part of it), for a pull and for readers inside Berth
+   * alike; throws BlobNotFoundError when it is missing, before any byte is promised to anyone.
    */
-  openBody?(digest: string, options?: { range?: ByteRange; signal?: AbortSignal }): Promise<BlobBody | undefined>;
+  read(digest: string, options?: ReadOptions): Promise<BlobContent>;
+  delete(digest: string): Promise<void>;
 
   createUpload(uploadId: string): Promise<UploadBackendState>;
   /**

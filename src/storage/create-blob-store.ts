@@ -1,35 +1,24 @@
-// The one place a blob store is chosen from configuration. An unknown driver cannot get here
-// (config validation), and an unusable bucket stops start-up with its message.
+// The one place a blob store is chosen from configuration: a static switch over the drivers, each
+// behind its one entry point. An unknown driver cannot get here (config validation), and an
+// unusable bucket stops start-up with its message.
 import type { BlobStore } from './blob-store.js';
-import { classifyStoreErrors } from './classified-blob-store.js';
-import { FsBlobStore } from './fs-blob-store.js';
-import { S3BlobStore } from './s3-blob-store.js';
-import { createS3Client } from './s3-client.js';
-import { checkBucket, toStorageError } from './s3-errors.js';
+import { createFsBlobStore, type FsStoreConfig } from './fs/fs-blob-store.js';
+import { createS3BlobStore, type S3StoreConfig } from './s3/s3-blob-store.js';
 
 /** BERTH_STORAGE and the BERTH_S3_* settings, validated by config.ts. */
 export type StorageConfig =
-  | { driver: 'fs'; root: string }
-  | {
+  | ({ driver: 'fs' } & FsStoreConfig)
+  | ({
       driver: 's3';
-      bucket: string;
-      endpoint: string | undefined;
-      region: string;
-      forcePathStyle: boolean;
-      prefix: string;
+      /** BERTH_S3_REDIRECT: blob GETs answered with a redirect to a presigned URL (the route's choice). */
       redirect: boolean;
-      createBucket: boolean;
-    };
+    } & S3StoreConfig);
 
 export async function createBlobStore(config: StorageConfig): Promise<BlobStore> {
   switch (config.driver) {
     case 'fs':
-      return new FsBlobStore(config.root);
-    case 's3': {
-      const client = createS3Client({ region: config.region, endpoint: config.endpoint, forcePathStyle: config.forcePathStyle });
-      await checkBucket(client, config.bucket, { create: config.createBucket });
-      // Whatever path an S3 failure takes out of the store, it is classified the same way.
-      return classifyStoreErrors(new S3BlobStore(client, { bucket: config.bucket, prefix: config.prefix }), toStorageError);
-    }
+      return createFsBlobStore(config);
+    case 's3':
+      return createS3BlobStore(config);
   }
 }

@@ -2,9 +2,11 @@
 // sent through JSON between calls, as the uploads row in PostgreSQL would carry it.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { BlobNotFoundError, type BlobStore, type UploadBackendState } from '../../src/storage/blob-store.js';
+import { BlobNotFoundError, type BlobBody, type BlobContent, type BlobStore, type ByteRange, type UploadBackendState } from '../../src/storage/blob-store.js';
 
 export interface ContractSubject {
   store: BlobStore;
@@ -23,6 +25,8 @@ export interface ContractOptions {
   putsWholeBlobs: boolean;
   /** putBlob writes through the upload's staging area, so a cancelled upload fails it (fs). */
   putBlobNeedsUpload?: boolean;
+  /** How the driver's reads send a blob: its fast path (fs: the open file; S3: the reused-buffer object client). */
+  readsVia: BlobContent['via'];
 }
 
 const KiB = 1024;
@@ -36,6 +40,21 @@ export async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
+}
+
+/** What a client receives when `body` is sent into a response, as the blob route sends it. */
+export async function receive(body: BlobBody): Promise<Buffer> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Length': body.length });
+    void body.sendTo(res);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  try {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    return Buffer.from(await res.arrayBuffer());
+  } finally {
+    server.close();
+  }
 }
 
 /** As the uploads row would give it back. */
@@ -89,9 +108,20 @@ export function blobStoreContract(name: string, factory: () => Promise<ContractS
     });
     after(() => subject?.close());
 
+    /** The blob's bytes (or the range's) both ways a read gives them: sent as to a client, and streamed. */
+    async function readBoth(digest: string, range?: ByteRange): Promise<Buffer> {
+      const content = await store.read(digest, { range });
+      assert.equal(content.via, options.readsVia, 'the read takes the fast path of the driver');
+      const sent = await receive(content);
+      assert.equal(sent.length, content.length);
+      const streamed = await readAll((await store.read(digest, { range })).stream());
+      assert.deepEqual(streamed, sent, 'streamed and sent bytes differ');
+      return sent;
+    }
+
     async function assertBlob(digest: string, bytes: Buffer): Promise<void> {
       assert.deepEqual(await store.stat(digest), { size: bytes.length });
-      const back = await readAll(await store.open(digest));
+      const back = await readBoth(digest);
       assert.equal(back.length, bytes.length);
       assert.equal(sha256(back), digest);
     }
@@ -109,18 +139,18 @@ export function blobStoreContract(name: string, factory: () => Promise<ContractS
       await store.ping();
     });
 
-    it('stat and open answer undefined and BlobNotFoundError for a blob never stored', async () => {
+    it('stat and read answer undefined and BlobNotFoundError for a blob never stored', async () => {
       const digest = sha256(randomBytes(16));
       assert.equal(await store.stat(digest), undefined);
-      await assert.rejects(store.open(digest), BlobNotFoundError);
+      await assert.rejects(store.read(digest), BlobNotFoundError);
     });
 
     it('stores a blob in one append and serves it whole and by byte range', async () => {
       const { digest, bytes } = await push([randomBytes(300 * KiB)]);
       await assertBlob(digest, bytes);
-      const middle = await readAll(await store.open(digest, { range: { start: 1000, end: 70_000 } }));
+      const middle = await readBoth(digest, { start: 1000, end: 70_000 });
       assert.deepEqual(middle, bytes.subarray(1000, 70_001));
-      const last = await readAll(await store.open(digest, { range: { start: bytes.length - 1, end: bytes.length - 1 } }));
+      const last = await readBoth(digest, { start: bytes.length - 1, end: bytes.length - 1 });
       assert.deepEqual(last, bytes.subarray(bytes.length - 1));
       assert.deepEqual(await subject.leftovers(), []);
     });
@@ -138,11 +168,11 @@ export function blobStoreContract(name: string, factory: () => Promise<ContractS
       await assertBlob(digest, empty);
     });
 
-    it('deletes a blob: stat undefined, open BlobNotFoundError, deleting again is fine', async () => {
+    it('deletes a blob: stat undefined, read BlobNotFoundError, deleting again is fine', async () => {
       const { digest } = await push([randomBytes(10 * KiB)]);
       await store.delete(digest);
       assert.equal(await store.stat(digest), undefined);
-      await assert.rejects(store.open(digest), BlobNotFoundError);
+      await assert.rejects(store.read(digest), BlobNotFoundError);
       await store.delete(digest);
     });
 
@@ -158,7 +188,7 @@ export function blobStoreContract(name: string, factory: () => Promise<ContractS
       const { digest, bytes } = await push(sizes.map((n) => randomBytes(n)));
       await assertBlob(digest, bytes);
       const range = { start: 6 * MiB - 7, end: 9 * MiB + 20 };
-      assert.deepEqual(await readAll(await store.open(digest, { range })), bytes.subarray(range.start, range.end + 1));
+      assert.deepEqual(await readBoth(digest, range), bytes.subarray(range.start, range.end + 1));
       assert.deepEqual(await subject.leftovers(), []);
     });
 
@@ -335,7 +365,7 @@ export function blobStoreContract(name: string, factory: () => Promise<ContractS
           /digest mismatch/,
         );
         assert.equal(await store.stat(claimed), undefined);
-        await assert.rejects(store.open(claimed), BlobNotFoundError);
+        await assert.rejects(store.read(claimed), BlobNotFoundError);
         await store.abortUpload(upload.id, upload.state);
         assert.deepEqual(await subject.leftovers(), []);
       });

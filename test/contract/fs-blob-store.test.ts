@@ -2,7 +2,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
+import { FsBlobStore } from '../../src/storage/fs/fs-blob-store.js';
 import { blobStoreContract } from './blob-store.contract.js';
 
 blobStoreContract(
@@ -15,5 +15,5 @@ blobStoreContract(
       close: () => rm(root, { recursive: true, force: true }),
     };
   },
-  { checksOffset: false, putsWholeBlobs: true, putBlobNeedsUpload: true },
+  { checksOffset: false, putsWholeBlobs: true, putBlobNeedsUpload: true, readsVia: 'file' },
 );

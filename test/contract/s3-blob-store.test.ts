@@ -8,12 +8,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, UploadPartCommand, UploadPartCopyCommand, type S3Client } from '@aws-sdk/client-s3';
-import { StorageUnavailableError, type BlobBody, type UploadBackendState } from '../../src/storage/blob-store.js';
-import { S3BlobStore } from '../../src/storage/s3-blob-store.js';
-import { createS3Client } from '../../src/storage/s3-client.js';
-import { checkBucket, isUnavailable, toStorageError } from '../../src/storage/s3-errors.js';
+import { StorageUnavailableError, type UploadBackendState } from '../../src/storage/blob-store.js';
+import { S3BlobStore } from '../../src/storage/s3/s3-blob-store.js';
+import { createS3Client } from '../../src/storage/s3/s3-client.js';
+import { checkBucket } from '../../src/storage/s3/check-bucket.js';
+import { isUnavailable, toStorageError } from '../../src/storage/s3/s3-errors.js';
 import { startS3rver, type TestS3 } from '../helpers/s3rver.js';
-import { blobStoreContract, readAll, sha256 } from './blob-store.contract.js';
+import { blobStoreContract, readAll, receive, sha256 } from './blob-store.contract.js';
 
 const MiB = 1024 * 1024;
 
@@ -37,29 +38,15 @@ function contractSubject(prefix: string, extra: { multipartCopyThreshold?: numbe
   };
 }
 
-blobStoreContract('s3 (s3rver)', contractSubject('registry/'), { checksOffset: true, putsWholeBlobs: true });
+blobStoreContract('s3 (s3rver)', contractSubject('registry/'), { checksOffset: true, putsWholeBlobs: true, readsVia: 'object-get' });
 
 // Past the multipart-copy threshold the commit probes UploadPartCopy, which s3rver lacks; past
 // CopyObject's limit (lowered here) only the streamed copy is left.
 blobStoreContract('s3 (s3rver, no UploadPartCopy, objects too large for CopyObject: streamed copy)', contractSubject('', { multipartCopyThreshold: MiB, maxCopyObjectSize: MiB }), {
   checksOffset: true,
   putsWholeBlobs: true,
+  readsVia: 'object-get',
 });
-
-/** What a client receives when `body` is sent into a response. */
-async function receive(body: BlobBody): Promise<Buffer> {
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'Content-Length': body.length });
-    void body.sendTo(res);
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  try {
-    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    return Buffer.from(await res.arrayBuffer());
-  } finally {
-    server.close();
-  }
-}
 
 async function pushBlob(store: S3BlobStore, bytes: Buffer, piece = 64 * 1024): Promise<string> {
   const id = randomUUID();
@@ -117,7 +104,7 @@ describe('S3BlobStore on s3rver', { timeout: 120_000 }, () => {
     // The state that was sealed still commits, without completing twice.
     const digestA = sha256(Buffer.concat([head, a]));
     await store.commitUpload(id, digestA, { size: head.length + 100, state: withA });
-    assert.equal(sha256(await readAll(await store.open(digestA))), digestA);
+    assert.equal(sha256(await readAll((await store.read(digestA)).stream())), digestA);
   });
 
   it('presigns GET URLs that serve the blob, and a byte range when asked', async () => {
@@ -135,26 +122,39 @@ describe('S3BlobStore on s3rver', { timeout: 120_000 }, () => {
     assert.deepEqual(Buffer.from(await ranged.arrayBuffer()), bytes.subarray(10, 20));
   });
 
-  it('opens a blob, or a range of it, as a body for a response; a missing one gives none (open() reports it)', async () => {
+  it('reads a blob, or a range of it, as a body for a response through the reused-buffer client; a missing one is BlobNotFoundError', async () => {
     const bytes = randomBytes(2 * MiB + 5);
     const digest = await pushBlob(store, bytes);
-    const whole = (await store.openBody(digest))!;
+    const whole = await store.read(digest);
+    assert.equal(whole.via, 'object-get');
     assert.equal(whole.length, bytes.length);
     assert.ok((await receive(whole)).equals(bytes));
-    const part = (await store.openBody(digest, { range: { start: MiB - 3, end: MiB + 99 } }))!;
+    const part = await store.read(digest, { range: { start: MiB - 3, end: MiB + 99 } });
+    assert.equal(part.via, 'object-get');
     assert.equal(part.length, 103);
     assert.ok((await receive(part)).equals(bytes.subarray(MiB - 3, MiB + 100)));
     const missing = sha256(randomBytes(8));
-    assert.equal(await store.openBody(missing), undefined);
-    await assert.rejects(store.open(missing), { name: 'BlobNotFoundError' });
+    await assert.rejects(store.read(missing), { name: 'BlobNotFoundError' });
   });
 
-  it('streams an open blob that can be cancelled with an AbortSignal', async () => {
+  it('streams a read blob that can be cancelled with an AbortSignal', async () => {
     const digest = await pushBlob(store, randomBytes(3 * MiB), MiB);
     const controller = new AbortController();
-    const body = await store.open(digest, { signal: controller.signal });
+    const body = (await store.read(digest, { signal: controller.signal })).stream();
     controller.abort();
     await assert.rejects(readAll(body));
+  });
+
+  it('streams a read blob that its reader leaves early, and serves the next read whole', async () => {
+    const bytes = randomBytes(3 * MiB);
+    const digest = await pushBlob(store, bytes, MiB);
+    const stream = (await store.read(digest)).stream();
+    for await (const chunk of stream) {
+      assert.ok((chunk as Buffer).length > 0);
+      break;
+    }
+    assert.ok(stream.destroyed);
+    assert.ok((await receive(await store.read(digest))).equals(bytes));
   });
 });
 
@@ -196,7 +196,7 @@ describe('S3BlobStore with UploadPartCopy (AWS, MinIO)', { timeout: 120_000 }, (
     // One probe, then ceil(23 MiB / 5 MiB) = 5 parts.
     assert.equal(shim.copies(), 6);
     assert.deepEqual(await store.stat(digest), { size: bytes.length });
-    assert.equal(sha256(await readAll(await store.open(digest))), digest);
+    assert.equal(sha256(await readAll((await store.read(digest)).stream())), digest);
     assert.deepEqual(await listKeys(s3, 'uploads/'), []);
   });
 });
@@ -221,7 +221,7 @@ describe('S3 errors and the start-up bucket check', { timeout: 60_000 }, () => {
       await assert.rejects(checkBucket(client, 'any-bucket', { create: false }), StorageUnavailableError);
       const store = new S3BlobStore(client, { bucket: 'any-bucket' });
       await assert.rejects(store.stat(sha256(Buffer.from('x'))), StorageUnavailableError);
-      await assert.rejects(store.open(sha256(Buffer.from('x'))), StorageUnavailableError);
+      await assert.rejects(store.read(sha256(Buffer.from('x'))), StorageUnavailableError);
       await assert.rejects(store.ping(), StorageUnavailableError);
     } finally {
       client.destroy();
@@ -240,10 +240,9 @@ describe('S3 errors and the start-up bucket check', { timeout: 60_000 }, () => {
     try {
       const store = new S3BlobStore(client, { bucket: 'b' });
       const digest = sha256(Buffer.from('0123456789'));
-      await assert.rejects(store.open(digest, { range: { start: 2, end: 4 } }), /answered 10 bytes .* 3 expected/);
-      await assert.rejects(store.openBody(digest, { range: { start: 2, end: 4 } }), /answered 10 bytes .* 3 expected/);
-      assert.equal((await readAll(await store.open(digest))).toString(), '0123456789');
-      assert.equal((await receive((await store.openBody(digest))!)).toString(), '0123456789');
+      await assert.rejects(store.read(digest, { range: { start: 2, end: 4 } }), /answered 10 bytes .* 3 expected/);
+      assert.equal((await readAll((await store.read(digest)).stream())).toString(), '0123456789');
+      assert.equal((await receive(await store.read(digest))).toString(), '0123456789');
     } finally {
       client.destroy();
       server.closeAllConnections();
@@ -273,21 +272,39 @@ describe('S3 errors and the start-up bucket check', { timeout: 60_000 }, () => {
     try {
       const store = new S3BlobStore(client, { bucket: 'b' });
       const digest = sha256(bytes);
-      refusals = 1;
-      assert.equal((await readAll(await store.open(digest))).toString(), '0123456789');
-      assert.deepEqual(seen, ['presigned', 'signed']);
+      // Refused to the reused-buffer client and to undici (both presigned): the SDK asks again.
+      refusals = 2;
+      const retried = await store.read(digest, { size: bytes.length });
+      assert.equal(retried.via, 'stream');
+      assert.equal((await receive(retried)).toString(), '0123456789');
+      assert.deepEqual(seen, ['presigned', 'presigned', 'signed']);
 
       seen.length = 0;
-      refusals = 3;
-      await assert.rejects(store.open(digest), StorageUnavailableError);
-      assert.deepEqual(seen, ['presigned', 'signed', 'signed']);
+      refusals = 4;
+      await assert.rejects(store.read(digest, { size: bytes.length }), StorageUnavailableError);
+      assert.deepEqual(seen, ['presigned', 'presigned', 'signed', 'signed']);
 
-      // A body for a response is had only from a 2xx; the blob route then asks open().
+      // The reused-buffer client takes only a 2xx; a refusal there is asked again as a stream,
+      // which refuses a range answered whole too.
       seen.length = 0;
       refusals = 1;
-      assert.equal(await store.openBody(digest), undefined);
-      assert.equal((await receive((await store.openBody(digest))!)).toString(), '0123456789');
-      assert.deepEqual(seen, ['presigned', 'presigned']);
+      const streamed = await store.read(digest, { size: bytes.length });
+      assert.equal(streamed.via, 'stream');
+      assert.equal((await receive(streamed)).toString(), '0123456789');
+      const sent = await store.read(digest, { size: bytes.length });
+      assert.equal(sent.via, 'object-get');
+      assert.equal((await receive(sent)).toString(), '0123456789');
+      assert.deepEqual(seen, ['presigned', 'presigned', 'presigned']);
+      refusals = 1;
+      await assert.rejects(store.read(digest, { range: { start: 2, end: 4 } }), /answered 10 bytes .* 3 expected/);
+
+      // Without the size from the caller, a streamed read asks S3 for it.
+      seen.length = 0;
+      refusals = 1;
+      const sized = await store.read(digest);
+      assert.equal(sized.length, 10);
+      assert.equal((await readAll(sized.stream())).toString(), '0123456789');
+      assert.deepEqual(seen, ['presigned', 'presigned', 'signed']);
     } finally {
       client.destroy();
       server.closeAllConnections();

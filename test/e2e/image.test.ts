@@ -168,6 +168,11 @@ describe('deploy/Dockerfile: build and run the image', { skip: onBerth ? suiteSk
       assert.equal(blob.status, 200);
       assert.equal(`sha256:${createHash('sha256').update(Buffer.from(await blob.arrayBuffer())).digest('hex')}`, layer.digest);
     }
+    // The web UI was built into the image: its page names a script the image serves.
+    const page = await (await fetch(`${url}/ui/`)).text();
+    const script = /src="(\/ui\/assets\/[^"]+\.js)"/.exec(page)?.[1];
+    assert.ok(script, page.slice(0, 300));
+    assert.equal((await fetch(`${url}${script}`)).status, 200);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     // skopeo --all pushes the index and its manifest.
     assert.match(metrics, /^berth_http_requests_total\{method="PUT",route="\/v2\/\{name\}\/manifests\/\{reference\}",status="201"\} 2$/m);

@@ -140,7 +140,6 @@ class Instance implements RegistryInstance {
   dataDir: string;
   databaseUrl: string | undefined;
   private dbName: string | undefined;
-  private embeddedPgPort: number | undefined;
   private child: ChildProcess | null = null;
   private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | null = null;
   private out = '';
@@ -218,12 +217,8 @@ class Instance implements RegistryInstance {
         });
       }
       if (this.databaseUrl) env.DATABASE_URL = this.databaseUrl;
-      else {
-        delete env.DATABASE_URL;
-        // embedded PostgreSQL: its own port, kept across restarts of this instance
-        this.embeddedPgPort ??= await freePort();
-        env.BERTH_EMBEDDED_PG_PORT = String(this.embeddedPgPort);
-      }
+      // embedded PostgreSQL: on its Unix socket in the data dir, no port needed
+      else delete env.DATABASE_URL;
       // the test runner's own flags must not leak into the server
       delete env.NODE_TEST_CONTEXT;
       delete env.NODE_OPTIONS;

@@ -16,8 +16,8 @@ import { createLogger } from '../../src/logger.js';
 import supertest from 'supertest';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
-import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
-import { S3BlobStore } from '../../src/storage/s3-blob-store.js';
+import { FsBlobStore } from '../../src/storage/fs/fs-blob-store.js';
+import { S3BlobStore } from '../../src/storage/s3/s3-blob-store.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { startS3rver, type TestS3 } from './s3rver.js';
 import { blobFile, fileSize, listFiles, stagedFile } from './uploads.js';
@@ -70,7 +70,7 @@ export const TEST_TOKEN_AUTH: TokenAuthConfig = {
   loginLimits: { maxPerAccount: 1000, maxPerAddress: 1000, windowMs: 60_000 },
 };
 
-export interface TestRegistryOptions extends Pick<AppDeps, 'sparseManifests' | 'publicUrl' | 'trustProxy' | 'immutableTags' | 'metrics' | 'serveMetrics' | 'notifier' | 'draining' | 'quotas'> {
+export interface TestRegistryOptions extends Pick<AppDeps, 'sparseManifests' | 'publicUrl' | 'trustProxy' | 'immutableTags' | 'metrics' | 'serveMetrics' | 'notifier' | 'draining' | 'quotas' | 'ui' | 'gc'> {
   /** BERTH_AUTH=token with these settings (over TEST_TOKEN_AUTH). */
   tokenAuth?: Partial<TokenAuthConfig>;
   /** Where the app logs go, through Berth's own logger (redaction included); silent otherwise. */

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { createS3Client } from '../../src/storage/s3-client.js';
-import { checkBucket } from '../../src/storage/s3-errors.js';
+import { createS3Client } from '../../src/storage/s3/s3-client.js';
+import { checkBucket } from '../../src/storage/s3/check-bucket.js';
 
 /** s3rver's built-in account; it checks request signatures against it. */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };

@@ -14,6 +14,8 @@ describe('login rate limiting', () => {
     reg = await startTestRegistry({ tokenAuth: { loginLimits: { maxPerAccount: 3, maxPerAddress: 6, windowMs: 60_000 } }, trustProxy: true });
     await reg.auth!.accounts.addUser('alice', 'alice-password');
     await reg.auth!.accounts.addUser('bob', 'bob-password');
+    await reg.auth!.accounts.addUser('carol', 'carol-password');
+    await reg.auth!.accounts.addUser('root', 'root-password', true);
   });
   after(() => reg.close());
 
@@ -38,6 +40,32 @@ describe('login rate limiting', () => {
     for (let i = 0; i < 6; i++) await from('10.9.9.9', `guess${i}`, 'wrong-password').expect(401);
     assertErrorCode(await from('10.9.9.9', 'bob', 'bob-password').expect(429), 'TOOMANYREQUESTS');
     await from('10.9.9.8', 'bob', 'bob-password').expect(200);
+  });
+
+  const clear = (body: unknown, user = 'root', password = 'root-password') =>
+    reg.request.post('/api/v1/login-lockouts/clear').set('X-Forwarded-For', '10.5.5.5').set('Authorization', basic(user, password)).send(body as object);
+
+  it('lets an administrator lift an account\'s or an address\'s lockout (POST /api/v1/login-lockouts/clear)', async () => {
+    for (let i = 0; i < 3; i++) await from('10.1.1.1', 'carol', 'wrong-password').expect(401);
+    await from('10.1.1.2', 'carol', 'carol-password').expect(429);
+    await clear({ account: 'carol' }).expect(204);
+    await from('10.1.1.2', 'carol', 'carol-password').expect(200);
+    // A clearance lifts the failures before it, not the ones after it.
+    for (let i = 0; i < 3; i++) await from('10.1.1.3', 'carol', 'wrong-password').expect(401);
+    await from('10.1.1.2', 'carol', 'carol-password').expect(429);
+
+    for (let i = 0; i < 6; i++) await from('10.2.2.2', `spray${i}`, 'wrong-password').expect(401);
+    await from('10.2.2.2', 'bob', 'bob-password').expect(429);
+    await clear({ address: '10.2.2.2' }).expect(204);
+    await from('10.2.2.2', 'bob', 'bob-password').expect(200);
+  });
+
+  it('refuses a clearance that names nothing, no account, no address, or comes from a non-administrator', async () => {
+    assertErrorCode(await clear({}).expect(400), 'REQUEST_INVALID');
+    assertErrorCode(await clear({ account: 'nobody' }).expect(404), 'NOT_FOUND');
+    assertErrorCode(await clear({ address: 'not-an-address' }).expect(400), 'REQUEST_INVALID');
+    assertErrorCode(await clear({ account: 'carol', extra: 1 }).expect(400), 'REQUEST_INVALID');
+    assertErrorCode(await clear({ account: 'carol' }, 'bob', 'bob-password').expect(403), 'DENIED');
   });
 
   it('limits the management API logins too', async () => {

@@ -136,9 +136,11 @@ describe('GET /token', () => {
 
   it('logs a robot in with its secret; an expired robot is refused', async () => {
     assert.deepEqual(accessOf(await tokenFor(reg, ['repository:team/app:push'], ['ci', robotSecret])), [{ type: 'repository', name: 'team/app', actions: ['push'] }]);
-    const { secret } = await reg.auth!.accounts.addRobot('short-lived', { expiresAt: new Date(Date.now() + 1000) });
+    // Five seconds of life: a login (scrypt) on a loaded machine must still fall inside it.
+    const expiresAt = new Date(Date.now() + 5000);
+    const { secret } = await reg.auth!.accounts.addRobot('short-lived', { expiresAt });
     await fetchToken(reg, [], ['short-lived', secret]);
-    await new Promise((r) => setTimeout(r, 1100));
+    await new Promise((r) => setTimeout(r, expiresAt.getTime() - Date.now() + 100));
     const res = await fetchToken(reg, [], ['short-lived', secret], 401);
     assert.equal((res.body as { details: string }).details, 'account expired');
   });
@@ -215,18 +217,28 @@ describe('what a token allows on /v2', () => {
     const bob = withToken(reg, await tokenFor(reg, ['repository:team/app:pull,push'], BOB));
     const denied = await bob.post('/v2/team/app/blobs/uploads/').expect(403);
     assertErrorCode(denied, 'DENIED');
+    assert.equal(
+      (denied.body as { errors: { message: string }[] }).errors[0]!.message,
+      'requested access to the resource is denied: bob may not push to repository team/app (an administrator can grant it with `berth permission grant`)',
+    );
     assert.equal(denied.headers['www-authenticate'], undefined);
     assertErrorCode(await bob.delete(`/v2/team/app/manifests/sha256:${'a'.repeat(64)}`).expect(403), 'DENIED');
     assertErrorCode(await bob.get('/v2/_catalog').expect(403), 'DENIED');
   });
 
-  it('refuses an anonymous push at once (403), while anonymous pull works where granted', async () => {
+  it('tells an anonymous push to authenticate (a plain 401 challenge, never DENIED), while anonymous pull works where granted', async () => {
     const admin = withToken(reg, await tokenFor(reg, ['repository:public/base:pull,push'], ROOT));
     await pushImage(admin, 'public/base', 'latest');
     const anon = withToken(reg, await tokenFor(reg, ['repository:public/base:pull,push']));
     await anon.get('/v2/public/base/tags/list').expect(200);
-    assertErrorCode(await anon.post('/v2/public/base/blobs/uploads/').expect(403), 'DENIED');
-    assertErrorCode(await anon.get('/v2/team/app/tags/list').expect(403), 'DENIED');
+    const push = await anon.post('/v2/public/base/blobs/uploads/').expect(401);
+    assertErrorCode(push, 'UNAUTHORIZED');
+    assert.equal(bearerChallenge(push).error, undefined, 'docker would print "denied" for insufficient_scope');
+    assert.equal(bearerChallenge(push).scope, 'repository:public/base:pull,push');
+    assert.equal((push.body as { errors: { message: string }[] }).errors[0]!.message, 'authentication required');
+    const pull = await anon.get('/v2/team/app/tags/list').expect(401);
+    assertErrorCode(pull, 'UNAUTHORIZED');
+    assert.equal(bearerChallenge(pull).scope, 'repository:team/app:pull');
   });
 
   it('lets an administrator use the catalog', async () => {

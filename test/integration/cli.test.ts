@@ -4,16 +4,17 @@
 // another issue; the client must already follow the protocol), with credentials from a docker
 // config.json as `docker login` writes it.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/berth-cli.js';
+import { REPO_ROOT } from '../helpers/berth-process.js';
 import { pushImage, type TestImage } from '../helpers/oci.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
-function berth(args: string[], env: Record<string, string> = {}) {
+function berth(args: string[], env: NodeJS.ProcessEnv = {}) {
   return runCli(args, env);
 }
 
@@ -76,6 +77,26 @@ describe('berth history | rollback | diff (the CLI over HTTP)', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^team/app: prod@1 \\(${a.digest.slice(0, 19)}\\) → prod \\(${b.digest.slice(0, 19)}\\)`));
     assert.match(r.stdout, /linux\/amd64: changed\n {2}layers: 2 added, 2 removed, 0 kept; 1\.0 KiB → 1\.0 KiB/);
+  });
+
+  it('finds the server from BERTH_ADDR when nothing else names the registry', async () => {
+    const r = await berth(['history', 'team/app:prod'], { BERTH_ADDR: `127.0.0.1:${server.port}`, BERTH_REGISTRY: undefined, BERTH_PUBLIC_URL: undefined });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^team\/app:prod → sha256:/);
+  });
+
+  it('says how to point it elsewhere when nothing answers, and prints its version', async () => {
+    const closed = await listen(() => {});
+    await closed.close();
+    const r = await berth(['history', 'team/app:prod'], { BERTH_ADDR: `127.0.0.1:${closed.port}`, BERTH_REGISTRY: undefined, BERTH_PUBLIC_URL: undefined });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr.trim(),
+      `berth: cannot reach the registry at http://127.0.0.1:${closed.port} (ECONNREFUSED; address from BERTH_ADDR); point the CLI at Berth with --registry URL or BERTH_REGISTRY=URL`,
+    );
+    const version = await berth(['--version']);
+    assert.equal(version.code, 0);
+    assert.equal(version.stdout.trim(), `berth ${(JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version}`);
   });
 
   it('exits 1 with the registry error for an unknown tag and a moved tag, 2 for usage errors', async () => {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import supertest from 'supertest';
-import { embeddedUrl, runningEmbeddedPort } from '../../src/db/embedded.js';
+import { runningEmbeddedUrl } from '../../src/db/embedded.js';
 import { runCli } from '../helpers/berth-cli.js';
 import { freePort, startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
 import { OCI_MANIFEST, buildImage, pushImage, sha256 } from '../helpers/oci.js';
@@ -33,7 +33,7 @@ describe('berth gc | fsck | du next to a running Berth on its embedded PostgreSQ
   before(async () => {
     reg = await startEmbedded({ BERTH_GC_GRACE: '24h' });
     agent = supertest.agent(reg.url);
-    // Another port than the server's: the command must find the running one from its pid file.
+    // A TCP port the server's PostgreSQL does not have: the command must find the running one from its pid file.
     cliEnv = { ...reg.settings(), BERTH_EMBEDDED_PG_PORT: String(await freePort()), BERTH_GC_GRACE: '0s', BERTH_REGISTRY: reg.url };
     // Tag history keeps nothing it does not have to: an untagged image is garbage at once.
     Object.assign(cliEnv, { BERTH_HISTORY_RETENTION: '0s', BERTH_HISTORY_KEEP: '0' });
@@ -71,9 +71,9 @@ describe('berth gc | fsck | du next to a running Berth on its embedded PostgreSQ
   });
 
   it('fsck exits 1 and names the blob when the store and PostgreSQL disagree', async () => {
-    const port = await runningEmbeddedPort(reg.dataDir);
-    assert.ok(port);
-    const client = new pg.Client(embeddedUrl(port));
+    const url = await runningEmbeddedUrl(reg.dataDir);
+    assert.ok(url);
+    const client = new pg.Client(url);
     await client.connect();
     let digest: string;
     try {

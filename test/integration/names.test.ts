@@ -69,6 +69,17 @@ describe('repository names on every /v2/<name>/… endpoint (end-2 … end-12)',
     });
   }
 
+  it('says what a valid name is, and what is wrong with this one when that is simple', async () => {
+    const upper = await reg.request.get('/v2/Team/App/tags/list').expect(400);
+    assertErrorCode(upper, 'NAME_INVALID');
+    const message = (upper.body as { errors: { message: string }[] }).errors[0]!.message;
+    assert.match(message, /^invalid repository name "Team\/App" \(it has uppercase letters\): a repository name is one or more components separated by "\/", each of lowercase letters and digits, optionally joined by "\.", "_", "__" or "-" \(e\.g\. team\/my-app\), at most 255 characters$/);
+    const long = await reg.request.get(`/v2/${'a'.repeat(256)}/tags/list`).expect(400);
+    assert.match((long.body as { errors: { message: string }[] }).errors[0]!.message, /\(it has 256 characters\)/);
+    const dots = await reg.request.get('/v2/team/app../tags/list').expect(400);
+    assert.match((dots.body as { errors: { message: string }[] }).errors[0]!.message, /^invalid repository name "team\/app\.\.": a repository name is/);
+  });
+
   for (const name of ['a__b', 'a--b', 'a---b', 'a-b', 'a.b', 'a_b', '0/1', 'x/y/z/w']) {
     it(`accepts the valid name ${name} (404 NAME_UNKNOWN until something is pushed)`, async () => {
       assertErrorCode(await reg.request.get(`/v2/${name}/manifests/latest`).expect(404), 'NAME_UNKNOWN');

@@ -10,7 +10,7 @@ import supertest from 'supertest';
 import { buildApp, buildOperationsApp } from '../../src/app.js';
 import { createPool } from '../../src/db/pool.js';
 import { Metrics } from '../../src/metrics/metrics.js';
-import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
+import { FsBlobStore } from '../../src/storage/fs/fs-blob-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { freePort } from '../helpers/child-processes.js';
 import { pushBlob, pushImage, randomBlob } from '../helpers/oci.js';

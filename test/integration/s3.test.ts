@@ -7,7 +7,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import supertest from 'supertest';
 import { buildApp } from '../../src/app.js';
-import { S3BlobStore } from '../../src/storage/s3-blob-store.js';
+import { S3BlobStore } from '../../src/storage/s3/s3-blob-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { assertErrorCode, pushImage, randomBlob, rawBody, sha256 } from '../helpers/oci.js';
 import { startS3rver, type TestS3 } from '../helpers/s3rver.js';

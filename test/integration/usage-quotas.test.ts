@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { after, before, describe, it } from 'node:test';
 import { fsck } from '../../src/gc/fsck.js';
-import { S3BlobStore } from '../../src/storage/s3-blob-store.js';
+import { S3BlobStore } from '../../src/storage/s3/s3-blob-store.js';
 import { assertErrorCode, buildImage, imageOf, pushBlob, pushImage, putManifest, randomBlob } from '../helpers/oci.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 import { blobFile } from '../helpers/uploads.js';

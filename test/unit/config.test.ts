@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { generateKeyPairSync } from 'node:crypto';
 import { ConfigError, isLoopback, loadConfig, parseAddr } from '../../src/config.js';
+
+const ED25519_PEM = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 /** Asserts loadConfig refuses `env` with a ConfigError whose message names `variable`. */
 function assertRefused(env: NodeJS.ProcessEnv, variable: string): void {
@@ -20,7 +23,7 @@ describe('loadConfig (config): defaults', () => {
       port: 5000,
       dataDir: path.resolve('./data'),
       databaseUrl: undefined,
-      embeddedPostgresPort: 5433,
+      embeddedPostgresPort: undefined,
       storage: { driver: 'fs', root: path.join(path.resolve('./data'), 'blobs') },
       auth: 'none',
       tokenAuth: undefined,
@@ -28,6 +31,7 @@ describe('loadConfig (config): defaults', () => {
       trustProxy: false,
       publicUrl: undefined,
       sparseManifests: false,
+      ui: true,
       uploadTtlMs: 24 * 3_600_000,
       minFreeSpace: { bytes: 1024 ** 3, percent: 5 },
       logLevel: 'info',
@@ -77,6 +81,11 @@ describe('loadConfig (config): defaults', () => {
       assert.equal(loadConfig({ BERTH_SPARSE_MANIFESTS: value }).sparseManifests, expected);
     });
   }
+
+  it('serves the web UI unless BERTH_UI=false', () => {
+    assert.equal(loadConfig({}).ui, true);
+    assert.equal(loadConfig({ BERTH_UI: 'false' }).ui, false);
+  });
 });
 
 describe('loadConfig (config): BERTH_ADDR', () => {
@@ -152,7 +161,7 @@ describe('loadConfig (config): BERTH_AUTH=token', () => {
   });
 
   it('takes every token setting', () => {
-    const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n';
+    const pem = ED25519_PEM;
     const issuers = [
       { issuer: 'https://ci.example', audience: 'berth', jwksUrl: 'https://ci.example/jwks' },
       { issuer: 'corp', audience: 'registry', publicKey: '-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----', algorithms: ['RS256'] },
@@ -195,6 +204,7 @@ describe('loadConfig (config): BERTH_AUTH=token', () => {
     ['refresh tokens shorter than access tokens', { BERTH_TOKEN_TTL: '1h', BERTH_REFRESH_TOKEN_TTL: '30m' }, 'BERTH_REFRESH_TOKEN_TTL'],
     ['an unknown algorithm', { BERTH_TOKEN_ALGORITHM: 'HS256' }, 'BERTH_TOKEN_ALGORITHM'],
     ['a key that is not PEM', { BERTH_TOKEN_KEY: 'secret' }, 'BERTH_TOKEN_KEY'],
+    ['the placeholder key of deploy/kubernetes/secret.yaml', { BERTH_TOKEN_KEY: '-----BEGIN PRIVATE KEY-----\nchange-me\n-----END PRIVATE KEY-----\n' }, 'BERTH_TOKEN_KEY is not a readable PEM private key'],
     ['a key file that cannot be read', { BERTH_TOKEN_KEY_FILE: '/nonexistent/key.pem' }, 'BERTH_TOKEN_KEY_FILE'],
     ['issuers that are not JSON', { BERTH_TOKEN_ISSUERS: '{nope' }, 'BERTH_TOKEN_ISSUERS'],
     ['an issuer with neither JWKS nor key', { BERTH_TOKEN_ISSUERS: '[{"issuer":"x","audience":"y"}]' }, 'BERTH_TOKEN_ISSUERS'],
@@ -210,7 +220,7 @@ describe('loadConfig (config): BERTH_AUTH=token', () => {
   }
 
   it('reads a BERTH_TOKEN_KEY written on one line with literal \\n, and BERTH_TOKEN_KEY_FILE', async () => {
-    const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n';
+    const pem = ED25519_PEM;
     const oneLine = pem.replace(/\n/g, '\\n');
     assert.equal(loadConfig({ BERTH_AUTH: 'token', BERTH_TOKEN_KEY: oneLine }).tokenAuth?.privateKeyPem, pem);
     const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
@@ -236,10 +246,12 @@ describe('loadConfig (config): invalid values are refused with the variable name
     ['BERTH_ALLOW_ANONYMOUS_PUSH', 'maybe'],
     ['BERTH_TRUST_PROXY', 'sure'],
     ['BERTH_SPARSE_MANIFESTS', 'TRUE!'],
+    ['BERTH_UI', 'off'],
     ['BERTH_STORAGE', 'ftp'],
     ['BERTH_AUTH', 'bogus'],
     ['LOG_LEVEL', 'verbose'],
     ['DATABASE_URL', 'not a url'],
+    ['DATABASE_URL', 'mysql://berth:berth@127.0.0.1:3306/berth'],
     ['BERTH_PUBLIC_URL', 'registry.example.com'],
     ['BERTH_EMBEDDED_PG_PORT', '0'],
     ['BERTH_EMBEDDED_PG_PORT', '70000'],

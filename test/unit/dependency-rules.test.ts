@@ -2,7 +2,7 @@
 // one. A violation fails this test with the offending import and, for a cycle, its whole path.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -33,7 +33,35 @@ function describeViolation(v: IViolation): string {
   return `${v.rule.name}: ${v.from} → ${v.to}${cycle ? ` (cycle: ${v.from} → ${cycle})` : ''}`;
 }
 
+/** The web UI's browser app: its imports, by file, that are neither packages nor inside its folder. */
+async function browserAppImportsOutside(dir: string): Promise<string[]> {
+  const outside: string[] = [];
+  for (const name of await readdir(dir)) {
+    if (!/\.tsx?$/.test(name)) continue;
+    const text = await readFile(path.join(dir, name), 'utf8');
+    for (const [, spec] of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+      if (spec === undefined || !spec.startsWith('.')) continue;
+      if (path.relative(dir, path.resolve(dir, spec)).startsWith('..')) outside.push(`${name} → ${spec}`);
+    }
+  }
+  return outside;
+}
+
 describe('import rules (dependency-cruiser)', () => {
+  it("the web UI's browser app (src/ui/app, bundled apart) imports only packages and its own files", async () => {
+    const dir = path.resolve('src/ui/app');
+    const files = (await readdir(dir)).filter((n) => /\.tsx?$/.test(n));
+    assert.ok(files.length > 3, `only ${files.length} files in ${dir}`);
+    assert.deepEqual(await browserAppImportsOutside(dir), []);
+    const scratch = await mkdtemp(path.join(tmpdir(), 'berth-ui-imports-'));
+    try {
+      await writeFile(path.join(scratch, 'page.tsx'), "import { h } from 'preact';\nimport { api } from './api.js';\nimport { pool } from '../../db/pool.js';\n");
+      assert.deepEqual(await browserAppImportsOutside(scratch), ['page.tsx → ../../db/pool.js']);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+
   it('src/ has no import cycles and no lower layer importing a higher one', async () => {
     const result = await check(process.cwd());
     // A parser that read nothing would find nothing wrong: make sure the imports were seen.
@@ -44,7 +72,7 @@ describe('import rules (dependency-cruiser)', () => {
     assert.deepEqual(violations, [], `import rules broken:\n  ${violations.join('\n  ')}`);
   });
 
-  it('catches a cycle, a lower layer importing a higher one and a service importing the CLI client; excepts only the named client cycle', async () => {
+  it('catches a cycle, a lower layer importing a higher one, a service importing the CLI client, one storage driver importing the other and a driver reached past the factory; with no exception', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-import-rules-'));
     try {
       const files: Record<string, string> = {
@@ -52,12 +80,14 @@ describe('import rules (dependency-cruiser)', () => {
         'src/http/route.ts': "import type { Row } from '../db/rows.js';\nexport type Route = { row?: Row };\n",
         'src/services/sizes.ts': "import { size } from '../client/format.js';\nexport const s = size;\n",
         'src/client/format.ts': 'export const size = 1;\n',
-        // The temporary exception: a cycle of api-client, credentials and commands only...
         'src/client/api-client.ts': "import { UsageError } from './commands.js';\nexport const e = UsageError;\n",
         'src/client/commands.ts': "import { e } from './api-client.js';\nexport class UsageError extends Error {}\nexport const f = e;\n",
-        // ...and no other.
-        'src/client/login.ts': "import { g } from './commands-of-login.js';\nexport const h = g;\n",
-        'src/client/commands-of-login.ts': "import { h } from './login.js';\nexport const g = 1;\nexport const i = h;\n",
+        // Storage drivers: the factory may import both; nobody else, and neither the other.
+        'src/storage/fs/fs-store.ts': "import { s3 } from '../s3/s3-store.js';\nexport const fs = s3;\n",
+        'src/storage/s3/s3-store.ts': 'export const s3 = 1;\n',
+        'src/storage/create-blob-store.ts': "import { fs } from './fs/fs-store.js';\nimport { s3 } from './s3/s3-store.js';\nexport const stores = [fs, s3];\n",
+        'src/storage/instrumented-store.ts': "import { s3 } from './s3/s3-store.js';\nexport const t = s3;\n",
+        'src/services/reader.ts': "import { fs } from '../storage/fs/fs-store.js';\nimport { stores } from '../storage/create-blob-store.js';\nexport const r = [fs, stores];\n",
       };
       for (const [file, text] of Object.entries(files)) {
         await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
@@ -67,9 +97,12 @@ describe('import rules (dependency-cruiser)', () => {
       assert.deepEqual(found, [
         'client-outside-cli: src/services/sizes.ts → src/client/format.ts',
         'lower-imports-higher: src/db/rows.ts → src/http/route.ts',
-        'no-cycles: src/client/commands-of-login.ts → src/client/login.ts (cycle: src/client/commands-of-login.ts → src/client/login.ts → src/client/commands-of-login.ts)',
+        'no-cycles: src/client/api-client.ts → src/client/commands.ts (cycle: src/client/api-client.ts → src/client/commands.ts → src/client/api-client.ts)',
         'no-cycles: src/db/rows.ts → src/http/route.ts (cycle: src/db/rows.ts → src/http/route.ts → src/db/rows.ts)',
         'services-import-http-or-cli: src/services/sizes.ts → src/client/format.ts',
+        'storage-driver-outside-factory: src/services/reader.ts → src/storage/fs/fs-store.ts',
+        'storage-driver-outside-factory: src/storage/instrumented-store.ts → src/storage/s3/s3-store.ts',
+        'storage-drivers-apart: src/storage/fs/fs-store.ts → src/storage/s3/s3-store.ts',
       ]);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -3,6 +3,7 @@
 // the invariants a scaled-out Berth relies on: two identical replicas sharing one PostgreSQL and
 // one S3 bucket, behind an nginx that streams bodies of any size.
 import assert from 'node:assert/strict';
+import { createPrivateKey } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -252,6 +253,17 @@ describe('deploy/Dockerfile', () => {
     assert.doesNotMatch(runtime, /^RUN /m);
   });
 
+  it('the deploy README and compose.yaml say what the image does: its health path, its Node, authentication', () => {
+    const readme = readFileSync(path.join(DEPLOY, 'README.md'), 'utf8');
+    const healthPath = /fetch\('http:\/\/127\.0\.0\.1:' \+ port \+ '(\/[a-z]+)'\)/.exec(dockerfile)?.[1];
+    assert.equal(healthPath, '/healthz');
+    const claims = [...readme.matchAll(/`GET (\/\S*)` answers \(the image's `HEALTHCHECK`\)/g)].map((m) => m[1]);
+    assert.ok(claims.length > 0, 'the README says when a container is healthy');
+    for (const claim of claims) assert.equal(claim, healthPath);
+    assert.doesNotMatch(readme, /Node(\.js)? ?≥ ?(1\d|2[0-3])\b/, 'the image needs Node 24');
+    for (const text of [readme, readFileSync(COMPOSE_PATH, 'utf8')]) assert.doesNotMatch(text, /no authentication yet|wait for authentication/i);
+  });
+
   it('the repo-root .dockerignore keeps node_modules, dist and .git out of the build context', () => {
     const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
     for (const entry of ['node_modules', 'dist', '.git']) assert.ok(ignored.includes(entry), `.dockerignore lists ${entry}`);
@@ -330,6 +342,58 @@ describe('deploy/kubernetes: Kubernetes schemas (kubernetes-models)', () => {
     assert.ok(!(kustomization.resources ?? []).includes('migrate-job.yaml'));
   });
 
+  it('kustomize applies every listed file as it ships: no listed file asks to be deleted first', () => {
+    const kustomization = [...objects.values()].find((o) => o.kind === 'Kustomization')!;
+    assert.ok(kustomization.resources?.includes('secret.yaml'), 'the Secret is applied with the rest');
+    for (const file of kustomization.resources ?? []) {
+      assert.doesNotMatch(readFileSync(path.join(K8S, file), 'utf8'), /delete this file/i, `${file} is listed in kustomization.yaml`);
+    }
+  });
+
+  it('ships no token signing key that would stop Berth at start-up', () => {
+    for (const o of apiObjects.filter((x) => x.kind === 'Secret' || x.kind === 'ConfigMap')) {
+      const key = o.stringData?.BERTH_TOKEN_KEY ?? o.data?.BERTH_TOKEN_KEY;
+      if (key !== undefined) assert.doesNotThrow(() => createPrivateKey(key), `${o.kind}/${o.metadata.name}: BERTH_TOKEN_KEY is not a private key`);
+    }
+    assert.throws(() => createPrivateKey('-----BEGIN PRIVATE KEY-----\nchange-me\n-----END PRIVATE KEY-----\n'), 'the check does refuse a placeholder');
+  });
+
+  it('uses no lifecycle hook that needs Kubernetes 1.30 (the sleep action); preStop pauses with node', () => {
+    for (const o of apiObjects.filter((x) => x.spec?.template?.spec?.containers)) {
+      for (const c of o.spec.template.spec.containers) {
+        for (const [hook, handler] of Object.entries((c.lifecycle ?? {}) as Record<string, Record<string, unknown>>)) {
+          assert.equal(handler.sleep, undefined, `${o.kind}/${o.metadata.name} ${c.name} ${hook}`);
+        }
+      }
+    }
+    const c = objects.get('Deployment/berth')!.spec.template.spec.containers[0];
+    assert.equal(c.lifecycle.preStop.exec.command[0], 'node', 'the image surely has node; a shell or sleep it may not');
+  });
+
+  it('every reference resolves: envFrom ConfigMaps and Secrets, Service target ports, the Ingress backend port', () => {
+    const workloads = apiObjects.filter((x) => x.spec?.template?.spec?.containers);
+    for (const o of workloads) {
+      for (const c of o.spec.template.spec.containers) {
+        for (const e of c.envFrom ?? []) {
+          const ref = e.configMapRef ? `ConfigMap/${e.configMapRef.name}` : `Secret/${e.secretRef.name}`;
+          assert.ok(objects.has(ref), `${o.kind}/${o.metadata.name} refers to ${ref}`);
+        }
+      }
+    }
+    const containerPorts = new Map<string, number>(objects.get('Deployment/berth')!.spec.template.spec.containers[0].ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
+    const service = objects.get('Service/berth')!;
+    for (const p of service.spec.ports) {
+      assert.ok(typeof p.targetPort === 'number' ? [...containerPorts.values()].includes(p.targetPort) : containerPorts.has(p.targetPort), `Service port ${p.name} → ${p.targetPort}`);
+    }
+    for (const rule of objects.get('Ingress/berth')!.spec.rules) {
+      for (const route of rule.http.paths) {
+        const backend = route.backend.service;
+        assert.ok(objects.has(`Service/${backend.name}`));
+        assert.ok(service.spec.ports.some((p: { name: string; port: number }) => p.name === backend.port.name || p.port === backend.port.number), `Ingress → ${backend.name}:${JSON.stringify(backend.port)}`);
+      }
+    }
+  });
+
   it('Deployment: ≥ 2 replicas, probes on /readyz and /healthz, resource requests, grace period beyond the shutdown timeout', () => {
     const d = objects.get('Deployment/berth')!;
     assert.ok(d.spec.replicas >= 2);
@@ -340,15 +404,19 @@ describe('deploy/kubernetes: Kubernetes schemas (kubernetes-models)', () => {
     assert.deepEqual(c.envFrom.map((e: { configMapRef?: { name: string }; secretRef?: { name: string } }) => e.configMapRef?.name ?? e.secretRef?.name), ['berth', 'berth']);
     assert.equal(d.spec.template.spec.securityContext.runAsNonRoot, true);
     const config = objects.get('ConfigMap/berth')!.data!;
-    const timeout = loadConfig({ ...config, ...objects.get('Secret/berth')!.stringData }).shutdownTimeoutMs / 1000;
+    const timeout = loadConfig({ ...config, ...secretData() }).shutdownTimeoutMs / 1000;
     assert.ok(d.spec.template.spec.terminationGracePeriodSeconds > timeout, 'Kubernetes must not SIGKILL before Berth gives up on requests in flight');
     const ports = Object.fromEntries(c.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
     assert.equal(`0.0.0.0:${ports.http}`, config.BERTH_ADDR);
     assert.equal(`0.0.0.0:${ports.metrics}`, config.BERTH_METRICS_ADDR);
   });
 
-  it("the ConfigMap and Secret together are a configuration Berth accepts, behind a trusted proxy", () => {
-    const config = loadConfig({ ...objects.get('ConfigMap/berth')!.data, ...objects.get('Secret/berth')!.stringData });
+  // The Secret ships no signing key (Berth generates one): as applied, the two are a configuration Berth accepts.
+  const secretData = () => objects.get('Secret/berth')!.stringData as Record<string, string>;
+
+  it('the ConfigMap and Secret together, as shipped, are a configuration Berth accepts, behind a trusted proxy', () => {
+    assert.equal(secretData().BERTH_TOKEN_KEY, undefined, 'the Secret must not ship a signing key');
+    const config = loadConfig({ ...objects.get('ConfigMap/berth')!.data, ...secretData() });
     assert.equal(config.trustProxy, true);
     assert.equal(config.storage.driver, 's3');
     assert.ok(config.databaseUrl);

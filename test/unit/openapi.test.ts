@@ -18,6 +18,8 @@ const ROUTE_FILES = [
   // BERTH_AUTH=token: the token endpoint and JWKS, and account management (under /api/v1 too).
   { file: 'src/http/routes/token.ts', prefix: '^\\/' },
   { file: 'src/http/routes/management.ts', prefix: '^\\/api\\/v1' },
+  // BERTH_UI: the browser's sign-in session.
+  { file: 'src/ui/session-routes.ts', prefix: '^\\/api\\/v1' },
 ].map((f) => ({ ...f, text: readFileSync(new URL(f.file, root), 'utf8') }));
 /** /healthz, /readyz and /metrics: plain string paths, read separately. */
 const operationsText = readFileSync(new URL('src/http/routes/operations.ts', root), 'utf8');

@@ -1,6 +1,7 @@
 // The only place an error becomes a response: status from the catalog, the spec's JSON envelope,
 // extra headers the error carries. 5xx are logged with their cause; 4xx are the client's business.
 import type { Context, Next } from 'koa';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../../db/unavailable.js';
 import { ERROR_CATALOG, type ErrorCode } from '../../errors/catalog.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import { StorageFullError, StorageUnavailableError } from '../../storage/blob-store.js';
@@ -8,12 +9,21 @@ import { fromUnstorableInput } from './storable-input.js';
 
 /** Errors that are not the client's fault but are worth retrying: 503 with Retry-After. */
 function fromUnavailable(err: unknown): RegistryError | undefined {
-  if (!(err instanceof StorageUnavailableError)) return undefined;
-  return new RegistryError('UNAVAILABLE', {
-    message: 'blob storage is unavailable, try again later',
-    cause: err,
-    headers: { 'Retry-After': String(err.retryAfterSeconds) },
-  });
+  if (err instanceof StorageUnavailableError) {
+    return new RegistryError('UNAVAILABLE', {
+      message: 'blob storage is unavailable, try again later',
+      cause: err,
+      headers: { 'Retry-After': String(err.retryAfterSeconds) },
+    });
+  }
+  if (isDatabaseUnavailable(err)) {
+    return new RegistryError('UNAVAILABLE', {
+      message: 'the database is unavailable, try again later',
+      cause: err,
+      headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) },
+    });
+  }
+  return undefined;
 }
 
 /** No room for the bytes (or below the free-space reserve): 507, retried by clients later. */

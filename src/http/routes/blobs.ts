@@ -4,9 +4,7 @@ import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import { CONTENT_DIGEST } from '../headers.js';
 import { parseRangeHeader } from '../request.js';
-import { sendFile } from '../send-file.js';
 import { sendEmpty } from '../respond.js';
-import { countingStreamedBytes } from '../../memory/streamed-garbage.js';
 import type { RouteDeps } from './context.js';
 import { principalOf } from '../../auth/access.js';
 import { requestInfo } from '../request-info.js';
@@ -47,17 +45,12 @@ export function blobRoutes({ blobs, blobRedirect, urls, pullThrough }: RouteDeps
         ctx.set('Content-Length', String(length));
         return;
       }
-      const start = range.kind === 'partial' ? range.range.start : 0;
-      const source = await blobs.open(digest, range.kind === 'partial' ? range.range : undefined);
+      const content = await blobs.read(digest, { range: range.kind === 'partial' ? range.range : undefined, size });
       ctx.length = length;
-      if (source.kind === 'stream') {
-        ctx.body = countingStreamedBytes(source.stream);
-        return;
-      }
-      // Past this point Koa writes nothing: the status and headers set above go out with the bytes.
+      // Past this point Koa writes nothing: the status and headers set above go out with the bytes,
+      // which the store sends its fastest way (an open file, an S3 body into reused buffers).
       ctx.respond = false;
-      if (source.kind === 'body') await source.body.sendTo(ctx.res);
-      else await sendFile(ctx.res, source.handle, start, length);
+      await content.sendTo(ctx.res);
     },
 
     async delete(ctx: Context, name: string, digestParam: string): Promise<void> {

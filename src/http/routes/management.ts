@@ -1,4 +1,5 @@
-// The admin-only management API (BERTH_AUTH=token): users, robot accounts and permissions.
+// The admin-only management API (BERTH_AUTH=token): users, robot accounts, permissions, and lifting
+// failed-login lockouts.
 // Callers authenticate with HTTP Basic (an admin's name and password, rate-limited like every
 // login) or a bearer token Berth issued to an admin; the admin flag is read at every request, so
 // taking it away takes effect at once.
@@ -6,6 +7,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { AccountError } from '../../auth/accounts.js';
+import { browserSessionOf } from '../../auth/browser-session.js';
 import { parseBasic } from '../../auth/credentials.js';
 import type { TokenAuth } from '../../auth/token-auth.js';
 import { TokenError } from '../../auth/tokens.js';
@@ -29,6 +31,7 @@ const newRobot = z.strictObject({
   permissions: z.array(z.strictObject({ repository: z.string(), actions })).max(100).optional(),
 });
 const permission = z.strictObject({ account: z.string().nullable(), repository: z.string(), actions });
+const lockout = z.strictObject({ account: z.string().optional(), address: z.string().optional() });
 
 function permissionJson(row: PermissionRow) {
   return { id: row.id, account: row.account, repository: row.pattern, actions: row.actions };
@@ -57,34 +60,44 @@ function decodeCaptures(ctx: Context): string[] {
   }
 }
 
+/** Resolves once the request is an administrator's (bearer token, Basic, or a UI session); UNAUTHORIZED or DENIED otherwise. */
+export async function requireAdministrator(auth: TokenAuth, ctx: Context): Promise<void> {
+  const { accounts } = auth;
+  const session = browserSessionOf(ctx);
+  if (session) {
+    if (!session.admin) throw new RegistryError(session.principal.kind === 'anonymous' ? 'UNAUTHORIZED' : 'DENIED', { message: 'the management API needs an administrator' });
+    setPrincipal(ctx, session.principal);
+    return;
+  }
+  const header = ctx.get('Authorization');
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  let name: string | undefined;
+  if (bearer) {
+    try {
+      const token = await auth.verifier.verifyAccess(bearer[1]!);
+      if (token.local && token.principal.kind === 'user') name = token.principal.subject;
+      else throw new RegistryError('DENIED', { message: 'the management API needs an administrator' });
+    } catch (err) {
+      if (err instanceof TokenError) throw new RegistryError('UNAUTHORIZED', { message: `invalid token: ${err.message}` });
+      throw err;
+    }
+  } else {
+    const credentials = parseBasic(header);
+    if (!credentials) {
+      throw new RegistryError('UNAUTHORIZED', { headers: { 'WWW-Authenticate': 'Basic realm="Berth management API"' } });
+    }
+    name = (await auth.login.login(ctx, credentials)).name;
+  }
+  const account = await accounts.find(name);
+  if (!account?.admin) throw new RegistryError('DENIED', { message: 'the management API needs an administrator' });
+  setPrincipal(ctx, { subject: account.name, kind: 'user' });
+}
+
 export function createManagementRouter(auth: TokenAuth): Router {
   const { accounts } = auth;
   const router = new Router();
 
-  const requireAdmin = async (ctx: Context): Promise<void> => {
-    const header = ctx.get('Authorization');
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    let name: string | undefined;
-    if (bearer) {
-      try {
-        const token = await auth.verifier.verifyAccess(bearer[1]!);
-        if (token.local && token.principal.kind === 'user') name = token.principal.subject;
-        else throw new RegistryError('DENIED', { message: 'the management API needs an administrator' });
-      } catch (err) {
-        if (err instanceof TokenError) throw new RegistryError('UNAUTHORIZED', { message: `invalid token: ${err.message}` });
-        throw err;
-      }
-    } else {
-      const credentials = parseBasic(header);
-      if (!credentials) {
-        throw new RegistryError('UNAUTHORIZED', { headers: { 'WWW-Authenticate': 'Basic realm="Berth management API"' } });
-      }
-      name = (await auth.login.login(ctx, credentials)).name;
-    }
-    const account = await accounts.find(name);
-    if (!account?.admin) throw new RegistryError('DENIED', { message: 'the management API needs an administrator' });
-    setPrincipal(ctx, { subject: account.name, kind: 'user' });
-  };
+  const requireAdmin = (ctx: Context) => requireAdministrator(auth, ctx);
 
   const admin = (handler: Handler) => async (ctx: Context) => {
     ctx.set('Cache-Control', 'no-store');
@@ -107,6 +120,7 @@ export function createManagementRouter(auth: TokenAuth): Router {
   const ROBOT = /^\/api\/v1\/robots\/([^/]+)$/;
   const PERMISSIONS = /^\/api\/v1\/permissions$/;
   const PERMISSION = /^\/api\/v1\/permissions\/([^/]+)$/;
+  const LOCKOUTS_CLEAR = /^\/api\/v1\/login-lockouts\/clear$/;
 
   router.get(USERS, admin(async (ctx) => json(ctx, 200, { users: await accounts.list('user') })));
   router.post(USERS, admin(async (ctx) => {
@@ -159,6 +173,11 @@ export function createManagementRouter(auth: TokenAuth): Router {
     if (!/^\d{1,15}$/.test(id!) || !(await accounts.revoke(Number(id)))) {
       throw new RegistryError('NOT_FOUND', { message: `no permission ${id!.slice(0, 20)}` });
     }
+    sendEmpty(ctx, 204);
+  }));
+
+  router.post(LOCKOUTS_CLEAR, admin(async (ctx) => {
+    await accounts.clearLockout(parseBody(lockout, await readJson(ctx)));
     sendEmpty(ctx, 204);
   }));
   return router;

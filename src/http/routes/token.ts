@@ -101,7 +101,7 @@ export function createTokenRouter(auth: TokenAuth): Router {
     if (grantType === 'refresh_token') {
       const refreshToken = form.get('refresh_token');
       if (!refreshToken) throw new RegistryError('REQUEST_INVALID', { message: 'grant_type=refresh_token needs refresh_token' });
-      login.refuseWhileLimited(undefined, ctx.ip);
+      await login.refuseWhileLimited(undefined, ctx.ip);
       let claims: { account: string; credentialVersion: number };
       try {
         claims = await verifier.local.verifyRefresh(refreshToken);

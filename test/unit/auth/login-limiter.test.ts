@@ -37,4 +37,22 @@ describe('LoginLimiter', () => {
     assert.equal(limiter.retryAfter('alice', '10.0.0.2'), 0, 'two failures since the success: below 3');
     assert.equal(limiter.retryAfter('bob', '10.0.0.1'), 60, 'the address counted all four');
   });
+  it('names the counters refusing an attempt, with when their window began, and forgets a lifted one', () => {
+    let now = 5_000;
+    const limiter = new LoginLimiter({ ...limits, maxPerAddress: 3 }, () => now);
+    limiter.recordFailure('alice', '10.0.0.1');
+    now += 1_000;
+    limiter.recordFailure('alice', '10.0.0.1');
+    assert.deepEqual(limiter.blockers('alice', '10.0.0.1'), [], 'two failures refuse nothing yet');
+    limiter.recordFailure('alice', '10.0.0.1');
+    assert.deepEqual(limiter.blockers('alice', '10.0.0.1'), [
+      { kind: 'account', key: 'alice', since: 5_000 },
+      { kind: 'address', key: '10.0.0.1', since: 5_000 },
+    ]);
+    limiter.forget('account', 'alice');
+    assert.equal(limiter.retryAfter('alice', '10.0.0.2'), 0, 'alice may try again from elsewhere');
+    assert.equal(limiter.retryAfter('alice', '10.0.0.1'), 59, 'the address is still refused');
+    limiter.forget('address', '10.0.0.1');
+    assert.equal(limiter.retryAfter('alice', '10.0.0.1'), 0);
+  });
 });
