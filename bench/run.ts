@@ -227,10 +227,14 @@ async function main(): Promise<void> {
         log,
         command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
       });
-      const text = notes.length > 0 ? `${r.report}\nBuild notes:\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : r.report;
-      mkdirSync(dirname(s3out), { recursive: true });
-      writeFileSync(s3out, text);
-      log(`wrote ${relative(process.cwd(), s3out)}`);
+      writeSection(s3out, r.report);
+    };
+    /** A section's own report file (with the build notes), also printed. */
+    const writeSection = (file: string, report: string): void => {
+      const text = notes.length > 0 ? `${report}\nBuild notes:\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : report;
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, text);
+      log(`wrote ${relative(process.cwd(), file)}`);
       process.stdout.write(text);
     };
     const proxySection = async (): Promise<void> => {
@@ -246,10 +250,7 @@ async function main(): Promise<void> {
         log,
         command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
       });
-      mkdirSync(dirname(proxyOut), { recursive: true });
-      writeFileSync(proxyOut, r.report);
-      log(`wrote ${relative(process.cwd(), proxyOut)}`);
-      process.stdout.write(r.report);
+      writeSection(proxyOut, r.report);
     };
     if (args.proxyOnly) {
       await proxySection();
