@@ -78,6 +78,8 @@ export interface AppDeps {
   freeSpace?: FreeSpaceGuard;
   /** Pull-through caches (BERTH_PROXIES); none when absent. */
   proxies?: ProxyConfig[];
+  /** Connections holding the caches' cross-replica fetch locks; apart from `lockPool`, which their uploads use. */
+  proxyLockPool?: pg.Pool | undefined;
 }
 
 export function buildApp(deps: AppDeps): Koa {
@@ -93,7 +95,7 @@ export function buildApp(deps: AppDeps): Koa {
   const manifests = new ManifestService(deps.pool, { sparse: deps.sparseManifests ?? false, immutableTags, quotas }, notifier);
   const pullThrough = createPullThrough(deps.proxies ?? [], {
     pool: deps.pool,
-    lockPool: deps.lockPool ?? deps.pool,
+    lockPool: deps.proxyLockPool ?? deps.lockPool ?? deps.pool,
     manifests,
     blobs,
     uploads,

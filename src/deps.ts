@@ -15,12 +15,16 @@ import { describeDatabaseError, describeStoreError } from './startup-errors.js';
 
 /** Chunks written at once per process; more wait for a connection. */
 const UPLOAD_LOCK_CONNECTIONS = 32;
+/** Upstream fetches of the pull-through caches at once per process (each holds one while it downloads). */
+const PROXY_LOCK_CONNECTIONS = 32;
 
 export interface Deps {
   config: Config;
   logger: Logger;
   pool: pg.Pool;
   lockPool: pg.Pool;
+  /** BERTH_PROXIES: connections holding the cross-replica lock of an upstream fetch; undefined without caches. */
+  proxyLockPool: pg.Pool | undefined;
   store: BlobStore;
   close(): Promise<void>;
 }
@@ -116,13 +120,17 @@ export async function createDeps(config: Config): Promise<Deps> {
   // One connection per chunk being written, held while it streams; apart from the query pool so
   // slow uploads never starve pulls. A chunk may wait long for one while others stream: no timeout.
   const lockPool = createPool(url, UPLOAD_LOCK_CONNECTIONS, 0);
+  // Apart from lockPool: a fetch holds its lock while its upload takes an upload lock from there.
+  const proxyLockPool = config.proxies.length > 0 ? createPool(url, PROXY_LOCK_CONNECTIONS, 0) : undefined;
   return {
     config,
     logger,
     pool,
     lockPool,
+    proxyLockPool,
     store,
     async close() {
+      await proxyLockPool?.end();
       await lockPool.end();
       await pool.end();
       await embedded?.stop();

@@ -65,6 +65,7 @@ export async function serve(config: Config): Promise<void> {
   const app = buildApp({
     pool: deps.pool,
     lockPool: deps.lockPool,
+    proxyLockPool: deps.proxyLockPool,
     store: deps.store,
     logger: deps.logger,
     publicUrl: config.publicUrl,
