@@ -5,7 +5,10 @@
 //
 // Run: npm test -- test/proxy/proxy-token-upstream.test.ts
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { getBlob, getManifest, startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
 import { buildImage, sha256 } from '../helpers/oci.js';
 
@@ -15,12 +18,24 @@ describe('pull-through cache of a token-authenticated upstream (a second Berth)'
   let upstream: RegistryInstance;
   let cache: RegistryInstance;
   let wrong: RegistryInstance;
+  /** Webhook events the cache sent. */
+  const events: { action: string; target: { repository: string; tag?: string; digest: string }; actor: { name: string } }[] = [];
+  const receiver = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      events.push(...(JSON.parse(Buffer.concat(chunks).toString()) as { events: typeof events }).events);
+      res.end();
+    });
+  });
 
   before(async () => {
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const hook = JSON.stringify([{ url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` }]);
     upstream = await startRegistry({ env: { BERTH_AUTH: 'token', BERTH_ADMIN_USER: 'admin', BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD } });
     const entry = (password: string) => JSON.stringify([{ prefix: 'up', upstream: upstream.url, username: 'admin', password, tagTtl: '1m' }]);
     [cache, wrong] = await Promise.all([
-      startRegistry({ env: { BERTH_PROXIES: entry(ADMIN_PASSWORD), LOG_LEVEL: 'info' } }),
+      startRegistry({ env: { BERTH_PROXIES: entry(ADMIN_PASSWORD), BERTH_WEBHOOKS: hook, LOG_LEVEL: 'info' } }),
       startRegistry({ env: { BERTH_PROXIES: entry('not-the-password'), LOG_LEVEL: 'info' } }),
     ]);
   });
@@ -28,6 +43,7 @@ describe('pull-through cache of a token-authenticated upstream (a second Berth)'
   after(async () => {
     await Promise.all([cache?.destroy(), wrong?.destroy()]);
     await upstream?.destroy();
+    receiver.close();
   });
 
   async function pushToUpstream(repo: string, tag: string, image = buildImage({ layers: 2 })) {
@@ -62,6 +78,11 @@ describe('pull-through cache of a token-authenticated upstream (a second Berth)'
       assert.equal(b.status, 200, b.describe);
       assert.ok(b.body.equals(blob));
     }
+    // A webhook tells of the newly cached image, its actor naming the cache.
+    for (let waited = 0; !events.some((e) => e.action === 'push') && waited < 15_000; waited += 100) await sleep(100);
+    const pushed = events.find((e) => e.action === 'push');
+    assert.ok(pushed, `no push event: ${JSON.stringify(events)}`);
+    assert.deepEqual([pushed.target.repository, pushed.target.tag, pushed.target.digest, pushed.actor.name], ['up/team/app', 'v1', image.digest, 'upstream:up']);
     // Nothing of the account leaks into the cache's log.
     assert.doesNotMatch(cache.output(), new RegExp(ADMIN_PASSWORD));
     assert.doesNotMatch(cache.output(), new RegExp(Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')));
