@@ -1,16 +1,17 @@
 // The pull-through cache with real clients, on the fs store only (the S3 pass re-runs
 // test/e2e/proxy-cache.test.ts for the storage side): dockerd with `registry-mirrors` pointing at
-// Berth, skopeo through a prefix, and a large layer pulled through with Berth's memory measured.
+// Berth, containerd's hosts.toml (mirror form and override_path), skopeo through a prefix, and a
+// large layer pulled through with Berth's memory measured.
 //
 // Run: npm test -- test/proxy/proxy-clients.test.ts
-// Needs: dockerd, docker, skopeo, docker-registry, htpasswd (scripts/install-test-deps.sh).
+// Needs: dockerd, docker, ctr (all from docker.io), skopeo, docker-registry, htpasswd (scripts/install-test-deps.sh).
 // BERTH_PROXY_LAYER_MB sets the large layer's size (default 256; CI uses 1024).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
@@ -18,7 +19,7 @@ import { readOciLayout, writeLargeOciImage, writeOciLayout } from '../helpers/im
 import { assertTools, describeRun, isCI, run, suiteSkip } from '../helpers/system-tools.js';
 import { startUpstream, UPSTREAM_TOOLS, type Upstream } from '../helpers/upstream-registry.js';
 
-const TOOLS = ['dockerd', 'docker', 'skopeo', ...UPSTREAM_TOOLS];
+const TOOLS = ['dockerd', 'docker', 'ctr', 'skopeo', ...UPSTREAM_TOOLS];
 const LAYER_MB = Number(process.env.BERTH_PROXY_LAYER_MB ?? (isCI() ? 1024 : 256));
 
 /** Berth's peak resident memory (VmHWM) since the last reset, in bytes. */
@@ -74,6 +75,15 @@ describe('pull-through cache with docker, skopeo and a large layer', { skip: sui
     if (work) await rm(work, { recursive: true, force: true });
   });
 
+  /** Manifest requests (GET and HEAD) Berth answered so far, from its request metrics. */
+  async function manifestGets(): Promise<number> {
+    const text = await (await fetch(`${berth.url}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('berth_http_requests_total{') && l.includes('route="/v2/{name}/manifests/{reference}"'))
+      .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+  }
+
   const creds = () => `${upstream.credentials.username}:${upstream.credentials.password}`;
   const upstreamHost = () => upstream.directUrl.replace('http://', '');
 
@@ -95,7 +105,7 @@ describe('pull-through cache with docker, skopeo and a large layer', { skip: sui
     assert.ok(upstream.count('GET', '/blobs/') > 0, 'the first copy went to the upstream');
   });
 
-  it('dockerd with registry-mirrors pulls a Docker Hub name through Berth', { timeout: 300_000 }, async () => {
+  it('dockerd with registry-mirrors, and containerd with hosts.toml, pull through Berth', { timeout: 300_000 }, async () => {
     const layout = await writeOciLayout(join(work, 'mirrored'), { tag: '1.0' });
     await skopeoOk(['copy', '--all', '--dest-tls-verify=false', '--dest-creds', creds(), `oci:${layout.dir}:1.0`, `docker://${upstreamHost()}/library/mirrored:1.0`]);
     let dockerd: Dockerd | undefined;
@@ -108,6 +118,26 @@ describe('pull-through cache with docker, skopeo and a large layer', { skip: sui
       const inspect = await dockerd.dockerOk(['image', 'inspect', '--format', '{{.Id}}', 'mirrored:1.0']);
       assert.equal(inspect.stdout.trim(), amd64.config.digest, 'docker has the amd64 image the upstream holds');
       assert.equal(upstream.count('GET', '/v2/library/mirrored/manifests/1.0'), 1, JSON.stringify(upstream.log));
+
+      // containerd (the one this dockerd runs) with hosts.toml: Docker Hub's mirror form, and a
+      // prefix through override_path for another registry's name.
+      const hostsDir = join(work, 'certs.d');
+      await mkdir(join(hostsDir, 'docker.io'), { recursive: true });
+      await writeFile(join(hostsDir, 'docker.io', 'hosts.toml'), `server = "https://registry-1.docker.io"\n[host."${berth.url}"]\n  capabilities = ["pull", "resolve"]\n`);
+      await mkdir(join(hostsDir, 'registry.example'), { recursive: true });
+      await writeFile(
+        join(hostsDir, 'registry.example', 'hosts.toml'),
+        `server = "https://registry.example"\n[host."${berth.url}/v2/other"]\n  capabilities = ["pull", "resolve"]\n  override_path = true\n`,
+      );
+      const socket = join(dirname(dockerd.host.replace('unix://', '')), 'exec', 'containerd', 'containerd.sock');
+      const ctr = (ref: string) =>
+        run('ctr', ['--address', socket, '--namespace', 'berth-proxy-test', 'content', 'fetch', '--hosts-dir', hostsDir, '--platform', 'linux/amd64', ref], { timeoutMs: 120_000 });
+      for (const ref of ['docker.io/library/mirrored:1.0', 'registry.example/team/multi:v1']) {
+        const before = await manifestGets();
+        const fetched = await ctr(ref);
+        assert.equal(fetched.code, 0, `${describeRun(fetched)}\n--- berth ---\n${berth.output().slice(-3000)}`);
+        assert.ok((await manifestGets()) > before, `containerd fetched ${ref} without asking Berth`);
+      }
     } finally {
       await dockerd?.stop();
     }
