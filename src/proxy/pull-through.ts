@@ -225,10 +225,11 @@ class CachedPulls {
     if (!cache || !(missed instanceof RegistryError) || missed.code !== 'BLOB_UNKNOWN') throw missed;
     const { digest } = parseDigest(digestParam);
     this.touch(name);
-    // Stored already (another image or prefix has the layer) and named by this repository's manifests: a link will do.
-    if ((await isReferencedInRepository(this.deps.pool, name, digest)) && (await this.deps.uploads.mount(name, digest, undefined, 'all'))) {
-      return this.deps.blobs.stat(name, digest);
-    }
+    // Only what a cached manifest of this repository names is fetched (clients read the manifest
+    // first): the cache is no way to pull arbitrary blobs, and a manifest refused (a quota) brings none.
+    if (!(await isReferencedInRepository(this.deps.pool, name, digest))) throw missed;
+    // Stored already (another image or prefix has the layer): a link will do.
+    if (await this.deps.uploads.mount(name, digest, undefined, 'all')) return this.deps.blobs.stat(name, digest);
     const key = `${name}@${digest}`;
     // The first GET of the whole blob streams it while it is stored; HEADs, ranges and
     // followers wait until it is stored and are then served from the store.

@@ -2,6 +2,7 @@
 // transaction that records the tag's history.
 import type pg from 'pg';
 import { lockLinkedDigests } from '../db/blobs.js';
+import { existingBlobDigests } from '../db/gc.js';
 import {
   deleteManifest,
   lockExistingManifestDigests,
@@ -146,8 +147,16 @@ export class ManifestService {
       const repositoryId = await this.repositoryIds.ensure(tx, repository);
       if (!(options.sparse ?? this.policy.sparse)) await assertReferencesExist(tx, repositoryId, manifest.references);
       if (this.policy.quotas) {
-        const blobs = manifest.references.filter((r) => r.kind !== 'manifest' && r.kind !== 'subject').map((r) => r.descriptor.digest);
-        await assertWithinQuota(tx, this.policy.quotas, repository, blobs);
+        const blobRefs = manifest.references.filter((r) => r.kind !== 'manifest' && r.kind !== 'subject');
+        const blobs = blobRefs.map((r) => r.descriptor.digest);
+        // A sparse push (a pull-through cache's) counts what it declares for blobs not stored yet.
+        let notStoredBytes = 0;
+        if (options.sparse && this.policy.quotas.rulesFor(repository).length > 0) {
+          const stored = await existingBlobDigests(tx, blobs);
+          const missing = new Map(blobRefs.filter((r) => !stored.has(r.descriptor.digest)).map((r) => [r.descriptor.digest, r.descriptor.size]));
+          notStoredBytes = [...missing.values()].reduce((a, b) => a + b, 0);
+        }
+        await assertWithinQuota(tx, this.policy.quotas, repository, blobs, notStoredBytes);
       }
       await insertManifest(tx, {
         repositoryId,

@@ -11,10 +11,16 @@ import { RegistryError } from '../errors/registry-error.js';
 import { humanSize as formatBytes } from '../registry/byte-size.js';
 import type { Quotas } from '../registry/quotas.js';
 
-export async function assertWithinQuota(tx: Db, quotas: Quotas, repository: string, blobDigests: string[]): Promise<void> {
+/**
+ * `notStoredBytes`: what the manifest declares for blobs not stored yet, counted as added too (a
+ * pull-through cache stores a manifest before its layers).
+ */
+export async function assertWithinQuota(tx: Db, quotas: Quotas, repository: string, blobDigests: string[], notStoredBytes = 0): Promise<void> {
   for (const { rule, regexSource } of quotas.rulesFor(repository)) {
     await lockQuota(tx, rule.repository);
-    const { used, added } = await prefixUsage(tx, regexSource, blobDigests);
+    const usage = await prefixUsage(tx, regexSource, blobDigests);
+    const { used } = usage;
+    const added = usage.added + notStoredBytes;
     if (added > 0 && used + added > rule.bytes) {
       throw new RegistryError('DENIED', {
         message:

@@ -36,8 +36,11 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
       },
       // Same upstream, content kept for a second only: garbage collection evicts it.
       { prefix: 'brief', upstream: upstream.url, username: upstream.credentials.username, password: upstream.credentials.password, keep: '1s' },
+      // Same upstream under a quota (BERTH_QUOTAS below).
+      { prefix: 'capped', upstream: upstream.url, username: upstream.credentials.username, password: upstream.credentials.password },
     ];
-    berth = await startRegistry({ env: { BERTH_PROXIES: JSON.stringify(proxies), LOG_LEVEL: 'info' } });
+    const quotas = [{ repository: 'capped/*', bytes: '3MiB' }];
+    berth = await startRegistry({ env: { BERTH_PROXIES: JSON.stringify(proxies), BERTH_QUOTAS: JSON.stringify(quotas), LOG_LEVEL: 'info' } });
   });
 
   after(async () => {
@@ -96,6 +99,24 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
     upstream.clearLog();
     await pullAll('library/ours', 'v1', own);
     assert.equal(upstream.log.length, 0);
+  });
+
+  it('a quota caps a cached prefix: an image that would take it past its allowance is not cached', async () => {
+    const image = (fill: number) => {
+      const layer = Buffer.alloc(2 * 1024 * 1024, fill);
+      layer.write(`quota ${fill} ${Date.now()} ${Math.random()}`);
+      return imageOf(buildImage({ layers: 0 }).config, [layer]);
+    };
+    const first = image(1);
+    const second = image(2);
+    await upstream.push('team/q1', 'v1', first);
+    await upstream.push('team/q2', 'v1', second);
+    await pullAll('capped/team/q1', 'v1', first);
+    const refused = await getManifest(berth, 'capped/team/q2', 'v1');
+    assert.equal(refused.status, 403, refused.describe);
+    assert.match(refused.body.toString(), /quota exceeded/);
+    const blob = await getBlob(berth, 'capped/team/q2', sha256(second.layers[0]!));
+    assert.notEqual(blob.status, 200, 'nothing of the refused image is served from the capped prefix');
   });
 
   it('refuses pushes into the cached prefix, naming the upstream', async () => {
