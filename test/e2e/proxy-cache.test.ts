@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { getBlob, getManifest, headManifest, listTags, registryRequest, startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
+import { getBlob, getManifest, headBlob, headManifest, listTags, registryRequest, startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
 import { buildImage, imageOf, sha256, type TestImage } from '../helpers/oci.js';
 import { runCli } from '../helpers/berth-cli.js';
 import { assertTools, describeRun, suiteSkip } from '../helpers/system-tools.js';
@@ -112,6 +112,8 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
     await upstream.push('team/q1', 'v1', first);
     await upstream.push('team/q2', 'v1', second);
     await pullAll('capped/team/q1', 'v1', first);
+    // The first client gets a layer while it is still being stored; a HEAD waits until it is.
+    for (const blob of [first.config, ...first.layers]) assert.equal((await headBlob(berth, 'capped/team/q1', sha256(blob))).status, 200);
     const refused = await getManifest(berth, 'capped/team/q2', 'v1');
     assert.equal(refused.status, 403, refused.describe);
     assert.match(refused.body.toString(), /quota exceeded/);
