@@ -215,7 +215,10 @@ describe('/api/v1/session: browser sign-in with BERTH_AUTH=token', () => {
     const sessionCookie = set.find((c) => c.startsWith('berth_session='))!;
     assert.match(sessionCookie, /; HttpOnly/);
     assert.match(sessionCookie, /; SameSite=Strict/);
-    assert.match(sessionCookie, /; Max-Age=3600/);
+    assert.match(sessionCookie, /; Max-Age=604800/, 'the cookie lives as long as the session may: 7 days');
+    assert.match(sessionCookie, /^berth_session=[A-Za-z0-9_-]{43};/, 'a random secret, not a token');
+    const expiresIn = Date.parse(res.body.expiresAt) - Date.now();
+    assert.ok(expiresIn > 6.9 * 86_400_000 && expiresIn <= 7 * 86_400_000, res.body.expiresAt);
     assert.doesNotMatch(sessionCookie, /; Secure/, 'plain http: no Secure flag');
     assert.doesNotMatch(set.find((c) => c.startsWith('berth_csrf='))!, /HttpOnly/);
   });
@@ -272,15 +275,76 @@ describe('/api/v1/session: browser sign-in with BERTH_AUTH=token', () => {
     await http().get('/api/v1/quotas').set('Cookie', bob.cookie).set('X-Berth-UI', '1').expect(403);
   });
 
-  it('ends every session when the password changes, and signs out', async () => {
-    const bob = await session('bob', 'bob-password-1');
-    assert.equal((await http().get('/api/v1/session').set('Cookie', bob.cookie).expect(200)).body.user.name, 'bob');
-    await reg.auth!.accounts.setPassword('bob', 'bob-password-2');
-    assert.equal((await http().get('/api/v1/session').set('Cookie', bob.cookie).expect(200)).body.user, null);
+  const whoIs = (cookie: string) => http().get('/api/v1/session').set('Cookie', cookie);
+  const signOut = (s: { cookie: string; csrf: string }) =>
+    http().delete('/api/v1/session').set('Host', HOST).set('Cookie', s.cookie).set('Origin', ORIGIN).set('X-Berth-CSRF', s.csrf);
+  /** The 401 a cookie whose session ended gets, which also clears the cookies. */
+  const assertEnded = (res: supertest.Response) => {
+    assertErrorCode(res, 'UNAUTHORIZED');
+    assert.match(res.body.errors[0].message, /session has ended/);
+    assert.ok((res.headers['set-cookie'] as unknown as string[]).every((c) => /Max-Age=0/.test(c)), 'the cookies are cleared');
+  };
+  const sessionSecret = (cookie: string) => /berth_session=([^;]+)/.exec(cookie)![1]!;
 
-    const again = await session('bob', 'bob-password-2');
-    await http().delete('/api/v1/session').set('Host', HOST).set('Cookie', again.cookie).set('Origin', ORIGIN).expect(403);
-    const out = await http().delete('/api/v1/session').set('Host', HOST).set('Cookie', again.cookie).set('Origin', ORIGIN).set('X-Berth-CSRF', again.csrf).expect(204);
+  it('signs out on the server: the old cookie replayed gets 401, for the session and for every API call', async () => {
+    const bob = await session('bob', 'bob-password-1');
+    assert.equal((await whoIs(bob.cookie).expect(200)).body.user.name, 'bob');
+    await http().delete('/api/v1/session').set('Host', HOST).set('Cookie', bob.cookie).set('Origin', ORIGIN).expect(403);
+    const out = await signOut(bob).expect(204);
     assert.ok((out.headers['set-cookie'] as unknown as string[]).every((c) => /Max-Age=0/.test(c)));
+    assertEnded(await whoIs(bob.cookie).expect(401));
+    assertEnded(await http().get('/api/v1/repositories').set('Cookie', bob.cookie).set('X-Berth-UI', '1').expect(401));
+    // Signing out twice, or with a cookie of any shape, is harmless.
+    await signOut(bob).expect(204);
+    await signOut({ cookie: 'berth_session=not%20a%20secret; berth_csrf=' + bob.csrf, csrf: bob.csrf }).expect(204);
+    assertEnded(await whoIs('berth_session=not%20a%20secret').expect(401));
+  });
+
+  it('ends sessions after 12 hours idle and 7 days after sign-in, and keeps a used one alive', async () => {
+    const idle = await session('bob', 'bob-password-1');
+    const old = await session('bob', 'bob-password-1');
+    const used = await session('bob', 'bob-password-1');
+    const age = (s: { cookie: string }, column: string, by: string) =>
+      reg.db.pool.query(`UPDATE browser_sessions SET ${column} = ${column} - interval '${by}' WHERE id = sha256(convert_to($1, 'UTF8'))`, [sessionSecret(s.cookie)]);
+    await age(idle, 'last_seen_at', '12 hours 1 second');
+    await age(old, 'expires_at', '7 days');
+    await age(used, 'last_seen_at', '11 hours');
+    assertEnded(await whoIs(idle.cookie).expect(401));
+    assertEnded(await whoIs(old.cookie).expect(401));
+    assert.equal((await whoIs(used.cookie).expect(200)).body.user.name, 'bob');
+    // That request counted as use: 11 hours later (13 since the first), it still signs bob in.
+    await age(used, 'last_seen_at', '11 hours');
+    assert.equal((await whoIs(used.cookie).expect(200)).body.user.name, 'bob');
+  });
+
+  it('refuses the cookie at /token and as a bearer token: it is a session, not a credential', async () => {
+    const bob = await session('bob', 'bob-password-1');
+    const secret = sessionSecret(bob.cookie);
+    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: secret, service: 'berth-test-registry', scope: 'repository:team/app:pull' });
+    assertErrorCode(await http().post('/token').set('Content-Type', 'application/x-www-form-urlencoded').send(form.toString()).expect(401), 'UNAUTHORIZED');
+    assertErrorCode(await http().get('/v2/team/app/tags/list').set('Authorization', `Bearer ${secret}`).expect(401), 'UNAUTHORIZED');
+    assertErrorCode(await http().get('/api/v1/repositories').set('Authorization', `Bearer ${secret}`).expect(401), 'UNAUTHORIZED');
+    // With only the cookie, /token sees an anonymous client: its token grants nothing here.
+    const anonymous = await http().get('/token?service=berth-test-registry&scope=repository:team/app:pull').set('Cookie', bob.cookie).expect(200);
+    const claims = JSON.parse(Buffer.from(anonymous.body.token.split('.')[1], 'base64url').toString());
+    assert.notEqual(claims.sub, 'bob');
+    assert.deepEqual(claims.access.flatMap((a: { actions: string[] }) => a.actions), []);
+    const { rows } = await reg.db.pool.query('SELECT count(*)::int AS n FROM browser_sessions WHERE id = convert_to($1, \'UTF8\')', [secret]);
+    assert.equal(rows[0].n, 0, 'the database keeps only a hash of the secret');
+  });
+
+  it('ends every session when the password changes, and when the account is deleted', async () => {
+    const bob = await session('bob', 'bob-password-1');
+    assert.equal((await whoIs(bob.cookie).expect(200)).body.user.name, 'bob');
+    await reg.auth!.accounts.setPassword('bob', 'bob-password-2');
+    assertEnded(await whoIs(bob.cookie).expect(401));
+    const again = await session('bob', 'bob-password-2');
+    await reg.auth!.accounts.setPassword('bob', 'bob-password-1');
+
+    await reg.auth!.accounts.addUser('carol', 'carol-password-1');
+    const carol = await session('carol', 'carol-password-1');
+    await reg.auth!.accounts.remove('carol', 'user');
+    assertEnded(await whoIs(carol.cookie).expect(401));
+    assertEnded(await whoIs(again.cookie).expect(401));
   });
 });

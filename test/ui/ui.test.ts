@@ -545,16 +545,56 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
     const { context, page } = await newPage();
     try {
       await signIn(page, ADMIN);
+      const copied = (await context.cookies()).filter((c) => c.name.startsWith('berth_'));
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.getByRole('link', { name: 'Sign in' }).waitFor();
-      const session = await page.evaluate(async () => (await (await fetch('/api/v1/session', { headers: { 'X-Berth-UI': '1' } })).json()) as { user: unknown });
-      assert.equal(session.user, null);
+      const whoAmI = () => page.evaluate(async () => {
+        const res = await fetch('/api/v1/session', { headers: { 'X-Berth-UI': '1' } });
+        return { status: res.status, body: (await res.json()) as { user: unknown; errors?: { code: string }[] } };
+      });
+      const session = await whoAmI();
+      assert.equal(session.body.user, null);
       assert.equal((await context.cookies()).find((c) => c.name === 'berth_session'), undefined);
+      // The cookie copied before signing out is worth nothing now: the session ended on the server.
+      await context.addCookies(copied);
+      const replayed = await whoAmI();
+      assert.equal(replayed.status, 401);
+      assert.equal(replayed.body.errors?.[0]?.code, 'UNAUTHORIZED');
       await page.goto('/ui/login');
       await page.getByLabel('Username').fill(ADMIN[0]);
       await page.getByLabel('Password').fill('wrong-password');
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByText('UNAUTHORIZED').waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('sends a browser whose session expired to the sign-in page, and back where it was after signing in', { timeout: 60_000 }, async () => {
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, ALICE);
+      await page.goto('/ui/repositories/team/app');
+      await page.getByText('docker pull').first().waitFor();
+      const secret = (await context.cookies()).find((c) => c.name === 'berth_session')!.value;
+      const db = new pg.Client({ connectionString: reg.databaseUrl });
+      await db.connect();
+      try {
+        const ended = await db.query(`UPDATE browser_sessions SET expires_at = now() - interval '1 second' WHERE id = sha256(convert_to($1, 'UTF8'))`, [secret]);
+        assert.equal(ended.rowCount, 1);
+      } finally {
+        await db.end();
+      }
+      await page.goto('/ui/repositories/team/app/-/history/prod');
+      await page.getByText('Your session has ended').waitFor();
+      assert.equal(new URL(page.url()).pathname, '/ui/login');
+      await page.getByRole('link', { name: 'Sign in' }).waitFor({ state: 'detached' });
+      assert.equal((await context.cookies()).find((c) => c.name === 'berth_session'), undefined, 'the ended cookie is cleared');
+      await page.getByLabel('Username').fill(ALICE[0]);
+      await page.getByLabel('Password').fill(ALICE[1]);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByText(`Signed in as ${ALICE[0]}`).waitFor();
+      assert.equal(new URL(page.url()).pathname, '/ui/repositories/team/app/-/history/prod');
     } finally {
       await context.close();
     }
