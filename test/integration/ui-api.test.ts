@@ -4,7 +4,12 @@
 // the Origin and CSRF checks, pull-only refusals, a password change ending sessions. Through HTTP.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
 import supertest from 'supertest';
+import { buildApp } from '../../src/app.js';
+import { WebhookNotifier } from '../../src/notify/webhooks.js';
 import type { WebhookStatus } from '../../src/notify/notifier.js';
 import { EMPTY_JSON, buildArtifact, buildIndex, json, pushManifest } from '../helpers/manifests.js';
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, assertErrorCode, descriptorOf, pushBlob, pushImage, randomBlob, sha256, type TestImage } from '../helpers/oci.js';
@@ -37,7 +42,7 @@ describe('/api/v1 for the web UI: listings, images, GC, webhooks (BERTH_AUTH=non
       gc: GC,
       immutableTags: [{ repository: 'team/*', tags: ['v*'] }],
       quotas: [{ repository: 'team/*', bytes: 1_000_000 }, { repository: 'empty/*', bytes: 5 }],
-      notifier: { notify() {}, status: () => statuses },
+      notifier: { notify() {}, status: async () => statuses },
     });
     image = await pushImage(reg.request, 'team/app_one', 'latest', imageWithHistory('1'));
     await pushImage(reg.request, 'team/app_one', 'v1', image);
@@ -161,6 +166,76 @@ describe('/api/v1 for the web UI: listings, images, GC, webhooks (BERTH_AUTH=non
     assert.equal(res.body.user, null);
     const signIn = reg.request.post('/api/v1/session').set('Host', 'berth.test').set('Origin', 'http://berth.test');
     assertErrorCode(await signIn.set('Content-Type', 'application/json').send('{"username":"a","password":"b"}').expect(405), 'UNSUPPORTED');
+  });
+});
+
+describe('the administration page state is shared: every replica shows the same GC report and webhook deliveries', () => {
+  let reg: TestRegistry;
+  let receiver: Server;
+  let receiverUrl: string;
+  let calls = 0;
+  const notifiers: WebhookNotifier[] = [];
+  /** Another Berth process on the same database and store: its own notifier, nothing in memory. */
+  const replica = () => {
+    const notifier = new WebhookNotifier([{ url: receiverUrl, events: ['push'], secret: undefined }], {
+      source: { addr: '127.0.0.1:5000', instanceID: `replica-${notifiers.length}` },
+      logger: pino({ level: 'silent' }),
+      backoffMs: 20,
+      db: reg.db.pool,
+    });
+    notifiers.push(notifier);
+    const app = buildApp({ pool: reg.db.pool, store: reg.newStore(), logger: pino({ level: 'silent' }), ui: true, gc: GC, notifier });
+    return { notifier, request: supertest(app.callback()) };
+  };
+
+  before(async () => {
+    // The first attempt fails (500), the retry is taken: two records.
+    receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        calls += 1;
+        res.statusCode = calls === 1 ? 500 : 204;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    reg = await startTestRegistry({ ui: true, gc: GC });
+  });
+  after(async () => {
+    await Promise.all(notifiers.map((n) => n.close(0)));
+    receiver?.close();
+    await reg?.close();
+  });
+
+  it('shows a collection one replica ran on another, and on a replica started afterwards', async () => {
+    const [a, b] = [replica(), replica()];
+    assert.equal((await b.request.get('/api/v1/gc').expect(200)).body.last, null);
+    await pushBlob(reg.request, 'team/app', randomBlob(321));
+    const ran = (await a.request.post('/api/v1/gc').set('Content-Type', 'application/json').send('{"dryRun":true}').expect(200)).body;
+    assert.ok(ran.blobsDeleted >= 1);
+    const seen = (await b.request.get('/api/v1/gc').expect(200)).body.last;
+    assert.deepEqual(seen, ran);
+    assert.deepEqual((await replica().request.get('/api/v1/gc').expect(200)).body.last, ran);
+    // What every replica reads is the database's: replicas in one test process share module state,
+    // so show the report goes with the row.
+    await reg.db.pool.query('DELETE FROM gc_reports');
+    assert.equal((await a.request.get('/api/v1/gc').expect(200)).body.last, null);
+  });
+
+  it('shows the deliveries one replica made on every replica, newest first, and after a restart', async () => {
+    const [a, b] = [replica(), replica()];
+    await pushImage(a.request, 'team/hooked', 'latest');
+    await a.notifier.close(30_000);
+    assert.equal(calls, 2, 'one failed attempt, one delivered');
+    const onB = (await b.request.get('/api/v1/webhooks').expect(200)).body.webhooks;
+    assert.equal(onB.length, 1);
+    assert.equal(onB[0].url, receiverUrl);
+    assert.equal(onB[0].queued, 0);
+    assert.deepEqual(onB[0].recent.map((r: { outcome: string; attempt: number }) => [r.outcome, r.attempt]), [['delivered', 2], ['retry', 1]]);
+    assert.equal(onB[0].recent[1].problem, 'HTTP 500');
+    assert.deepEqual(onB[0].recent[0].actions, ['push']);
+    assert.deepEqual((await replica().request.get('/api/v1/webhooks').expect(200)).body.webhooks[0].recent, onB[0].recent);
   });
 });
 

@@ -117,7 +117,7 @@ export function apiHandlers({ history, overview, diff, usage, images, immutableT
 
     async lastGc(ctx: Context): Promise<void> {
       ctx.set('Cache-Control', 'no-store');
-      const last = gc?.last();
+      const last = await gc?.last();
       ctx.body = { available: gc !== undefined, last: last ? gcReport(last) : null };
     },
 
@@ -137,7 +137,7 @@ export function apiHandlers({ history, overview, diff, usage, images, immutableT
 
     async webhooks(ctx: Context): Promise<void> {
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = { webhooks: notifier?.status?.() ?? [] };
+      ctx.body = { webhooks: (await notifier?.status?.()) ?? [] };
     },
   };
 }

@@ -352,7 +352,7 @@ function GarbageCollection() {
               )}
             </div>
           ) : (
-            <p class="muted">No collection has run in this process since it started.</p>
+            <p class="muted">No collection has run yet.</p>
           )
         }
       </Show>
@@ -396,7 +396,7 @@ function Webhooks() {
                   <code>{w.url}</code> {w.signed && <span class="badge subtle">signed</span>}
                 </h3>
                 <p class="muted">
-                  {w.events.join(', ')} · {w.queued} queued
+                  {w.events.join(', ')} · {w.queued} queued on this replica
                 </p>
                 {w.recent.length === 0 ? (
                   <p class="muted">No deliveries yet.</p>
