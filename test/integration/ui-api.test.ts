@@ -87,6 +87,9 @@ describe('/api/v1 for the web UI: listings, images, GC, webhooks (BERTH_AUTH=non
     assert.equal(byName.latest.updatedBy, 'anonymous');
     assert.deepEqual(byName.latest.referrers.map((r: { digest: string }) => r.digest), [signature]);
     assert.equal(byName.latest.referrers[0].artifactType, 'application/vnd.dev.cosign.artifact.sig.v1+json');
+    const immutable = await reg.request.get('/api/v1/repositories/team/app_one/tags/v1/history').expect(200);
+    assert.deepEqual(immutable.body.immutable, { rule: '#1 (repository "team/*", tags "v*")', repository: 'team/*', tags: ['v*'] });
+    assert.equal((await reg.request.get('/api/v1/repositories/team/app_one/tags/latest/history').expect(200)).body.immutable, null);
     const found = await reg.request.get('/api/v1/repositories/team/app_one/tags?q=V').expect(200);
     assert.deepEqual(found.body.tags.map((t: { name: string }) => t.name), ['v1']);
   });

@@ -500,6 +500,41 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
     }
   });
 
+  it('offers no rollback on a tag an immutable rule covers, and names the rule', { timeout: 180_000 }, async () => {
+    // prod has moved many times; an operator then makes it immutable. A replica started with the rule
+    // is how that looks (every replica, after a restart with it).
+    const ruled = await reg.replica({ BERTH_IMMUTABLE_TAGS: '[{"repository":"team/app","tags":["prod"],"name":"frozen prod"}]' });
+    const context = await browser.newContext({ viewport: { width: 1200, height: 760 }, baseURL: ruled.url });
+    const page = await context.newPage();
+    page.setDefaultTimeout(30_000);
+    try {
+      await signIn(page, ADMIN);
+      await page.goto('/ui/repositories/team/app/-/history/prod');
+      await page.locator('ol.timeline li').nth(3).waitFor();
+      await page.waitForFunction(() => !document.querySelector('.loading .spinner'));
+      await page.getByText('"frozen prod"').waitFor();
+      await page.locator('p', { hasText: 'Now:' }).getByText('immutable', { exact: true }).waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Roll back to this' }).count(), 0, 'the administrator is offered no rollback the rule forbids');
+      await checkAccessibility(page, 'history of an immutable tag');
+      await page.screenshot({ path: join(SHOTS, 'history-immutable-light.png') });
+      const forced = await page.evaluate(async (digest) => {
+        const csrf = /berth_csrf=([^;]+)/.exec(document.cookie)?.[1] ?? '';
+        const res = await fetch('/api/v1/repositories/team/app/tags/prod/rollback', {
+          method: 'POST',
+          headers: { 'X-Berth-UI': '1', 'X-Berth-CSRF': csrf, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ digest }),
+        });
+        return { status: res.status, body: await res.text() };
+      }, digestB);
+      assert.equal(forced.status, 403, forced.body);
+      assert.match(forced.body, /immutable/);
+      assert.equal(await pulledDigest('team/app', 'prod'), digestA);
+    } finally {
+      await context.close();
+      await ruled.destroy();
+    }
+  });
+
   it('refuses a cross-site POST: from another origin in the browser, and with a forged Origin or no CSRF token', { timeout: 120_000 }, async () => {
     let evil: Server | undefined;
     const { context, page } = await newPage();

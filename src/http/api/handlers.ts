@@ -1,7 +1,7 @@
 // Handlers of the management API (/api/v1): JSON in, JSON out; the rules live in the services.
 import type { Context } from 'koa';
 import type { TagEventRow } from '../../db/tags.js';
-import type { ImmutableTags } from '../../registry/immutable-tags.js';
+import { describeRule, type ImmutableTags } from '../../registry/immutable-tags.js';
 import type { ImageDetailsService } from '../../services/image-details.js';
 import type { ImageDiffService } from '../../services/image-diff.js';
 import type { OverviewService } from '../../services/overview.js';
@@ -88,12 +88,15 @@ export function apiHandlers({ history, overview, diff, usage, images, immutableT
       const before = beforeParam === undefined ? undefined : parseRevision(beforeParam, 'before');
       const page = await history.history(name, tag, { n, before });
       if (page.next !== undefined) linkNext(ctx, { n, before: page.next });
+      const rule = immutableTags.ruleFor(name, tag);
       ctx.body = {
         repository: name,
         tag,
         current: page.current,
         events: page.events.map(eventJson),
         next: page.next ?? null,
+        // So the page offers no rollback the server would refuse, and says why.
+        immutable: rule ? { rule: describeRule(rule.rule, rule.index), ...rule.rule } : null,
       };
     },
 
