@@ -88,6 +88,19 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
     await page.getByText(`Signed in as ${who[0]}`).waitFor();
   }
 
+  /** A rollback of team/app:prod to `digest` sent by the page's own script, CSRF token and all, past its buttons. */
+  async function rollbackFromPage(page: Page, digest: string): Promise<{ status: number; body: string }> {
+    return page.evaluate(async (target) => {
+      const csrf = /berth_csrf=([^;]+)/.exec(document.cookie)?.[1] ?? '';
+      const res = await fetch('/api/v1/repositories/team/app/tags/prod/rollback', {
+        method: 'POST',
+        headers: { 'X-Berth-UI': '1', 'X-Berth-CSRF': csrf, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ digest: target }),
+      });
+      return { status: res.status, body: await res.text() };
+    }, digest);
+  }
+
   /** axe-core on the page as it is: serious and critical violations fail the test. */
   async function checkAccessibility(page: Page, what: string): Promise<void> {
     if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
@@ -481,15 +494,7 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
       await page.locator('ol.timeline li').nth(3).waitFor();
       await page.waitForFunction(() => !document.querySelector('.loading .spinner'));
       assert.equal(await page.getByRole('button', { name: 'Roll back to this' }).count(), 0);
-      const forged = await page.evaluate(async (digest) => {
-        const csrf = /berth_csrf=([^;]+)/.exec(document.cookie)?.[1] ?? '';
-        const res = await fetch('/api/v1/repositories/team/app/tags/prod/rollback', {
-          method: 'POST',
-          headers: { 'X-Berth-UI': '1', 'X-Berth-CSRF': csrf, 'Content-Type': 'application/json' },
-          body: JSON.stringify({ digest }),
-        });
-        return { status: res.status, body: await res.text() };
-      }, digestB);
+      const forged = await rollbackFromPage(page, digestB);
       assert.equal(forged.status, 403, forged.body);
       assert.match(forged.body, /DENIED/);
       assert.equal(await pulledDigest('team/app', 'prod'), digestA);
@@ -517,15 +522,7 @@ describe('web UI in chromium', { skip: suiteSkip(TOOLS) }, () => {
       assert.equal(await page.getByRole('button', { name: 'Roll back to this' }).count(), 0, 'the administrator is offered no rollback the rule forbids');
       await checkAccessibility(page, 'history of an immutable tag');
       await page.screenshot({ path: join(SHOTS, 'history-immutable-light.png') });
-      const forced = await page.evaluate(async (digest) => {
-        const csrf = /berth_csrf=([^;]+)/.exec(document.cookie)?.[1] ?? '';
-        const res = await fetch('/api/v1/repositories/team/app/tags/prod/rollback', {
-          method: 'POST',
-          headers: { 'X-Berth-UI': '1', 'X-Berth-CSRF': csrf, 'Content-Type': 'application/json' },
-          body: JSON.stringify({ digest }),
-        });
-        return { status: res.status, body: await res.text() };
-      }, digestB);
+      const forced = await rollbackFromPage(page, digestB);
       assert.equal(forced.status, 403, forced.body);
       assert.match(forced.body, /immutable/);
       assert.equal(await pulledDigest('team/app', 'prod'), digestA);
