@@ -158,6 +158,22 @@ describe('/api/v1 for the web UI: listings, images, GC, webhooks (BERTH_AUTH=non
     assert.ok(team.used > 0);
   });
 
+  it('lists the repositories that store the most, largest first, whatever their names', async () => {
+    // Many small repositories that sort before the large ones by name: the largest must still come first.
+    await reg.db.pool.query(`INSERT INTO repositories (name) SELECT 'aaa/empty-' || i FROM generate_series(1, 30) i`);
+    const res = await reg.request.get('/api/v1/storage?n=3').expect(200);
+    const sizes = res.body.repositories.map((r: { size: number }) => r.size);
+    assert.equal(sizes.length, 3);
+    assert.deepEqual([...sizes].sort((a, b) => b - a), sizes);
+    const listed = (await reg.request.get('/api/v1/repositories?n=100').expect(200)).body.repositories as { name: string; size: number }[];
+    const expected = listed.filter((r) => r.size > 0).sort((a, b) => b.size - a.size || (a.name < b.name ? -1 : 1)).slice(0, 3);
+    assert.deepEqual(res.body.repositories, expected.map(({ name, size }) => ({ name, size })));
+    assert.ok(!res.body.repositories.some((r: { name: string }) => r.name.startsWith('aaa/')));
+    assertErrorCode(await reg.request.get('/api/v1/storage?n=0').expect(400), 'PAGINATION_NUMBER_INVALID');
+    assertErrorCode(await reg.request.get('/api/v1/storage?n=x').expect(400), 'PAGINATION_NUMBER_INVALID');
+    assertErrorCode(await reg.request.post('/api/v1/storage').expect(405), 'UNSUPPORTED');
+  });
+
   it('lists webhook receivers with their recent deliveries', async () => {
     const res = await reg.request.get('/api/v1/webhooks').expect(200);
     assert.deepEqual(res.body.webhooks, statuses);
@@ -351,6 +367,8 @@ describe('/api/v1/session: browser sign-in with BERTH_AUTH=token', () => {
     assert.ok(users.body.users.some((u: { name: string }) => u.name === 'bob'));
     await http().get('/api/v1/webhooks').set('Cookie', root.cookie).set('X-Berth-UI', '1').expect(200);
     await http().get('/api/v1/quotas').set('Cookie', bob.cookie).set('X-Berth-UI', '1').expect(403);
+    await http().get('/api/v1/storage').set('Cookie', bob.cookie).set('X-Berth-UI', '1').expect(403);
+    await http().get('/api/v1/storage').set('Cookie', root.cookie).set('X-Berth-UI', '1').expect(200);
   });
 
   const whoIs = (cookie: string) => http().get('/api/v1/session').set('Cookie', cookie);

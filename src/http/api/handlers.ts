@@ -134,6 +134,10 @@ export function apiHandlers({ history, overview, diff, usage, images, immutableT
       ctx.body = gcReport(await gc.run(body.dryRun === true));
     },
 
+    async storage(ctx: Context): Promise<void> {
+      ctx.body = { repositories: await overview.largest(pageSize(ctx)) };
+    },
+
     async quotas(ctx: Context): Promise<void> {
       ctx.body = { quotas: await usage.quotaUse() };
     },

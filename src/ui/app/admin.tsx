@@ -2,7 +2,7 @@
 // pattern, and storage use per repository.
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, type Repository } from './api.js';
+import { api } from './api.js';
 import { CopyButton, ErrorBox, formatBytes, Loading, PageTitle, Show, Time, useLoad } from './ui.js';
 
 interface Account {
@@ -234,13 +234,14 @@ function Permissions() {
 }
 
 function UsageChart() {
-  const [repos] = useLoad(() => api<{ repositories: Repository[] }>('/api/v1/repositories?n=1000'), 'usage');
+  // Largest first from the server: with thousands of repositories, the big ones are rarely on the first page by name.
+  const [repos] = useLoad(() => api<{ repositories: { name: string; size: number }[] }>('/api/v1/storage?n=15'), 'usage');
   return (
     <section>
       <h2>Storage by repository</h2>
       <Show loaded={repos} what="Loading usage">
         {(d) => {
-          const top = [...d.repositories].sort((a, b) => b.size - a.size).slice(0, 15);
+          const top = d.repositories;
           const max = Math.max(1, ...top.map((r) => r.size));
           if (top.length === 0) return <p class="muted">No repositories yet.</p>;
           return (

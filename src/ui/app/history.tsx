@@ -166,8 +166,8 @@ export function HistoryPage({ name, tag, session }: { name: string; tag: string;
             </p>
             {h.immutable && (
               <p class="notice" role="note">
-                <code>{tag}</code> is immutable (<code>BERTH_IMMUTABLE_TAGS</code> rule {h.immutable.rule}): once pushed it is never moved,
-                deleted or rolled back, so this page offers no rollback.
+                <code>{tag}</code> is immutable under the <code>BERTH_IMMUTABLE_TAGS</code> rule {h.immutable.rule}: once pushed, it is never
+                moved, deleted or rolled back, so no rollback is offered here.
               </p>
             )}
             <ol class="timeline" aria-label={`History of ${tag}, newest first`}>
