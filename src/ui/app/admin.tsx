@@ -241,9 +241,9 @@ function UsageChart() {
       <h2>Storage by repository</h2>
       <Show loaded={repos} what="Loading usage">
         {(d) => {
-          const top = d.repositories;
+          const top = d.repositories.filter((r) => r.size > 0);
           const max = Math.max(1, ...top.map((r) => r.size));
-          if (top.length === 0) return <p class="muted">No repositories yet.</p>;
+          if (top.length === 0) return <p class="muted">No repository stores anything yet.</p>;
           return (
             <ol class="chart" aria-label="Largest repositories">
               {top.map((r) => (
