@@ -713,6 +713,8 @@ describe('web UI with BERTH_AUTH=none', { skip: suiteSkip(['chromium']) }, () =>
       await page.getByRole('link', { name: 'Administration' }).click();
       await page.getByRole('heading', { name: 'Garbage collection' }).waitFor();
       assert.equal(await page.getByRole('heading', { name: 'Users' }).count(), 0);
+      await page.getByText('No receivers').waitFor();
+      await page.getByText('No collection has run yet').waitFor();
       await page.screenshot({ path: join(SHOTS, 'open-registry-light.png') });
     } finally {
       await page.close();
