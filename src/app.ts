@@ -137,7 +137,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(rejectUnstorableInput);
   app.use(operations.routes());
   app.use(operations.allowedMethods());
-  if (deps.ui) app.use(createUi({ auth: deps.auth, publicUrl: deps.publicUrl }));
+  if (deps.ui) app.use(createUi({ pool: deps.pool, auth: deps.auth, publicUrl: deps.publicUrl }));
   app.use(router.routes());
   if (deps.auth) {
     app.use(createTokenRouter(deps.auth).routes());

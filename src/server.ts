@@ -53,6 +53,7 @@ export async function serve(config: Config): Promise<void> {
           publicUrl: config.publicUrl,
           logger: deps.logger,
           metrics,
+          db: deps.pool,
         })
       : undefined;
   const freeSpace = new FreeSpaceGuard(

@@ -56,6 +56,22 @@ export async function listRepositorySummaries(
   return rows;
 }
 
+/** The `limit` repositories that store the most, largest first, sized as listRepositorySummaries sizes them. */
+export async function largestRepositories(db: Db, limit: number): Promise<{ name: string; size: number }[]> {
+  const { rows } = await db.query<{ name: string; size: number }>(
+    `WITH blob_bytes AS (
+       SELECT r.repository_id, sum(b.size) AS bytes
+       FROM (SELECT DISTINCT repository_id, child_digest FROM manifest_references) r JOIN blobs b ON b.digest = r.child_digest
+       GROUP BY r.repository_id),
+     manifest_bytes AS (SELECT repository_id, sum(size) AS bytes FROM manifests GROUP BY repository_id)
+     SELECT r.name, (coalesce(bb.bytes, 0) + coalesce(mb.bytes, 0))::float8 AS size
+     FROM repositories r LEFT JOIN blob_bytes bb ON bb.repository_id = r.id LEFT JOIN manifest_bytes mb ON mb.repository_id = r.id
+     ORDER BY size DESC, r.name LIMIT $1`,
+    [limit],
+  );
+  return rows;
+}
+
 export interface TagDetailRow {
   name: string;
   digest: string;

@@ -69,6 +69,7 @@ import { listRetainedManifests, type RetentionPolicy } from '../db/retention.js'
 import { purgeStaleUploads } from '../jobs/purge-uploads.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { publishGcResult, type GcResult } from './report.js';
+import { insertGcReport } from '../db/gc-reports.js';
 
 export interface GcOptions {
   /** BERTH_GC_GRACE. */
@@ -157,6 +158,12 @@ export async function runGc(pool: pg.Pool, store: BlobStore, options: GcOptions)
   result.durationMs = Date.now() - started;
   options.logger?.info({ gc: summaryOf(result) }, dryRun ? 'garbage collection dry run finished' : 'garbage collection finished');
   publishGcResult(result);
+  try {
+    await insertGcReport(pool, result);
+  } catch (err) {
+    // The collection happened either way; only the administration page misses its report.
+    options.logger?.warn({ err }, 'could not record the garbage collection report');
+  }
   return result;
 }
 

@@ -32,13 +32,6 @@ export interface GcResult {
 
 type Listener = (result: GcResult) => void;
 const listeners = new Set<Listener>();
-let latest: GcResult | undefined;
-
-/** The last run this process finished (dry or not), for the administration page. */
-export function lastGcResult(): GcResult | undefined {
-  return latest;
-}
-
 /** Calls `listener` with every finished run's result; returns the unsubscribe function. */
 export function onGcResult(listener: Listener): () => void {
   listeners.add(listener);
@@ -46,7 +39,6 @@ export function onGcResult(listener: Listener): () => void {
 }
 
 export function publishGcResult(result: GcResult): void {
-  latest = result;
   for (const listener of listeners) {
     try {
       listener(result);

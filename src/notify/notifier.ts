@@ -37,8 +37,8 @@ export interface RegistryEvent {
 export interface Notifier {
   /** Queues the events (one envelope per receiver); returns at once. */
   notify(events: readonly RegistryEvent[]): void;
-  /** Each receiver with its queue and latest deliveries (this process's), for administrators. */
-  status?(): WebhookStatus[];
+  /** Each receiver with its queue (this process's) and latest deliveries (every replica's), for administrators. */
+  status?(): Promise<WebhookStatus[]>;
 }
 
 export interface DeliveryRecord {

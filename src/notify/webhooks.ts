@@ -13,6 +13,8 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import type { DeliveryRecord, Notifier, RegistryEvent, WebhookStatus } from './notifier.js';
 import type { WebhookEndpoint } from './webhook-config.js';
+import type { Db } from '../db/pool.js';
+import { insertWebhookDelivery, recentWebhookDeliveries } from '../db/webhook-deliveries.js';
 
 export const SIGNATURE_HEADER = 'X-Berth-Signature-256';
 export const EVENTS_MEDIA_TYPE = 'application/vnd.docker.distribution.events.v1+json';
@@ -32,6 +34,8 @@ export interface WebhookOptions {
   timeoutMs?: number;
   /** Envelopes waiting per endpoint beyond which new ones are dropped (default 1000). */
   maxQueue?: number;
+  /** Where deliveries are recorded, for every replica's administration page; without it, this process's memory. */
+  db?: Db | undefined;
 }
 
 interface Delivery {
@@ -89,19 +93,32 @@ class EndpointQueue {
     return this.pending.length;
   }
 
-  status(): WebhookStatus {
-    return { url: displayUrl(this.endpoint.url), events: this.endpoint.events, signed: this.endpoint.secret !== undefined, queued: this.pending.length, recent: [...this.recent] };
+  async status(): Promise<WebhookStatus> {
+    const url = displayUrl(this.endpoint.url);
+    const db = this.options.db;
+    const recent = db ? ((await recentWebhookDeliveries(db, [url], RECENT_DELIVERIES)).get(url) ?? []) : [...this.recent];
+    return { url, events: this.endpoint.events, signed: this.endpoint.secret !== undefined, queued: this.pending.length, recent };
   }
 
-  private record(delivery: Delivery, outcome: DeliveryRecord['outcome'], problem: string | undefined): void {
+  private async record(delivery: Delivery, outcome: DeliveryRecord['outcome'], problem: string | undefined): Promise<void> {
     let actions: string[] = [];
     try {
       actions = (JSON.parse(delivery.body) as { events: { action: string }[] }).events.map((e) => e.action);
     } catch {
       // Our own JSON: cannot happen; the record goes without actions then.
     }
-    this.recent.unshift({ at: new Date().toISOString(), outcome, attempt: delivery.attempts, actions, problem: problem ?? null });
-    this.recent.length = Math.min(this.recent.length, RECENT_DELIVERIES);
+    const record: DeliveryRecord = { at: new Date().toISOString(), outcome, attempt: delivery.attempts, actions, problem: problem ?? null };
+    if (!this.options.db) {
+      this.recent.unshift(record);
+      this.recent.length = Math.min(this.recent.length, RECENT_DELIVERIES);
+      return;
+    }
+    try {
+      await insertWebhookDelivery(this.options.db, displayUrl(this.endpoint.url), record, RECENT_DELIVERIES);
+    } catch (err) {
+      // The delivery happened (or failed) either way; only the administration page misses it.
+      this.options.logger.warn({ err, webhook: displayUrl(this.endpoint.url) }, 'could not record a webhook delivery');
+    }
   }
 
   push(body: string): void {
@@ -151,17 +168,17 @@ class EndpointQueue {
         if (this.stopped) return;
         if (problem === undefined) {
           this.options.metrics?.webhookDeliveries.inc({ outcome: 'delivered' });
-          this.record(delivery, 'delivered', undefined);
+          await this.record(delivery, 'delivered', undefined);
         } else if (delivery.attempts < this.options.maxAttempts) {
           this.options.metrics?.webhookDeliveries.inc({ outcome: 'retry' });
-          this.record(delivery, 'retry', problem);
+          await this.record(delivery, 'retry', problem);
           const delay = Math.min(this.options.backoffMs * 2 ** (delivery.attempts - 1), 30_000);
           this.options.logger.warn({ webhook: this.endpoint.url, attempt: delivery.attempts, problem, retryInMs: delay }, 'webhook delivery failed; will retry');
           await this.sleep(delay);
           continue;
         } else {
           this.options.metrics?.webhookDeliveries.inc({ outcome: 'failed' });
-          this.record(delivery, 'failed', problem);
+          await this.record(delivery, 'failed', problem);
           this.options.logger.error({ webhook: this.endpoint.url, attempts: delivery.attempts, problem }, 'webhook delivery failed; giving up');
         }
         this.pending.shift();
@@ -211,8 +228,8 @@ export class WebhookNotifier implements Notifier {
     this.queues = endpoints.map((e) => new EndpointQueue(e, resolved));
   }
 
-  status(): WebhookStatus[] {
-    return this.queues.map((q) => q.status());
+  status(): Promise<WebhookStatus[]> {
+    return Promise.all(this.queues.map((q) => q.status()));
   }
 
   notify(events: readonly RegistryEvent[]): void {

@@ -1,8 +1,10 @@
 // Garbage collection on demand (the administration page, POST /api/v1/gc): one run at a time in
-// this process, with the same settings as the background collector, and the last report.
+// this process, with the same settings as the background collector, and the last report of any
+// replica's (or `berth gc`'s) run, from PostgreSQL.
 import type pg from 'pg';
 import { runGc, summaryOf, type GcOptions } from '../gc/collector.js';
-import { lastGcResult, type GcResult } from '../gc/report.js';
+import type { GcResult } from '../gc/report.js';
+import { latestGcReport } from '../db/gc-reports.js';
 import { RegistryError } from '../errors/registry-error.js';
 import type { BlobStore } from '../storage/blob-store.js';
 
@@ -28,8 +30,8 @@ export class GcRuns {
     private readonly options: GcOptions,
   ) {}
 
-  last(): GcResult | undefined {
-    return lastGcResult();
+  last(): Promise<GcResult | undefined> {
+    return latestGcReport(this.pool);
   }
 
   /** Runs a collection now; CONFLICT while one started here is still going. */

@@ -2,7 +2,7 @@
 // (digest, media type, sizes, platforms, last change). Platforms of an index come from its payload;
 // of a single image from its config blob, read through the BlobStore.
 import type pg from 'pg';
-import { listReferrersOfSubjects, listRepositorySummaries, listTagDetails, type RepositoryFilter, type RepositorySummary } from '../db/overview.js';
+import { largestRepositories, listReferrersOfSubjects, listRepositorySummaries, listTagDetails, type RepositoryFilter, type RepositorySummary } from '../db/overview.js';
 import { findRepositoryId } from '../db/repositories.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { imageParts, indexChildren, isImageConfigMediaType, isIndexPayload, platformKey } from '../registry/image-config.js';
@@ -40,6 +40,11 @@ export class OverviewService {
     store: BlobStore,
   ) {
     this.images = new ImageReader(pool, store);
+  }
+
+  /** The `n` repositories that store the most, largest first. */
+  largest(n: number): Promise<{ name: string; size: number }[]> {
+    return largestRepositories(this.pool, n);
   }
 
   async repositories(n: number, last: string | undefined, search?: string, visible: RepositoryFilter = 'all'): Promise<Paged<RepositorySummary>> {

@@ -3,15 +3,18 @@
 // they carry. Everything else passes through untouched; the pages read and change data only through
 // /api/v1, like any other client.
 import type { Context, Middleware, Next } from 'koa';
+import type pg from 'pg';
 import { attachBrowserSession } from '../auth/browser-session.js';
 import type { TokenAuth } from '../auth/token-auth.js';
 import { RegistryError } from '../errors/registry-error.js';
-import { BrowserSessions } from './browser-sessions.js';
+import { BrowserSessions, sessionEnded } from './browser-sessions.js';
 import { readCookie, SESSION_COOKIE, UI_HEADER } from './session-cookies.js';
 import { createSessionRouter } from './session-routes.js';
 import { loadUiFiles, sendStatic, type UiFiles } from './static-files.js';
 
 export interface UiOptions {
+  /** Where browser sessions are kept. */
+  pool: pg.Pool;
   /** BERTH_AUTH=token; without it the registry is open and there is nothing to sign in to. */
   auth: TokenAuth | undefined;
   publicUrl: string | undefined;
@@ -32,7 +35,7 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export function createUi(options: UiOptions): Middleware {
   const files = options.files ?? loadUiFiles();
-  const sessions = new BrowserSessions(options.auth, options.publicUrl);
+  const sessions = new BrowserSessions(options.auth, options.publicUrl, options.pool);
   const sessionRoutes = createSessionRouter(sessions).routes();
 
   const servePage = (ctx: Context) => {
@@ -73,7 +76,9 @@ export function createUi(options: UiOptions): Middleware {
     if (sessions.auth && path.startsWith('/api/') && ctx.get(UI_HEADER) && !ctx.get('Authorization')) {
       // Without a session cookie there is no ambient credential to abuse: our Origin is enough then.
       if (UNSAFE.has(ctx.method)) sessions.checkSameSite(ctx, readCookie(ctx, SESSION_COOKIE) !== undefined);
-      attachBrowserSession(ctx, await sessions.sessionOf(ctx));
+      const { session, ended } = await sessions.sessionOf(ctx);
+      if (ended) throw sessionEnded(ctx, sessions.publicUrl);
+      attachBrowserSession(ctx, session);
     }
     await next();
   };

@@ -1,5 +1,5 @@
-// The UI's session and CSRF cookies. The session cookie holds a refresh token bound to the account's
-// credential version (a password change ends every session), HttpOnly and SameSite=Strict; the CSRF
+// The UI's session and CSRF cookies. The session cookie holds the random secret of a server-side
+// session (src/ui/browser-sessions.ts), HttpOnly and SameSite=Strict; the CSRF
 // cookie holds a random value the page echoes in X-Berth-CSRF (double submit), which a page of another
 // site can neither read nor send.
 import { randomBytes, timingSafeEqual } from 'node:crypto';

@@ -1,13 +1,15 @@
 // /api/v1/session: the browser's side of sign-in. GET says who the browser is (and, with
 // ?repository=, what it may do there); POST signs in with a username and password through the same
-// login as `docker login` (lockout, audit); DELETE signs out. Served only with BERTH_UI on.
+// login as `docker login` (lockout, audit) and opens a server-side session; DELETE ends it. A cookie
+// whose session has ended gets 401 (and is cleared), so the page can ask to sign in again.
+// Served only with BERTH_UI on.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { browserSession, type BrowserSession } from '../auth/browser-session.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { sendEmpty } from '../http/respond.js';
 import { readJson } from '../http/small-body.js';
-import type { BrowserSessions } from './browser-sessions.js';
+import { sessionEnded, type BrowserSessions } from './browser-sessions.js';
 import { clearSessionCookies, cookieIsSecure, readCookie, SESSION_COOKIE, setSessionCookies } from './session-cookies.js';
 
 export function createSessionRouter(sessions: BrowserSessions): Router {
@@ -23,7 +25,8 @@ export function createSessionRouter(sessions: BrowserSessions): Router {
 
   router.get(SESSION, async (ctx) => {                                                  // who the browser is
     ctx.set('Cache-Control', 'no-store');
-    const session = await sessions.sessionOf(ctx);
+    const { session, ended } = await sessions.sessionOf(ctx);
+    if (ended) throw sessionEnded(ctx, publicUrl);
     // ?repository=<name>: what this session may do there, so pages offer only what will succeed.
     const repository = typeof ctx.query.repository === 'string' ? ctx.query.repository : undefined;
     const actions = repository === undefined ? undefined : auth ? [...session.grants.repositoryActions(repository)] : ['pull', 'push', 'delete'];
@@ -39,13 +42,14 @@ export function createSessionRouter(sessions: BrowserSessions): Router {
       throw new RegistryError('REQUEST_INVALID', { message: 'give username and password' });
     }
     const account = await auth.login.login(ctx, { username: body.username, password: body.password });
-    const token = await auth.issuer.refresh(account.name, account.credentialVersion);
-    setSessionCookies(ctx, token.token, token.expiresIn, cookieIsSecure(ctx, publicUrl));
+    const opened = await sessions.open(account.name);
+    setSessionCookies(ctx, opened.secret, Math.floor(sessions.limits.absoluteMs / 1000), cookieIsSecure(ctx, publicUrl));
     const session = browserSession({ subject: account.name, kind: account.kind }, account.admin, []);
-    ctx.body = { ...describe(ctx, session), expiresAt: new Date(token.issuedAt.getTime() + token.expiresIn * 1000).toISOString() };
+    ctx.body = { ...describe(ctx, session), expiresAt: opened.expiresAt.toISOString() };
   });
   router.delete(SESSION, async (ctx) => {                                               // sign out
     sessions.checkSameSite(ctx, readCookie(ctx, SESSION_COOKIE) !== undefined);
+    await sessions.close(ctx);
     clearSessionCookies(ctx, cookieIsSecure(ctx, publicUrl));
     sendEmpty(ctx, 204);
   });

@@ -78,7 +78,7 @@ export interface RegistryInstance {
    * Starts another process of the same registry (same data dir and database, its own port): a
    * second replica behind a load balancer. Its destroy() only stops it.
    */
-  replica(): Promise<RegistryInstance>;
+  replica(env?: Record<string, string>): Promise<RegistryInstance>;
   /** stops the process; for the first instance also drops the database and removes the data dir */
   destroy(): Promise<void>;
 }
@@ -292,7 +292,8 @@ class Instance implements RegistryInstance {
     await this.start();
   }
 
-  async replica(): Promise<RegistryInstance> {
+  /** `env` overrides some of this instance's settings in the replica (e.g. a rule it alone has). */
+  async replica(env: Record<string, string> = {}): Promise<RegistryInstance> {
     if (this.target === 'berth' && !this.databaseUrl) {
       throw new Error('replicas need a shared external PostgreSQL: set DATABASE_URL');
     }
@@ -301,7 +302,7 @@ class Instance implements RegistryInstance {
       port: await freePort(),
       dataDir: this.dataDir,
       db: this.dbName && this.databaseUrl ? { name: this.dbName, url: this.databaseUrl } : null,
-      env: this.extraEnv,
+      env: { ...this.extraEnv, ...env },
       timeoutMs: this.timeoutMs,
       owner: false,
       s3: this.s3,

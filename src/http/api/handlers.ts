@@ -1,7 +1,7 @@
 // Handlers of the management API (/api/v1): JSON in, JSON out; the rules live in the services.
 import type { Context } from 'koa';
 import type { TagEventRow } from '../../db/tags.js';
-import type { ImmutableTags } from '../../registry/immutable-tags.js';
+import { describeRule, type ImmutableTags } from '../../registry/immutable-tags.js';
 import type { ImageDetailsService } from '../../services/image-details.js';
 import type { ImageDiffService } from '../../services/image-diff.js';
 import type { OverviewService } from '../../services/overview.js';
@@ -92,12 +92,15 @@ export function apiHandlers({ history, overview, diff, usage, images, immutableT
       const before = beforeParam === undefined ? undefined : parseRevision(beforeParam, 'before');
       const page = await history.history(name, tag, { n, before });
       if (page.next !== undefined) linkNext(ctx, { n, before: page.next });
+      const rule = immutableTags.ruleFor(name, tag);
       ctx.body = {
         repository: name,
         tag,
         current: page.current,
         events: page.events.map(eventJson),
         next: page.next ?? null,
+        // So the page offers no rollback the server would refuse, and says why.
+        immutable: rule ? { rule: describeRule(rule.rule, rule.index), ...rule.rule } : null,
       };
     },
 
@@ -121,7 +124,7 @@ export function apiHandlers({ history, overview, diff, usage, images, immutableT
 
     async lastGc(ctx: Context): Promise<void> {
       ctx.set('Cache-Control', 'no-store');
-      const last = gc?.last();
+      const last = await gc?.last();
       ctx.body = { available: gc !== undefined, last: last ? gcReport(last) : null };
     },
 
@@ -135,13 +138,17 @@ export function apiHandlers({ history, overview, diff, usage, images, immutableT
       ctx.body = gcReport(await gc.run(body.dryRun === true));
     },
 
+    async storage(ctx: Context): Promise<void> {
+      ctx.body = { repositories: await overview.largest(pageSize(ctx)) };
+    },
+
     async quotas(ctx: Context): Promise<void> {
       ctx.body = { quotas: await usage.quotaUse() };
     },
 
     async webhooks(ctx: Context): Promise<void> {
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = { webhooks: notifier?.status?.() ?? [] };
+      ctx.body = { webhooks: (await notifier?.status?.()) ?? [] };
     },
   };
 }

@@ -46,6 +46,7 @@ export function createApiRouter(
   const GC = /^\/api\/v1\/gc$/;
   const WEBHOOKS = /^\/api\/v1\/webhooks$/;
   const QUOTAS = /^\/api\/v1\/quotas$/;
+  const STORAGE = /^\/api\/v1\/storage$/;
 
   const PULL = ['pull'] as const;
   const PUSH = ['push'] as const;
@@ -64,9 +65,10 @@ export function createApiRouter(
   router.post(GC, admin(api.runGc));                                                    // collect now (or a dry run)
   router.get(WEBHOOKS, admin(api.webhooks));                                            // receivers and recent deliveries
   router.get(QUOTAS, admin(api.quotas));                                                // every quota rule and its use
+  router.get(STORAGE, admin(api.storage));                                              // the largest repositories
 
   // A known path with another method is UNSUPPORTED (405); an unknown path is NOT_FOUND.
-  const known = [REPOSITORIES, TAGS, HISTORY, ROLLBACK, DIFF, USAGE, IMAGE, GC, WEBHOOKS, QUOTAS];
+  const known = [REPOSITORIES, TAGS, HISTORY, ROLLBACK, DIFF, USAGE, IMAGE, GC, WEBHOOKS, QUOTAS, STORAGE];
   router.all(/^\/api(\/.*)?$/, async (ctx) => {
     const detail = { method: ctx.method, path: ctx.path.slice(0, 300) };
     throw new RegistryError(known.some((r) => r.test(ctx.path)) ? 'UNSUPPORTED' : 'NOT_FOUND', { detail });

@@ -1,7 +1,8 @@
 // Page 6 (administrators): users, robots (the secret shown once), permissions per repository
 // pattern, and storage use per repository.
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, type Repository } from './api.js';
+import { api } from './api.js';
 import { CopyButton, ErrorBox, formatBytes, Loading, PageTitle, Show, Time, useLoad } from './ui.js';
 
 interface Account {
@@ -19,13 +20,39 @@ interface Permission {
   actions: string[];
 }
 
-function useForm<T extends Record<string, string>>(initial: T) {
+/** A form's fields, and what submitting it does: `action` with the values; they are cleared when it
+ *  succeeds, and its refusal is kept in `error` (where the section's other actions put theirs too). */
+function useForm<T extends Record<string, string>>(initial: T, action: (values: T) => Promise<void>) {
   const [values, setValues] = useState(initial);
+  const [error, setError] = useState<unknown>(null);
   const bind = (k: keyof T) => ({
     value: values[k],
     onInput: (e: Event) => setValues({ ...values, [k]: (e.target as HTMLInputElement).value }),
   });
-  return { values, bind, reset: () => setValues(initial) };
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await action(values);
+      setValues(initial);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return { values, bind, submit, error, setError };
+}
+
+/** The form of an administration section: its fields in a row, one button, the error in words below. */
+function InlineForm({ form, button, children }: { form: { submit: (e: Event) => void; error: unknown }; button: string; children: ComponentChildren }) {
+  return (
+    <>
+      <form class="inline" onSubmit={form.submit}>
+        {children}
+        <button type="submit">{button}</button>
+      </form>
+      {form.error !== null && <ErrorBox error={form.error} />}
+    </>
+  );
 }
 
 /** Deletes an account after the administrator confirms; reloads the list. */
@@ -41,19 +68,10 @@ async function removeAccount(kind: 'users' | 'robots', name: string, reload: () 
 
 function Users({ me }: { me: string | undefined }) {
   const [users, reload] = useLoad(() => api<{ users: Account[] }>('/api/v1/users'), 'users');
-  const form = useForm({ name: '', password: '' });
-  const [error, setError] = useState<unknown>(null);
-  const add = async (e: Event) => {
-    e.preventDefault();
-    setError(null);
-    try {
-      await api('/api/v1/users', { method: 'POST', body: { name: form.values.name, password: form.values.password } });
-      form.reset();
-      reload();
-    } catch (err) {
-      setError(err);
-    }
-  };
+  const form = useForm({ name: '', password: '' }, async ({ name, password }) => {
+    await api('/api/v1/users', { method: 'POST', body: { name, password } });
+    reload();
+  });
   return (
     <section>
       <h2>Users</h2>
@@ -64,7 +82,7 @@ function Users({ me }: { me: string | undefined }) {
               <li key={u.name}>
                 <strong>{u.name}</strong> {u.admin && <span class="badge">admin</span>} <span class="muted">since <Time at={u.createdAt} /></span>{' '}
                 {u.name !== me && (
-                  <button type="button" class="small" onClick={() => removeAccount('users', u.name, reload, setError)} aria-label={`Delete user ${u.name}`}>
+                  <button type="button" class="small" onClick={() => removeAccount('users', u.name, reload, form.setError)} aria-label={`Delete user ${u.name}`}>
                     Delete
                   </button>
                 )}
@@ -73,44 +91,33 @@ function Users({ me }: { me: string | undefined }) {
           </ul>
         )}
       </Show>
-      <form class="inline" onSubmit={add}>
+      <InlineForm form={form} button="Add user">
         <label>
           Name <input {...form.bind('name')} required autoComplete="off" />
         </label>
         <label>
           Password <input type="password" {...form.bind('password')} required minLength={8} autoComplete="new-password" />
         </label>
-        <button type="submit">Add user</button>
-      </form>
-      {error !== null && <ErrorBox error={error} />}
+      </InlineForm>
     </section>
   );
 }
 
 function Robots() {
   const [robots, reload] = useLoad(() => api<{ robots: Account[] }>('/api/v1/robots'), 'robots');
-  const form = useForm({ name: '', repository: '', expiresIn: '90d' });
-  const [error, setError] = useState<unknown>(null);
   const [secret, setSecret] = useState<{ name: string; secret: string } | null>(null);
-  const add = async (e: Event) => {
-    e.preventDefault();
-    setError(null);
-    try {
-      const r = await api<{ name: string; secret: string }>('/api/v1/robots', {
-        method: 'POST',
-        body: {
-          name: form.values.name,
-          expiresIn: form.values.expiresIn || undefined,
-          permissions: form.values.repository ? [{ repository: form.values.repository, actions: ['pull', 'push'] }] : undefined,
-        },
-      });
-      setSecret({ name: r.name, secret: r.secret });
-      form.reset();
-      reload();
-    } catch (err) {
-      setError(err);
-    }
-  };
+  const form = useForm({ name: '', repository: '', expiresIn: '90d' }, async ({ name, repository, expiresIn }) => {
+    const r = await api<{ name: string; secret: string }>('/api/v1/robots', {
+      method: 'POST',
+      body: {
+        name,
+        expiresIn: expiresIn || undefined,
+        permissions: repository ? [{ repository, actions: ['pull', 'push'] }] : undefined,
+      },
+    });
+    setSecret({ name: r.name, secret: r.secret });
+    reload();
+  });
   return (
     <section>
       <h2>Robots</h2>
@@ -134,7 +141,7 @@ function Robots() {
                 <li key={r.name}>
                   <strong>{r.name}</strong> {r.description && <span class="muted">{r.description}</span>}{' '}
                   <span class="muted">{r.expiresAt ? <>expires <Time at={r.expiresAt} /></> : 'never expires'}</span>{' '}
-                  <button type="button" class="small" onClick={() => removeAccount('robots', r.name, reload, setError)} aria-label={`Delete robot ${r.name}`}>
+                  <button type="button" class="small" onClick={() => removeAccount('robots', r.name, reload, form.setError)} aria-label={`Delete robot ${r.name}`}>
                     Delete
                   </button>
                 </li>
@@ -143,7 +150,7 @@ function Robots() {
           )
         }
       </Show>
-      <form class="inline" onSubmit={add}>
+      <InlineForm form={form} button="Create robot">
         <label>
           Name <input {...form.bind('name')} required autoComplete="off" placeholder="ci-deploy" />
         </label>
@@ -153,37 +160,26 @@ function Robots() {
         <label>
           Expires in <input {...form.bind('expiresIn')} placeholder="90d" size={6} />
         </label>
-        <button type="submit">Create robot</button>
-      </form>
-      {error !== null && <ErrorBox error={error} />}
+      </InlineForm>
     </section>
   );
 }
 
 function Permissions() {
   const [perms, reload] = useLoad(() => api<{ permissions: Permission[] }>('/api/v1/permissions'), 'perms');
-  const form = useForm({ account: '', repository: '', actions: 'pull' });
-  const [error, setError] = useState<unknown>(null);
-  const grant = async (e: Event) => {
-    e.preventDefault();
-    setError(null);
-    try {
-      await api('/api/v1/permissions', {
-        method: 'PUT',
-        body: { account: form.values.account || null, repository: form.values.repository, actions: form.values.actions.split(',').map((a) => a.trim()).filter(Boolean) },
-      });
-      form.reset();
-      reload();
-    } catch (err) {
-      setError(err);
-    }
-  };
+  const form = useForm({ account: '', repository: '', actions: 'pull' }, async ({ account, repository, actions }) => {
+    await api('/api/v1/permissions', {
+      method: 'PUT',
+      body: { account: account || null, repository, actions: actions.split(',').map((a) => a.trim()).filter(Boolean) },
+    });
+    reload();
+  });
   const revoke = async (id: number) => {
     try {
       await api(`/api/v1/permissions/${id}`, { method: 'DELETE' });
       reload();
     } catch (err) {
-      setError(err);
+      form.setError(err);
     }
   };
   return (
@@ -222,7 +218,7 @@ function Permissions() {
           </table>
         )}
       </Show>
-      <form class="inline" onSubmit={grant}>
+      <InlineForm form={form} button="Grant">
         <label>
           Account <input {...form.bind('account')} placeholder="(empty: anonymous)" />
         </label>
@@ -232,23 +228,22 @@ function Permissions() {
         <label>
           Actions <input {...form.bind('actions')} required placeholder="pull,push" />
         </label>
-        <button type="submit">Grant</button>
-      </form>
-      {error !== null && <ErrorBox error={error} />}
+      </InlineForm>
     </section>
   );
 }
 
 function UsageChart() {
-  const [repos] = useLoad(() => api<{ repositories: Repository[] }>('/api/v1/repositories?n=1000'), 'usage');
+  // Largest first from the server: with thousands of repositories, the big ones are rarely on the first page by name.
+  const [repos] = useLoad(() => api<{ repositories: { name: string; size: number }[] }>('/api/v1/storage?n=15'), 'usage');
   return (
     <section>
       <h2>Storage by repository</h2>
       <Show loaded={repos} what="Loading usage">
         {(d) => {
-          const top = [...d.repositories].sort((a, b) => b.size - a.size).slice(0, 15);
+          const top = d.repositories.filter((r) => r.size > 0);
           const max = Math.max(1, ...top.map((r) => r.size));
-          if (top.length === 0) return <p class="muted">No repositories yet.</p>;
+          if (top.length === 0) return <p class="muted">No repository stores anything yet.</p>;
           return (
             <ol class="chart" aria-label="Largest repositories">
               {top.map((r) => (
@@ -352,7 +347,7 @@ function GarbageCollection() {
               )}
             </div>
           ) : (
-            <p class="muted">No collection has run in this process since it started.</p>
+            <p class="muted">No collection has run yet.</p>
           )
         }
       </Show>
@@ -396,7 +391,7 @@ function Webhooks() {
                   <code>{w.url}</code> {w.signed && <span class="badge subtle">signed</span>}
                 </h3>
                 <p class="muted">
-                  {w.events.join(', ')} · {w.queued} queued
+                  {w.events.join(', ')} · {w.queued} queued on this replica
                 </p>
                 {w.recent.length === 0 ? (
                   <p class="muted">No deliveries yet.</p>

@@ -19,7 +19,12 @@ function cookie(name: string): string {
   return '';
 }
 
+/** Fired on window when a call made with a session got 401: the session ended (signed out elsewhere, expired, revoked). */
+export const SESSION_ENDED_EVENT = 'berth-session-ended';
+
 export async function api<T>(path: string, options: { method?: string; body?: unknown } = {}): Promise<T> {
+  // The session cookie is HttpOnly; its CSRF companion, set and cleared with it, says whether we had one.
+  const hadSession = cookie('berth_csrf') !== '';
   const headers: Record<string, string> = { 'X-Berth-UI': '1', Accept: 'application/json' };
   if (options.method && options.method !== 'GET') headers['X-Berth-CSRF'] = cookie('berth_csrf');
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
@@ -43,6 +48,7 @@ export async function api<T>(path: string, options: { method?: string; body?: un
     body = undefined;
   }
   if (!res.ok) {
+    if (res.status === 401 && hadSession) window.dispatchEvent(new Event(SESSION_ENDED_EVENT));
     const e = body?.errors?.[0];
     throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? `the request failed with status ${res.status}`);
   }

@@ -80,6 +80,8 @@ function LayerRows({ layers, kind }: { layers: Layer[]; kind: 'add' | 'del' | 'k
   );
 }
 
+const layers = (n: number) => `${n} ${n === 1 ? 'layer' : 'layers'}`;
+
 export function DiffView({ diff, base }: { diff: ImageDiff; base: string }) {
   if (diff.identical) return <p class="notice">Both references name the same image ({diff.to.digest.slice(0, 19)}…): nothing changed.</p>;
   return (
@@ -99,8 +101,8 @@ export function DiffView({ diff, base }: { diff: ImageDiff; base: string }) {
             {p.layers && (
               <>
                 <p class="summary">
-                  <span class="add-text">+{p.layers.added.length} layers ({formatBytes(added)})</span> ·{' '}
-                  <span class="del-text">−{p.layers.removed.length} layers ({formatBytes(removed)})</span> · {p.layers.kept.length} kept · total{' '}
+                  <span class="add-text">+{layers(p.layers.added.length)} ({formatBytes(added)})</span> ·{' '}
+                  <span class="del-text">−{layers(p.layers.removed.length)} ({formatBytes(removed)})</span> · {p.layers.kept.length} kept · total{' '}
                   {formatBytes(p.layers.fromSize)} → {formatBytes(p.layers.toSize)}
                 </p>
                 <h4>Layers</h4>

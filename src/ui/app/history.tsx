@@ -1,6 +1,7 @@
 // Page 3: a tag's history as a timeline, with "Roll back to this" on earlier events. The
 // confirmation shows what would change, asks why, and sends `expect` with the digest the tag has
-// now: a 412 means someone moved it meanwhile. After a rollback, Undo is one click.
+// now: a 412 means someone moved it meanwhile. After a rollback, Undo is one click. An immutable
+// tag offers no rollback (the server would refuse it) and says which rule holds it.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, enc, encName, type ImageDiff, type Session, type TagEvent } from './api.js';
 import { DiffView } from './diff.js';
@@ -11,6 +12,8 @@ interface HistoryPage {
   current: string | null;
   events: TagEvent[];
   next: number | null;
+  /** The BERTH_IMMUTABLE_TAGS rule covering the tag, if any. */
+  immutable: { rule: string } | null;
 }
 
 interface RollbackResult {
@@ -159,16 +162,24 @@ export function HistoryPage({ name, tag, session }: { name: string; tag: string;
           <>
             <p>
               Now: <Digest digest={h.current} link={h.current ? `${base}/-/image/${enc(h.current)}` : undefined} />
+              {h.immutable && <span class="badge">immutable</span>}
             </p>
+            {h.immutable && (
+              <p class="notice" role="note">
+                <code>{tag}</code> is immutable under the <code>BERTH_IMMUTABLE_TAGS</code> rule {h.immutable.rule}: once pushed, it is never
+                moved, deleted or rolled back, so no rollback is offered here.
+              </p>
+            )}
             <ol class="timeline" aria-label={`History of ${tag}, newest first`}>
               {h.events.map((e, i) => {
-                const canRollBack = mayPush && i > 0 && e.digest !== null && e.digest !== h.current;
+                // An immutable tag may only be created again, never moved from where it points.
+                const canRollBack = mayPush && (h.immutable === null || h.current === null) && i > 0 && e.digest !== null && e.digest !== h.current;
                 return (
                   <li key={e.revision} class={`event action-${e.action}`}>
                     <div class="event-head">
                       <span class={`badge action-${e.action}`}>{e.action}</span>
                       <span class="rev">#{e.revision}</span>
-                      <strong>{e.actor}</strong> {ACTION_WORDS[e.action]} <Time at={e.at} />
+                      <strong>{e.actor}</strong> {ACTION_WORDS[e.action]} <Time at={e.at} />{' '}
                       {i === 0 && h.current !== null && e.digest === h.current && <span class="badge current">current</span>}
                     </div>
                     <div class="event-body">

@@ -17,6 +17,11 @@ function KeyValues({ title, values }: { title: string; values: Record<string, st
   );
 }
 
+/** An entrypoint or command as the config has it (a JSON array), or a word when there is none. */
+function Command({ argv }: { argv: string[] | null }) {
+  return argv === null || argv.length === 0 ? <span class="muted">(none)</span> : <code>{JSON.stringify(argv)}</code>;
+}
+
 export function ImagePage({ name, ref }: { name: string; ref: string }) {
   const [image] = useLoad(() => api<ImageDetails>(`/api/v1/repositories/${encName(name)}/images/${enc(ref)}`), `${name}|${ref}`);
   const base = repoBase(name);
@@ -68,11 +73,11 @@ export function ImagePage({ name, ref }: { name: string; ref: string }) {
                     <dl class="kv">
                       <dt>Entrypoint</dt>
                       <dd>
-                        <code>{JSON.stringify(p.summary.entrypoint)}</code>
+                        <Command argv={p.summary.entrypoint} />
                       </dd>
                       <dt>Cmd</dt>
                       <dd>
-                        <code>{JSON.stringify(p.summary.cmd)}</code>
+                        <Command argv={p.summary.cmd} />
                       </dd>
                       {p.summary.user && [<dt key="u">User</dt>, <dd key="uv">{p.summary.user}</dd>]}
                       {p.summary.exposedPorts.length > 0 && [<dt key="p">Ports</dt>, <dd key="pv">{p.summary.exposedPorts.join(', ')}</dd>]}

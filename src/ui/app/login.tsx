@@ -27,6 +27,11 @@ export function LoginPage({ loc, onSignedIn }: { loc: Location; onSignedIn: (s: 
   return (
     <div class="login">
       <PageTitle title="Sign in" />
+      {loc.query.get('ended') === '1' && (
+        <p class="notice" role="status">
+          Your session has ended. Sign in again to carry on.
+        </p>
+      )}
       <form onSubmit={submit}>
         <label for="login-user">Username</label>
         <input id="login-user" value={username} onInput={(e) => setUsername((e.target as HTMLInputElement).value)} autoComplete="username" required />

@@ -2,7 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { AdminPage } from './admin.js';
-import { api, type Session } from './api.js';
+import { api, ApiError, SESSION_ENDED_EVENT, type Session } from './api.js';
 import { DiffPage } from './diff.js';
 import { HistoryPage } from './history.js';
 import { ImagePage } from './image.js';
@@ -49,7 +49,18 @@ function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
-    api<Session>('/api/v1/session').then(setSession, setError);
+    // A session that ended (expired, signed out elsewhere, password changed): the server has cleared
+    // the cookie; show the sign-in page, coming back here afterwards.
+    const ended = () => {
+      const here = window.location.pathname + window.location.search;
+      api<Session>('/api/v1/session').then(setSession, setError);
+      if (window.location.pathname !== '/ui/login') navigate(`/ui/login?next=${encodeURIComponent(here)}&ended=1`);
+    };
+    window.addEventListener(SESSION_ENDED_EVENT, ended);
+    api<Session>('/api/v1/session').then(setSession, (err) => {
+      if (!(err instanceof ApiError && err.status === 401)) setError(err);
+    });
+    return () => window.removeEventListener(SESSION_ENDED_EVENT, ended);
   }, []);
   const signOut = async () => {
     await api('/api/v1/session', { method: 'DELETE' });

@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, enc, encName, type Repository, type Session } from './api.js';
 import { navigate, type Location } from './router.js';
-import { formatBytes, PageTitle, Show, Time, useLoad } from './ui.js';
+import { formatBytes, listParams, listPosition, PageTitle, Pager, Show, Time, useLoad } from './ui.js';
 
 export const PAGE = 50;
 
@@ -24,12 +24,12 @@ export function PushHelp({ session, name = 'team/app' }: { session: Session; nam
 }
 
 export function RepositoriesPage({ loc, session }: { loc: Location; session: Session }) {
-  const q = loc.query.get('q') ?? '';
-  const last = loc.query.get('last') ?? '';
+  const at = listPosition(loc);
+  const { q, last } = at;
   const [text, setText] = useState(q);
   useEffect(() => setText(q), [q]);
   const [page] = useLoad(
-    () => api<{ repositories: Repository[]; next: string | null }>(`/api/v1/repositories?n=${PAGE}${q ? `&q=${enc(q)}` : ''}${last ? `&last=${enc(last)}` : ''}`),
+    () => api<{ repositories: Repository[]; next: string | null }>(`/api/v1/repositories?n=${PAGE}${listParams(at)}`),
     `${q}|${last}`,
   );
   // Searching replaces the URL as one types, so back leaves the page instead of stepping through letters.
@@ -81,18 +81,7 @@ export function RepositoriesPage({ loc, session }: { loc: Location; session: Ses
                   ))}
                 </tbody>
               </table>
-              <nav class="pager" aria-label="Pages">
-                {last && (
-                  <a href={`/ui/${q ? `?q=${enc(q)}` : ''}`} class="button">
-                    First page
-                  </a>
-                )}
-                {data.next && (
-                  <a href={`/ui/?${q ? `q=${enc(q)}&` : ''}last=${enc(data.next)}`} class="button">
-                    Next page →
-                  </a>
-                )}
-              </nav>
+              <Pager base="/ui/" at={at} next={data.next} />
             </>
           )
         }

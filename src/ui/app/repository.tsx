@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { api, enc, encName, type Session, type Tag } from './api.js';
 import { PushHelp } from './repositories.js';
 import { navigate, type Location } from './router.js';
-import { artifactLabel, CopyButton, Digest, formatBytes, mediaTypeLabel, PageTitle, Show, Time, useLoad } from './ui.js';
+import { artifactLabel, CopyButton, Digest, formatBytes, listParams, listPosition, mediaTypeLabel, PageTitle, Pager, Show, Time, useLoad } from './ui.js';
 
 interface Usage {
   bytes: number;
@@ -18,12 +18,8 @@ interface Usage {
 export const repoBase = (name: string) => `/ui/repositories/${encName(name)}`;
 
 export function RepositoryPage({ name, loc, session }: { name: string; loc: Location; session: Session }) {
-  const last = loc.query.get('last') ?? '';
-  const q = loc.query.get('q') ?? '';
-  const [tags] = useLoad(
-    () => api<{ tags: Tag[]; next: string | null }>(`/api/v1/repositories/${encName(name)}/tags?n=100${q ? `&q=${enc(q)}` : ''}${last ? `&last=${enc(last)}` : ''}`),
-    `${name}|${last}|${q}`,
-  );
+  const at = listPosition(loc);
+  const [tags] = useLoad(() => api<{ tags: Tag[]; next: string | null }>(`/api/v1/repositories/${encName(name)}/tags?n=100${listParams(at)}`), `${name}|${at.last}|${at.q}`);
   const [usage] = useLoad(() => api<Usage>(`/api/v1/repositories/${encName(name)}/usage`), name);
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
@@ -90,7 +86,7 @@ export function RepositoryPage({ name, loc, session }: { name: string; loc: Loca
       <Show loaded={tags} what="Loading tags">
         {(d) =>
           d.tags.length === 0 ? (
-            q ? <p class="empty">No tag contains “{q}”.</p> : <PushHelp session={session} name={name} />
+            at.q ? <p class="empty">No tag contains “{at.q}”.</p> : <PushHelp session={session} name={name} />
           ) : (
             <>
               <datalist id="tag-names">
@@ -153,13 +149,7 @@ export function RepositoryPage({ name, loc, session }: { name: string; loc: Loca
                   ])}
                 </tbody>
               </table>
-              {d.next && (
-                <nav class="pager" aria-label="Pages">
-                  <a class="button" href={`${base}?last=${enc(d.next)}${q ? `&q=${enc(q)}` : ''}`}>
-                    Next page →
-                  </a>
-                </nav>
-              )}
+              <Pager base={base} at={at} next={d.next} />
             </>
           )
         }

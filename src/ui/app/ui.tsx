@@ -1,7 +1,8 @@
 // Small pieces every page uses: sizes, times, digests, copy buttons, loading and error states.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError } from './api.js';
+import { ApiError, enc } from './api.js';
+import type { Location } from './router.js';
 
 export function formatBytes(n: number | null | undefined): string {
   if (n === null || n === undefined) return '—';
@@ -176,5 +177,39 @@ export function PageTitle({ title, children }: { title: string; children?: Compo
       <h1>{title}</h1>
       {children}
     </div>
+  );
+}
+
+/** Where a server-paged list stands, from the page's URL: the search, and the last name of the previous page. */
+export interface ListPosition {
+  q: string;
+  last: string;
+}
+
+export const listPosition = (loc: Location): ListPosition => ({ q: loc.query.get('q') ?? '', last: loc.query.get('last') ?? '' });
+
+/** `&q=…&last=…` for an /api/v1 listing or a page's URL, empty parts left out. */
+export const listParams = ({ q, last }: ListPosition): string => `${q ? `&q=${enc(q)}` : ''}${last ? `&last=${enc(last)}` : ''}`;
+
+/** First-page and next-page links of a server-paged list at `base`; the search is kept. */
+export function Pager({ base, at, next }: { base: string; at: ListPosition; next: string | null }) {
+  if (!at.last && !next) return null;
+  const href = (last: string) => {
+    const params = listParams({ q: at.q, last }).slice(1);
+    return params ? `${base}?${params}` : base;
+  };
+  return (
+    <nav class="pager" aria-label="Pages">
+      {at.last && (
+        <a href={href('')} class="button">
+          First page
+        </a>
+      )}
+      {next && (
+        <a href={href(next)} class="button">
+          Next page →
+        </a>
+      )}
+    </nav>
   );
 }
