@@ -30,15 +30,11 @@ import { MANIFEST_ACCEPT, UpstreamClient, UpstreamError } from './upstream-clien
 
 /** Local repositories remembered as such (mirror requests under their own name); bounded. */
 const KNOWN_LOCAL_MAX = 10_000;
-/** What the first client's copy of a blob being fetched may hold (the client paces itself, as from any registry). */
-const COPY_BUFFER_BYTES = 1024 * 1024;
 /**
- * How far the store's copy may lag behind the upstream before the download waits for it: the
- * upload's database work before its first write, or a stall of the disk, does not hold up the
- * client. (Measured: the store is not what limits a cold pull's speed in steady state; with a lag
- * of 1 GiB the speed was the same. The cold pull is CPU-bound: bench/README.md.)
+ * What each copy of a blob being fetched (to the store, to the first client) may hold: enough that
+ * one reader's hiccup does not stall the other, small enough that memory stays flat.
  */
-const STORE_LAG_BYTES = 8 * 1024 * 1024;
+const COPY_BUFFER_BYTES = 1024 * 1024;
 /** A pull is recorded at most this often per repository and process (keep periods are days). */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -274,14 +270,13 @@ class CachedPulls {
     // A break upstream destroys both copies. Their readers see the error when they read (the
     // upload refuses the blob, the response is cut); until a reader is attached (the upload
     // starts with database work) an 'error' event must find a listener, or it would be thrown.
-    const toStore = new PassThrough({ writableHighWaterMark: STORE_LAG_BYTES, readableHighWaterMark: COPY_BUFFER_BYTES }).on('error', () => {});
+    const toStore = new PassThrough({ highWaterMark: COPY_BUFFER_BYTES }).on('error', () => {});
     source.on('error', (err) => toStore.destroy(err));
     if (handOff) {
       const toClient = new PassThrough({ highWaterMark: COPY_BUFFER_BYTES }).on('error', () => {});
       source.on('error', (err) => toClient.destroy(err));
-      // Readable.pipe pauses the source while either copy is full and drops a reader that closes
-      // (a client that went away): the store still gets every byte. The store's copy is the
-      // larger, so the client sets the pace unless the store falls STORE_LAG_BYTES behind.
+      // Readable.pipe paces the source to the slower reader and drops a reader that closes (a
+      // client that went away): the store still gets every byte.
       source.pipe(toClient);
       handOff({ stream: toClient, size });
     }
