@@ -12,13 +12,13 @@
 // Runs alternate which side pulls a new image first (the upstream's page cache warms for the
 // second). Only 127.0.0.1 is contacted; every process started here is stopped by its PID.
 import { randomFillSync } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { imageOf } from '../test/helpers/oci.js';
 import { startUpstream, type Upstream } from '../test/helpers/upstream-registry.js';
 import { Client, MANIFEST_ACCEPT, pool } from './lib/client.js';
-import { startBerth, type RegistryProc } from './lib/procs.js';
+import { descendants, processCpuSeconds, startBerth, type RegistryProc } from './lib/procs.js';
 import { cell, MiB, num, spread, type Spread } from './lib/stats.js';
 import { cpuBusyOver, loadavg } from './lib/system.js';
 
@@ -57,6 +57,38 @@ async function pull(c: Client, repo: string, tag: string, headers: Record<string
 
 const mibps = (p: Pulled) => p.bytes / MiB / (p.ms / 1000);
 
+/** CPU seconds used so far by each process a pull goes through (Berth's PostgreSQL apart). */
+interface PathCpu {
+  berth: number;
+  /** This process: the upstream's logging front and the pulling client. */
+  frontAndClient: number;
+  distribution: number;
+}
+
+function pathCpu(berthPid: number): PathCpu {
+  const own = process.cpuUsage();
+  const distribution = descendants(process.pid)
+    .filter((pid) => commOf(pid) === 'docker-registry')
+    .reduce((a, pid) => a + processCpuSeconds(pid), 0);
+  return { berth: processCpuSeconds(berthPid), frontAndClient: (own.user + own.system) / 1e6, distribution };
+}
+
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** `pull`, with the CPU each process of the path spent on it. */
+async function measured(berthPid: number, pulling: () => Promise<Pulled>): Promise<{ pulled: Pulled; cpu: PathCpu }> {
+  const before = pathCpu(berthPid);
+  const pulled = await pulling();
+  const after = pathCpu(berthPid);
+  return { pulled, cpu: { berth: after.berth - before.berth, frontAndClient: after.frontAndClient - before.frontAndClient, distribution: after.distribution - before.distribution } };
+}
+
 export async function runProxy(o: ProxyBenchOptions): Promise<{ report: string }> {
   const startedAt = new Date().toISOString();
   const loadBefore = loadavg();
@@ -77,6 +109,9 @@ export async function runProxy(o: ProxyBenchOptions): Promise<{ report: string }
     const auth = { Authorization: upstream.authorization() };
 
     const cold = { berth: [] as number[], direct: [] as number[] };
+    // Per run: cold Berth / direct of that run (both under the same load), and the CPU per pull.
+    const coldRatios: number[] = [];
+    const coldCpu = { berth: [] as PathCpu[], direct: [] as PathCpu[] };
     const warm = { berth: [] as number[], direct: [] as number[] };
     const fresh = { get: [] as number[], head: [] as number[], other: [] as number[] };
     const stale = { get: [] as number[], head: [] as number[], other: [] as number[] };
@@ -90,7 +125,12 @@ export async function runProxy(o: ProxyBenchOptions): Promise<{ report: string }
       await upstream.push(repo, 'v1', image);
       const sides = run % 2 === 0 ? (['berth', 'direct'] as const) : (['direct', 'berth'] as const);
       const coldRun: Record<string, Pulled> = {};
-      for (const side of sides) coldRun[side] = side === 'berth' ? await pull(viaBerth, `up/${repo}`, 'v1', {}) : await pull(direct, repo, 'v1', auth);
+      const coldRunCpu: Record<string, PathCpu> = {};
+      for (const side of sides) {
+        const m = await measured(berth.pid, () => (side === 'berth' ? pull(viaBerth, `up/${repo}`, 'v1', {}) : pull(direct, repo, 'v1', auth)));
+        coldRun[side] = m.pulled;
+        coldRunCpu[side] = m.cpu;
+      }
       const warmRun: Record<string, Pulled> = {};
       for (const side of sides) warmRun[side] = side === 'berth' ? await pull(viaBerth, `up/${repo}`, 'v1', {}) : await pull(direct, repo, 'v1', auth);
       // Past the TTL the tag is checked (one HEAD); right after that check it is fresh again.
@@ -104,6 +144,9 @@ export async function runProxy(o: ProxyBenchOptions): Promise<{ report: string }
       if (run < 0) continue;
       cold.berth.push(mibps(coldRun.berth!));
       cold.direct.push(mibps(coldRun.direct!));
+      coldRatios.push(mibps(coldRun.berth!) / mibps(coldRun.direct!));
+      coldCpu.berth.push(coldRunCpu.berth!);
+      coldCpu.direct.push(coldRunCpu.direct!);
       warm.berth.push(mibps(warmRun.berth!));
       warm.direct.push(mibps(warmRun.direct!));
       for (const [into, t] of [[fresh, withinTtl], [stale, afterTtl]] as const) {
@@ -120,6 +163,8 @@ export async function runProxy(o: ProxyBenchOptions): Promise<{ report: string }
     const warmB = spread(warm.berth);
     const warmD = spread(warm.direct);
     const imageMiB = (o.layers * o.layerBytes) / MiB;
+    const cpuCell = (runs: PathCpu[], part: keyof PathCpu) => num(spread(runs.map((r) => r[part])).median, 2);
+    const cpuTotal = (runs: PathCpu[]) => num(spread(runs.map((r) => r.berth + r.frontAndClient + r.distribution)).median, 2);
     const lines = [
       `# Pull-through cache benchmark — ${startedAt.slice(0, 10)}`,
       '',
@@ -135,11 +180,15 @@ export async function runProxy(o: ProxyBenchOptions): Promise<{ report: string }
       '| figure | Berth | upstream direct | Berth / direct | goal |',
       '| --- | --- | --- | --- | --- |',
       `| cold pull (new image; Berth fetches, stores and streams) | ${cell(coldB)} MiB/s | ${cell(coldD)} MiB/s | ${ratio(coldB, coldD)} | ≥ 0.9× |`,
+      `| cold pull, per run: Berth / direct of the same run | — | — | ${num(spread(coldRatios).median, 2)}× (${num(Math.min(...coldRatios), 2)}–${num(Math.max(...coldRatios), 2)}) | ≥ 0.9× |`,
+      `| CPU s per cold pull: Berth / front + client / Distribution / all | ${cpuCell(coldCpu.berth, 'berth')} / ${cpuCell(coldCpu.berth, 'frontAndClient')} / ${cpuCell(coldCpu.berth, 'distribution')} / ${cpuTotal(coldCpu.berth)} | — / ${cpuCell(coldCpu.direct, 'frontAndClient')} / ${cpuCell(coldCpu.direct, 'distribution')} / ${cpuTotal(coldCpu.direct)} | — | — |`,
       `| warm pull (Berth serves its copy; tag within TTL) | ${cell(warmB)} MiB/s | ${cell(warmD)} MiB/s | ${ratio(warmB, warmD)} | ≥ 1.0× |`,
       `| upstream requests per warm tag pull within the TTL: GET / HEAD / other | ${num(spread(fresh.get).median, 0)} / ${num(spread(fresh.head).median, 0)} / ${num(spread(fresh.other).median, 0)} (max ${Math.max(...fresh.get, ...fresh.head, ...fresh.other)}) | — | — | 0 / 0 / 0 |`,
       `| upstream requests per warm tag pull just after the TTL: GET / HEAD / other | ${num(spread(stale.get).median, 0)} / ${num(spread(stale.head).median, 0)} / ${num(spread(stale.other).median, 0)} (max GET ${Math.max(...stale.get)}, max HEAD ${Math.max(...stale.head)}) | — | — | 0 / 1 / 0 |`,
       '',
-      `Upstream requests are counted at the front, 401 challenges excluded. Load after: ${loadavg()}.`,
+      `Upstream requests are counted at the front, 401 challenges excluded. CPU per cold pull is each process's CPU time`,
+      `over the pull (medians): on a machine whose cores are all busy, a pull's speed is the CPU it gets over what it`,
+      `costs, so the cold ratio is about the "all" of the direct path over that of the Berth path. Load after: ${loadavg()}.`,
       '',
     ];
     return { report: lines.join('\n') };

@@ -1,6 +1,7 @@
 // Pull-through cache rows (migration 0013): which repositories are cached from an upstream, when
 // they were last pulled, and when each cached tag was last checked upstream.
-import type { Db } from './pool.js';
+import type pg from 'pg';
+import { withTransaction, type Db } from './pool.js';
 
 /** Marks the repository as cached from `upstream` and as pulled now. */
 export async function markCachedRepository(db: Db, repositoryId: number, prefix: string, upstream: string): Promise<void> {
@@ -76,25 +77,48 @@ export async function findCachedRepositories(db: Db, names: string[]): Promise<M
   return new Map(rows.map((r) => [r.name, { prefix: r.prefix, upstream: r.upstream, lastPulledAt: r.last_pulled_at }]));
 }
 
+/** The tag history's actor for tags garbage collection removes from a cache past its keep period. */
+export const EVICTION_ACTOR = 'gc:proxy-keep';
+
 /**
  * Evicts cached repositories nobody pulled within their keep period: their tags, manifests and
- * blob links go in one statement (the tag history keeps its rows; tag history retention does not
- * pin a cache's copies, the upstream has them), so the collector then reclaims the bytes no other
- * repository links. A pull racing with this finds the content gone and fetches it again. Only rows of proxy_repositories are considered: the team's own repositories
- * are never touched. Returns the evicted repositories' names.
+ * blob links go in one transaction, and each removed tag gets a `delete` event in the tag history
+ * (which keeps its rows: a team sees what the upstream tag pointed to and can pin that digest;
+ * tag history retention does not pin a cache's copies, the upstream has them), so the collector
+ * then reclaims the bytes no other repository links. A pull racing with this finds the content
+ * gone and fetches it again. Only rows of proxy_repositories are considered: the team's own
+ * repositories are never touched. Returns the evicted repositories' names.
  */
-export async function evictUnpulledRepositories(db: Db, prefix: string, keepMs: number): Promise<string[]> {
-  const { rows } = await db.query<{ name: string }>(
-    `WITH stale AS (
-       SELECT p.repository_id FROM proxy_repositories p
+export async function evictUnpulledRepositories(pool: pg.Pool, prefix: string, keepMs: number): Promise<string[]> {
+  return withTransaction(pool, async (tx) => {
+    const { rows: stale } = await tx.query<{ id: number; name: string }>(
+      `SELECT r.id, r.name FROM proxy_repositories p JOIN repositories r ON r.id = p.repository_id
        WHERE p.prefix = $1 AND p.last_pulled_at < now() - make_interval(secs => $2::float8 / 1000)
-       FOR UPDATE SKIP LOCKED),
-     t AS (DELETE FROM tags WHERE repository_id IN (SELECT repository_id FROM stale)),
-     m AS (DELETE FROM manifests WHERE repository_id IN (SELECT repository_id FROM stale)),
-     c AS (DELETE FROM proxy_tag_checks WHERE repository_id IN (SELECT repository_id FROM stale)),
-     b AS (DELETE FROM repository_blobs WHERE repository_id IN (SELECT repository_id FROM stale))
-     SELECT r.name FROM stale s JOIN repositories r ON r.id = s.repository_id`,
-    [prefix, keepMs],
-  );
-  return rows.map((r) => r.name);
+       FOR UPDATE OF p SKIP LOCKED`,
+      [prefix, keepMs],
+    );
+    if (stale.length === 0) return [];
+    const ids = stale.map((r) => r.id);
+    // The tags' locks (as lockTag takes them, in one round trip): a tag changing meanwhile (a pull
+    // fetching it anew) is either recorded before this delete or after it, never with its revision.
+    await tx.query(
+      `SELECT pg_advisory_xact_lock((repository_id % 2147483648)::int, hashtext(name))
+       FROM (SELECT repository_id, name FROM tags WHERE repository_id = ANY($1::bigint[]) ORDER BY repository_id, name) t`,
+      [ids],
+    );
+    await tx.query(
+      `WITH t AS (DELETE FROM tags WHERE repository_id = ANY($1::bigint[]) RETURNING repository_id, name, manifest_digest),
+       e AS (INSERT INTO tag_events (repository_id, tag, revision, digest, previous_digest, action, actor, reason)
+         SELECT t.repository_id, t.name,
+           coalesce((SELECT max(x.revision) FROM tag_events x WHERE x.repository_id = t.repository_id AND x.tag = t.name), 0) + 1,
+           NULL, t.manifest_digest, 'delete', $2, $3
+         FROM t),
+       m AS (DELETE FROM manifests WHERE repository_id = ANY($1::bigint[])),
+       c AS (DELETE FROM proxy_tag_checks WHERE repository_id = ANY($1::bigint[])),
+       b AS (DELETE FROM repository_blobs WHERE repository_id = ANY($1::bigint[]))
+       SELECT 1`,
+      [ids, EVICTION_ACTOR, `evicted from the ${prefix}/ cache: not pulled within its keep period`],
+    );
+    return stale.map((r) => r.name);
+  });
 }

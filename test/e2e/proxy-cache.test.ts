@@ -255,6 +255,25 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
     assert.equal(byName.get('hub/team/evict')?.cachedFrom?.upstream, upstream.url);
     assert.ok(Date.parse(byName.get('hub/team/evict')!.cachedFrom!.lastPulledAt) > Date.now() - 600_000);
     assert.equal(byName.get('team/own')?.cachedFrom, null, "the team's own repository is not a cache");
+    // The tag history tells what the evicted tag pointed to, and that garbage collection removed it.
+    type History = { current: string | null; events: { revision: number; action: string; digest: string | null; previousDigest: string | null; actor: string; reason: string | null }[] };
+    const historyOf = async (name: string) => {
+      const r = await registryRequest(berth, 'GET', `/api/v1/repositories/${name}/tags/v1/history`);
+      assert.equal(r.status, 200, r.describe);
+      return JSON.parse(r.body.toString()) as History;
+    };
+    const evicted = await historyOf('brief/team/evict');
+    assert.equal(evicted.current, null);
+    assert.deepEqual(
+      evicted.events.map((e) => [e.revision, e.action, e.digest, e.previousDigest, e.actor]),
+      [
+        [2, 'delete', null, image.digest, 'gc:proxy-keep'],
+        [1, 'push', image.digest, null, 'upstream:brief'],
+      ],
+    );
+    assert.match(evicted.events[0]!.reason ?? '', /keep period/);
+    assert.deepEqual((await historyOf('hub/team/evict')).events.map((e) => e.action), ['push'], 'the kept copy has no delete event');
+    assert.deepEqual((await historyOf('team/own')).events.map((e) => e.action), ['push'], "the team's own tag has no delete event");
     upstream.clearLog();
     await pullAll('team/own', 'v1', own);
     await pullAll('hub/team/evict', 'v1', image);
@@ -262,6 +281,11 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
     assert.deepEqual(upstream.log.filter((l) => l.method !== 'HEAD'), [], 'the kept copy and the own repository are served without downloads');
     await pullAll('brief/team/evict', 'v1', image);
     assert.equal(upstream.count('GET', '/manifests/v1'), 1, 'the evicted copy is fetched again');
+    assert.deepEqual((await historyOf('brief/team/evict')).events.map((e) => [e.revision, e.action, e.digest]), [
+      [3, 'push', image.digest],
+      [2, 'delete', null],
+      [1, 'push', image.digest],
+    ]);
   });
 
   it('20 clients pulling one new image at once cause one upstream GET per blob and manifest', { timeout: 120_000 }, async () => {
