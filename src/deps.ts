@@ -118,7 +118,8 @@ export async function createDeps(config: Config): Promise<Deps> {
     throw describeStoreError(err, config) ?? err;
   }
   // One connection per chunk being written, held while it streams; apart from the query pool so
-  // slow uploads never starve pulls. A chunk may wait long for one while others stream: no timeout.
+  // slow uploads never starve pulls. A chunk may wait long for a free one while others stream: no
+  // wait timeout; opening a connection stays bounded (createPool), so a silent server means 503.
   const lockPool = createPool(url, UPLOAD_LOCK_CONNECTIONS, 0);
   // Apart from lockPool: a fetch holds its lock while its upload takes an upload lock from there.
   const proxyLockPool = config.proxies.length > 0 ? createPool(url, PROXY_LOCK_CONNECTIONS, 0) : undefined;

@@ -19,9 +19,35 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 /** Clients whose connection died while checked out: they must never be trusted to hold a lock. */
 const lostClients = new WeakSet<pg.PoolClient>();
 
-/** `connectTimeoutMs` 0: wait as long as it takes (for a pool whose clients are rightly held long). */
-export function createPool(connectionString: string, max = 16, connectTimeoutMs = CONNECT_TIMEOUT_MS): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: connectTimeoutMs });
+/**
+ * TCP keepalive on every connection, first probe after this much idle time: a peer that vanished
+ * without a word (a host gone in a failover) is noticed by the kernel instead of never.
+ */
+const KEEPALIVE_IDLE_MS = 10_000;
+
+/**
+ * A client that gives up opening its connection after CONNECT_TIMEOUT_MS whatever the pool's own
+ * wait: a pool may let callers wait long for a free connection, never for a silent server.
+ */
+class BoundedConnectClient extends pg.Client {
+  constructor(config: pg.ClientConfig = {}) {
+    super({ ...config, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS });
+  }
+}
+
+/**
+ * `waitTimeoutMs`: how long a caller may wait for a connection, a free one or a new one; 0 waits
+ * as long as it takes for a free one (a pool whose clients are rightly held long). Opening a
+ * connection is bounded by CONNECT_TIMEOUT_MS in every pool.
+ */
+export function createPool(connectionString: string, max = 16, waitTimeoutMs = CONNECT_TIMEOUT_MS): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: waitTimeoutMs,
+    Client: BoundedConnectClient,
+  });
   // An idle client losing its connection must not crash the process; the pool drops it and the
   // next query opens a fresh one.
   pool.on('error', () => {});

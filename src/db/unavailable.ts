@@ -30,13 +30,15 @@ const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03']);
 /**
  * Errors node-postgres raises for a lost or never-made connection without any code: a socket
  * closed under a client, a query on a client that already lost its connection, and the pool's or
- * the client's connect timeout. Compared whole, never searched, so nothing else can match.
+ * the client's connect timeouts. Compared whole, never searched, so nothing else can match.
  */
 const DRIVER_CONNECTION_ERRORS = new Set([
   'Connection terminated unexpectedly',
   'Connection terminated',
   'Connection terminated due to connection timeout',
   'timeout exceeded when trying to connect',
+  // A client's own connectionTimeoutMillis (every pool's clients have one: see createPool).
+  'timeout expired',
   'Client has encountered a connection error and is not queryable',
   'Client was closed and is not queryable',
 ]);

@@ -151,6 +151,15 @@ export async function deleteUpload(db: Db, id: string): Promise<boolean> {
   return rowCount === 1;
 }
 
+/** The upload's backend state if it is still untouched for longer than `olderThanMs`, else undefined. */
+export async function findStaleUpload(db: Db, id: string, olderThanMs: number): Promise<UploadBackendState | undefined> {
+  const { rows } = await db.query<{ backend_state: UploadBackendState }>(
+    'SELECT backend_state FROM uploads WHERE id = $1 AND updated_at < now() - make_interval(secs => $2)',
+    [id, olderThanMs / 1000],
+  );
+  return rows[0]?.backend_state;
+}
+
 /** Upload sessions untouched for longer than `olderThanMs`, oldest first. */
 export async function listStaleUploads(
   db: Db,

@@ -83,6 +83,12 @@ class EndpointQueue {
   private inflight: AbortController | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly recent: DeliveryRecord[] = [];
+  /** Records waiting to be written to the database, oldest first; never more than RECENT_DELIVERIES. */
+  private readonly unrecorded: DeliveryRecord[] = [];
+  /** The writer of `unrecorded`, while it runs. */
+  private recording: Promise<void> | undefined;
+  /** A record write failed and nothing has been written since: said once, not per delivery. */
+  private recordsFailing = false;
 
   constructor(
     readonly endpoint: WebhookEndpoint,
@@ -100,7 +106,7 @@ class EndpointQueue {
     return { url, events: this.endpoint.events, signed: this.endpoint.secret !== undefined, queued: this.pending.length, recent };
   }
 
-  private async record(delivery: Delivery, outcome: DeliveryRecord['outcome'], problem: string | undefined): Promise<void> {
+  private record(delivery: Delivery, outcome: DeliveryRecord['outcome'], problem: string | undefined): void {
     let actions: string[] = [];
     try {
       actions = (JSON.parse(delivery.body) as { events: { action: string }[] }).events.map((e) => e.action);
@@ -113,11 +119,30 @@ class EndpointQueue {
       this.recent.length = Math.min(this.recent.length, RECENT_DELIVERIES);
       return;
     }
-    try {
-      await insertWebhookDelivery(this.options.db, displayUrl(this.endpoint.url), record, RECENT_DELIVERIES);
-    } catch (err) {
-      // The delivery happened (or failed) either way; only the administration page misses it.
-      this.options.logger.warn({ err, webhook: displayUrl(this.endpoint.url) }, 'could not record a webhook delivery');
+    // Written apart from the delivery loop: a database that is away (each write may wait for the
+    // connect timeout) neither delays nor fails a delivery. Only the newest records matter.
+    this.unrecorded.push(record);
+    if (this.unrecorded.length > RECENT_DELIVERIES) this.unrecorded.shift();
+    this.recording ??= this.writeRecords(this.options.db).finally(() => {
+      this.recording = undefined;
+    });
+  }
+
+  private async writeRecords(db: Db): Promise<void> {
+    const webhook = displayUrl(this.endpoint.url);
+    while (!this.stopped && this.unrecorded.length > 0) {
+      const record = this.unrecorded.shift()!;
+      try {
+        await insertWebhookDelivery(db, webhook, record, RECENT_DELIVERIES);
+        if (this.recordsFailing) this.options.logger.info({ webhook }, 'recording webhook deliveries again');
+        this.recordsFailing = false;
+      } catch (err) {
+        // The deliveries happened (or failed) either way; only the administration page misses them.
+        // What is waiting would fail the same way: dropped, and the next delivery tries again.
+        if (!this.recordsFailing) this.options.logger.warn({ err, webhook }, 'could not record webhook deliveries; they are not recorded until this works again');
+        this.recordsFailing = true;
+        this.unrecorded.length = 0;
+      }
     }
   }
 
@@ -133,10 +158,10 @@ class EndpointQueue {
     if (!this.running) void this.run();
   }
 
-  /** Resolves once nothing is queued (or the queue was stopped). */
-  idle(): Promise<void> {
-    if (!this.running || this.stopped) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  /** Resolves once nothing is queued and every record is written (or the queue was stopped). */
+  async idle(): Promise<void> {
+    if (this.running && !this.stopped) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.recording;
   }
 
   stop(): void {
@@ -168,17 +193,17 @@ class EndpointQueue {
         if (this.stopped) return;
         if (problem === undefined) {
           this.options.metrics?.webhookDeliveries.inc({ outcome: 'delivered' });
-          await this.record(delivery, 'delivered', undefined);
+          this.record(delivery, 'delivered', undefined);
         } else if (delivery.attempts < this.options.maxAttempts) {
           this.options.metrics?.webhookDeliveries.inc({ outcome: 'retry' });
-          await this.record(delivery, 'retry', problem);
+          this.record(delivery, 'retry', problem);
           const delay = Math.min(this.options.backoffMs * 2 ** (delivery.attempts - 1), 30_000);
           this.options.logger.warn({ webhook: this.endpoint.url, attempt: delivery.attempts, problem, retryInMs: delay }, 'webhook delivery failed; will retry');
           await this.sleep(delay);
           continue;
         } else {
           this.options.metrics?.webhookDeliveries.inc({ outcome: 'failed' });
-          await this.record(delivery, 'failed', problem);
+          this.record(delivery, 'failed', problem);
           this.options.logger.error({ webhook: this.endpoint.url, attempts: delivery.attempts, problem }, 'webhook delivery failed; giving up');
         }
         this.pending.shift();

@@ -15,7 +15,9 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input = ''):
   return run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts'), ...args], { env: merged, input, timeoutMs: 120_000, cwd: REPO_ROOT });
 }
 
-/** The CLI against a test registry's database and data dir (BERTH_AUTH=token), as the operator. */
+/** The CLI against a test registry's database, data dir and blob store (BERTH_AUTH=token), as the operator. */
 export function berthCli(reg: RegistryInstance, args: string[], input = ''): Promise<RunResult> {
-  return runCli(args, { BERTH_DATA_DIR: reg.dataDir, BERTH_AUTH: 'token', LOG_LEVEL: 'warn', DATABASE_URL: reg.databaseUrl, DOCKER_CONFIG: process.env.DOCKER_CONFIG }, input);
+  // On S3 (BERTH_TEST_STORAGE=s3) the commands must name the registry's bucket, or they refuse.
+  const storage = Object.fromEntries(Object.entries(reg.settings()).filter(([k]) => /^(BERTH_STORAGE$|BERTH_S3_|AWS_)/.test(k)));
+  return runCli(args, { ...storage, BERTH_DATA_DIR: reg.dataDir, BERTH_AUTH: 'token', LOG_LEVEL: 'warn', DATABASE_URL: reg.databaseUrl, DOCKER_CONFIG: process.env.DOCKER_CONFIG }, input);
 }

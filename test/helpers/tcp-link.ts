@@ -8,7 +8,12 @@ export interface TcpLink {
   port: number;
   /** Resets every connection through the link and refuses new ones. */
   cut(): Promise<void>;
-  /** Accepts connections again, on the same port. */
+  /**
+   * Resets every connection through the link, then accepts new ones and forwards nothing either
+   * way: a server that silently drops packets (a host gone in a failover).
+   */
+  blackHole(): Promise<void>;
+  /** Accepts (and forwards) connections again, on the same port. */
   mend(): Promise<void>;
   close(): Promise<void>;
 }
@@ -20,9 +25,11 @@ export async function startTcpLink(target: { host: string; port: number }): Prom
     s.on('error', () => {});
     s.on('close', () => sockets.delete(s));
   };
+  let blackHoled = false;
   const server = net.createServer((client) => {
-    const upstream = net.connect(target.port, target.host);
     track(client);
+    if (blackHoled) return;
+    const upstream = net.connect(target.port, target.host);
     track(upstream);
     client.pipe(upstream);
     upstream.pipe(client);
@@ -38,15 +45,28 @@ export async function startTcpLink(target: { host: string; port: number }): Prom
   });
   await listen(0);
   const port = (server.address() as net.AddressInfo).port;
+  const resetAll = () => {
+    for (const s of sockets) s.resetAndDestroy();
+  };
   const cut = async () => {
     const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    for (const s of sockets) s.resetAndDestroy();
+    resetAll();
     await closed;
   };
   return {
     port,
     cut,
-    mend: () => listen(port),
+    async blackHole() {
+      blackHoled = true;
+      resetAll();
+    },
+    async mend() {
+      if (blackHoled) {
+        blackHoled = false;
+        resetAll();
+      }
+      if (!server.listening) await listen(port);
+    },
     close: cut,
   };
 }

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import supertest from 'supertest';
 import { buildApp } from '../../src/app.js';
 import { createTokenAuth } from '../../src/auth/token-auth.js';
-import { createPool } from '../../src/db/pool.js';
+import { CONNECT_TIMEOUT_MS, createPool } from '../../src/db/pool.js';
 import { FsBlobStore } from '../../src/storage/fs/fs-blob-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { assertErrorCode, pushImage, randomBlob, sha256 } from '../helpers/oci.js';
@@ -114,6 +114,33 @@ describe('PostgreSQL unreachable while the app runs', () => {
     assert.equal(status.headers.range, `0-${65536 - 1}`);
     const rest = blob.subarray(65536);
     await request.patch(location).set('Content-Type', 'application/octet-stream').set('Content-Range', `65536-${blob.length - 1}`).send(rest).expect(202);
+    const digest = sha256(blob);
+    await request.put(`${location}${location.includes('?') ? '&' : '?'}digest=${digest}`).expect(201);
+    const pulled = await request.get(`/v2/${repo}/blobs/${digest}`).buffer(true).expect(200);
+    assert.equal(sha256(pulled.body as Buffer), digest);
+  });
+
+  it('answers 503 to a chunk whose lock connection cannot be opened (the server drops packets), and takes it once the server answers', async () => {
+    const repo = uniqueRepo('silent');
+    const blob = randomBlob(2 * 65536);
+    const { location } = await startUpload(request, repo);
+    // The lock pool waits as long as it takes for a free connection; opening one must still give up.
+    await link.blackHole();
+    try {
+      const res = await request
+        .patch(location)
+        .set('Content-Type', 'application/octet-stream')
+        .set('Content-Range', `0-${blob.length - 1}`)
+        .send(blob)
+        .timeout(CONNECT_TIMEOUT_MS * 6);
+      assertUnavailable(res, 'chunk while the database drops packets');
+    } finally {
+      await link.mend();
+    }
+    // Nothing of the refused chunk was taken: the upload is still empty.
+    const status = await request.get(location).expect(204);
+    assert.equal(status.headers.range, '0-0');
+    await request.patch(location).set('Content-Type', 'application/octet-stream').set('Content-Range', `0-${blob.length - 1}`).send(blob).expect(202);
     const digest = sha256(blob);
     await request.put(`${location}${location.includes('?') ? '&' : '?'}digest=${digest}`).expect(201);
     const pulled = await request.get(`/v2/${repo}/blobs/${digest}`).buffer(true).expect(200);

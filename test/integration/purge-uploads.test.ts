@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { purgeStaleUploads } from '../../src/jobs/purge-uploads.js';
 import { tryLockUpload, unlockUpload } from '../../src/db/uploads.js';
+import { createPool } from '../../src/db/pool.js';
+import { isDatabaseUnavailable } from '../../src/db/unavailable.js';
 import { assertErrorCode } from '../helpers/oci.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
@@ -51,5 +53,44 @@ describe('purging abandoned uploads (BERTH_UPLOAD_TTL)', () => {
       writer.release();
     }
     assert.equal(await purgeStaleUploads(reg.db.pool, reg.store, 24 * 3_600_000), 1);
+  });
+
+  it('stops, aborting nothing, when it loses the database session that holds the upload lock', async () => {
+    const upload = await startUpload();
+    await age(upload.id, 48);
+    // The purge's own pool: its connection is terminated by the server right after it took the
+    // upload's lock, the narrow window in which a client may resume the upload meanwhile.
+    const pool = createPool(reg.db.url, 1);
+    let resumedMeanwhile: boolean | undefined;
+    pool.on('acquire', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as { query: unknown }).query = async (...args: unknown[]) => {
+        const result = await query(...args);
+        if ((args[0] as { name?: string }).name === 'try-lock-upload') {
+          const gone = new Promise((resolve) => client.once('error', resolve));
+          await reg.db.pool.query('SELECT pg_terminate_backend($1)', [(client as unknown as { processID: number }).processID]);
+          await gone;
+          // The lock went with the session: a client resuming the upload now gets it.
+          const writer = await reg.db.pool.connect();
+          try {
+            resumedMeanwhile = await tryLockUpload(writer, upload.id);
+            await unlockUpload(writer, upload.id);
+          } finally {
+            writer.release();
+          }
+        }
+        return result;
+      };
+    });
+    try {
+      await assert.rejects(purgeStaleUploads(pool, reg.store, 24 * 3_600_000), (err) => isDatabaseUnavailable(err));
+    } finally {
+      await pool.end();
+    }
+    assert.equal(resumedMeanwhile, true);
+    // The upload was left alone: its bytes are staged and it goes on where it was.
+    assert.equal(await reg.uploadStaged(upload.id), true);
+    const status = await reg.request.get(upload.location).expect(204);
+    assert.equal(status.headers.range, '0-999');
   });
 });

@@ -6,10 +6,14 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { CONNECT_TIMEOUT_MS, createPool } from '../../src/db/pool.js';
+import type { RegistryEvent } from '../../src/notify/notifier.js';
 import { WebhookNotifier, type EnvelopeEvent } from '../../src/notify/webhooks.js';
 import { EVENT_ACTIONS, type WebhookEndpoint } from '../../src/notify/webhook-config.js';
 import { buildImage, pushBlob, pushImage, putManifest, sha256 } from '../helpers/oci.js';
+import { createTestDatabase } from '../helpers/database.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { startTcpLink } from '../helpers/tcp-link.js';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -281,3 +285,57 @@ describe('webhooks behind a trusted proxy', () => {
   });
 });
 
+describe('webhooks while PostgreSQL is unreachable', () => {
+  it('delivers without waiting on the delivery records, says once that it cannot record them, and records again once the database is back', async () => {
+    const receiver = await startReceiver();
+    const db = await createTestDatabase();
+    const url = new URL(db.url);
+    const link = await startTcpLink({ host: url.hostname, port: Number(url.port) });
+    url.port = String(link.port);
+    const pool = createPool(url.toString());
+    const logLines: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as { level: number; msg: string }) });
+    const notifier = new WebhookNotifier([{ url: receiver.url, events: EVENT_ACTIONS, secret: undefined }], {
+      source: { addr: '127.0.0.1:5000', instanceID: 'test-instance' },
+      logger,
+      db: pool,
+    });
+    const event = (tag: string): RegistryEvent => ({ action: 'tag', repository: 'hooks/dbdown', digest: `sha256:${'a'.repeat(64)}`, tag, actor: 'anonymous' });
+    const unrecordable = () => logLines.filter((l) => /could not record webhook deliveries/.test(l.msg));
+    const waitForLog = async (pattern: RegExp) => {
+      const deadline = Date.now() + 6 * CONNECT_TIMEOUT_MS;
+      while (!logLines.some((l) => pattern.test(l.msg))) {
+        if (Date.now() > deadline) throw new Error(`no log line ${pattern}: ${JSON.stringify(logLines)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      // A server that drops packets: every record write waits for the connect timeout.
+      await link.blackHole();
+      for (const tag of ['a', 'b', 'c', 'd', 'e']) notifier.notify([event(tag)]);
+      // Written one after the other, the records would hold the queue for a connect timeout each.
+      const delivered = await receiver.waitFor(5, CONNECT_TIMEOUT_MS);
+      assert.deepEqual(delivered.map((d) => d.events[0]!.target.tag), ['a', 'b', 'c', 'd', 'e']);
+      await waitForLog(/could not record webhook deliveries/);
+      // A server that refuses: more deliveries, more failed writes, no more log lines.
+      await link.cut();
+      for (const tag of ['f', 'g', 'h']) notifier.notify([event(tag)]);
+      await receiver.waitFor(8);
+      await link.mend();
+      notifier.notify([event('i')]);
+      await receiver.waitFor(9);
+      await waitForLog(/recording webhook deliveries again/);
+      assert.equal(unrecordable().length, 1, JSON.stringify(unrecordable()));
+      assert.equal(unrecordable()[0]!.level, 40, 'a warning');
+      const [status] = await notifier.status();
+      assert.equal(status!.recent[0]?.outcome, 'delivered');
+      assert.deepEqual(status!.recent[0]?.actions, ['tag']);
+    } finally {
+      await notifier.close(0);
+      await link.close();
+      await pool.end();
+      await db.drop();
+      await receiver.close();
+    }
+  });
+});

@@ -82,6 +82,12 @@ describe('isDatabaseUnavailable', () => {
     assert.equal(isDatabaseUnavailable(err), true, String(err));
   });
 
+  it('is true for a pool that waits as long as it takes for a free connection, when opening one gets no answer', async () => {
+    // waitTimeoutMs 0, as the upload-lock pool: only the client's own connect timeout ends the wait.
+    const err = await queryError(() => {}, 0);
+    assert.equal(isDatabaseUnavailable(err), true, String(err));
+  });
+
   it('is true for a lone client whose server refuses, and for the connection-exception SQLSTATEs', async () => {
     const client = new pg.Client({ connectionString: `postgres://berth:berth@127.0.0.1:${await closedPort()}/berth` });
     assert.equal(isDatabaseUnavailable(await rejectionOf(client.connect())), true);
