@@ -70,11 +70,15 @@ describe('purging abandoned uploads (BERTH_UPLOAD_TTL)', () => {
           const gone = new Promise((resolve) => client.once('error', resolve));
           await reg.db.pool.query('SELECT pg_terminate_backend($1)', [(client as unknown as { processID: number }).processID]);
           await gone;
-          // The lock went with the session: a client resuming the upload now gets it.
+          // The lock goes with the session (once its backend has exited, a moment after the client
+          // hears of it): a client resuming the upload then gets it.
           const writer = await reg.db.pool.connect();
           try {
-            resumedMeanwhile = await tryLockUpload(writer, upload.id);
-            await unlockUpload(writer, upload.id);
+            for (let tries = 0; tries < 100 && !resumedMeanwhile; tries++) {
+              resumedMeanwhile = await tryLockUpload(writer, upload.id);
+              if (!resumedMeanwhile) await new Promise((r) => setTimeout(r, 50));
+            }
+            if (resumedMeanwhile) await unlockUpload(writer, upload.id);
           } finally {
             writer.release();
           }
