@@ -3,8 +3,10 @@
 // processes are alive, no answer was a 500, every acknowledged push pulls back whole and no tag
 // shows anything partial. The figures are printed as `faults: …` lines.
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RegistryInstance } from './berth-process.js';
+import { startRegistry, type RegistryInstance, type StartOptions } from './berth-process.js';
+import { startFaultPostgres, type FaultPostgres } from './fault-postgres.js';
 import { lostPushes, msUntilServing, partialTags, PushLoad, type LoadReport } from './push-load.js';
 
 export interface FaultTotals {
@@ -14,6 +16,37 @@ export interface FaultTotals {
   errors500: number;
   acked: number;
   servedAgainMs: number[];
+}
+
+/** A fault file's frame, filled in by its `before` hook. */
+export interface FaultSetup {
+  pg: FaultPostgres;
+  /** The registries under test: the first started on `pg`, then `replicas` more beside it. */
+  registries: RegistryInstance[];
+  totals: FaultTotals;
+}
+
+/**
+ * Registers the hooks every PostgreSQL fault file needs (call it inside `describe`): a PostgreSQL
+ * of the file's own, a Berth on it (and `replicas` more), and at the end the printed totals and
+ * everything stopped.
+ */
+export function useFaultRegistries(options: StartOptions = {}, replicas = 0): FaultSetup {
+  const setup = { registries: [] as RegistryInstance[], totals: newTotals() } as FaultSetup;
+  before(async () => {
+    setup.pg = await startFaultPostgres();
+    // startRegistry makes the registry's database on the server DATABASE_URL names: this one.
+    process.env.DATABASE_URL = setup.pg.adminUrl;
+    const first = await startRegistry({ timeoutMs: 60_000, ...options });
+    setup.registries.push(first);
+    for (let i = 0; i < replicas; i++) setup.registries.push(await first.replica());
+  });
+  after(async () => {
+    printTotals(setup.totals);
+    for (const r of [...setup.registries].reverse()) await r.destroy();
+    await setup.pg?.destroy();
+  });
+  return setup;
 }
 
 export function newTotals(): FaultTotals {
