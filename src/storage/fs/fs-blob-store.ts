@@ -1,11 +1,11 @@
 // The filesystem blob store: blobs at <root>/<algorithm>/<first two hex>/<hex>, uploads staged at
 // <root>/_uploads/<uploadId>. A commit is a rename, so a blob path only ever holds whole content.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { access, constants, mkdir, open, rename, rm, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { tryParseDigest } from '../../registry/digest.js';
+import { writeInBatches } from './batched-write.js';
 import { listFsBlobs } from './list-blobs.js';
 import { BlobNotFoundError, isNoSpace, StorageFullError, StorageUnavailableError, type BlobContent, type BlobStore, type PutBlobOptions, type ReadOptions, type StoredObject, type UploadBackendState } from '../blob-store.js';
 import { sendFile } from './send-file.js';
@@ -135,10 +135,14 @@ export class FsBlobStore implements BlobStore {
     await truncate(file, options.offset).catch((err: unknown) => {
       throw isNotFound(err) ? new BlobNotFoundError(`upload ${uploadId}`) : err;
     });
-    const sink = createWriteStream(file, { flags: 'r+', start: options.offset, highWaterMark: READ_CHUNK });
     try {
-      const written = await this.writeStaged(uploadId, file, options.offset, chunks, sink, options.signal);
-      return { written, state: null };
+      const handle = await open(file, 'r+');
+      try {
+        const written = await this.writeStaged(uploadId, file, handle, options.offset, chunks, options.signal);
+        return { written, state: null };
+      } finally {
+        await handle.close();
+      }
     } catch (err) {
       // Whatever this request wrote goes at once (the next append would drop it anyway): on a
       // full disk those bytes are what the database and other pushes need.
@@ -148,34 +152,14 @@ export class FsBlobStore implements BlobStore {
   }
 
   /**
-   * Streams `chunks` into `sink` (the staging file from `offset`), telling the background flusher
-   * as the bytes go to the file: a flush started now covers what was written so far. Resolves with
-   * the number of bytes written.
+   * Writes `chunks` to the staging file from `offset`, telling the background flusher as the bytes
+   * reach the file: a flush started now covers what was written so far. Resolves with the number
+   * of bytes written.
    */
-  private async writeStaged(
-    uploadId: string,
-    file: string,
-    offset: number,
-    chunks: AsyncIterable<Buffer>,
-    sink: NodeJS.WritableStream,
-    signal: AbortSignal | undefined,
-  ): Promise<number> {
+  private async writeStaged(uploadId: string, file: string, handle: FileHandle, offset: number, chunks: AsyncIterable<Buffer>, signal: AbortSignal | undefined): Promise<number> {
     const flushes = this.flushes;
     flushes.rewound(uploadId, offset);
-    let written = 0;
-    await pipeline(
-      chunks,
-      async function* (source) {
-        for await (const chunk of source as AsyncIterable<Buffer>) {
-          written += chunk.length;
-          flushes.wrote(uploadId, file, offset + written);
-          yield chunk;
-        }
-      },
-      sink,
-      { signal },
-    );
-    return written;
+    return writeInBatches(handle, offset, chunks, (end) => flushes.wrote(uploadId, file, end), signal);
   }
 
   async readUpload(uploadId: string, options: { length: number }): Promise<Readable> {
@@ -228,12 +212,10 @@ export class FsBlobStore implements BlobStore {
     let written: number;
     try {
       try {
-        // `flush`: fsync before the stream closes the handle, so the bytes are on disk before the
-        // rename (for a file just written, fsync and fdatasync write the same).
-        const sink = handle.createWriteStream({ highWaterMark: READ_CHUNK, flush: true });
-        written = await this.writeStaged(uploadId, staged, 0, chunks, sink, options.signal);
+        written = await this.writeStaged(uploadId, staged, handle, 0, chunks, options.signal);
+        // On disk before the rename (for a file just written, fsync and fdatasync write the same).
+        await handle.datasync();
       } finally {
-        // Closed by the stream already, unless it failed early: then this waits for its writes.
         await handle.close();
       }
       await options.verify(written);
