@@ -3,14 +3,17 @@
 // every test file listed explicitly (node 20 finds no .ts files by itself and would pass on zero).
 // Two passes over the same PostgreSQL: every file on the fs blob store, then the integration and
 // end-to-end files again with BERTH_TEST_STORAGE=s3 (the S3 driver, on s3rver servers the tests
-// start). A BERTH_TEST_STORAGE set by the caller runs one pass, on that storage.
+// start). A BERTH_TEST_STORAGE set by the caller runs one pass, on that storage. A file that ran no
+// test (or, with CI=true, only skipped ones) fails its pass: see file-outcomes.ts.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
+import { outcomeProblems } from './file-outcomes.js';
 import { TEMPLATE_DATABASE } from './helpers/database.js';
 
 async function findTests(dir: string): Promise<string[]> {
@@ -25,13 +28,16 @@ async function findTests(dir: string): Promise<string[]> {
 
 const S3_PASS_DIRS = [path.join('test', 'integration') + path.sep, path.join('test', 'e2e') + path.sep];
 
-async function runTests(files: string[], env: NodeJS.ProcessEnv): Promise<number> {
+const OUTCOMES_REPORTER = fileURLToPath(new URL('./reporters/outcomes.mjs', import.meta.url));
+
+/** Runs the files: spec to the terminal, and each test's file and outcome to `outcomesPath`. */
+async function runTests(files: string[], outcomesPath: string, env: NodeJS.ProcessEnv): Promise<number> {
   const concurrency = process.env.BERTH_TEST_CONCURRENCY ?? '2';
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-    { stdio: 'inherit', env },
-  );
+  const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${OUTCOMES_REPORTER}`, `--test-reporter-destination=${outcomesPath}`];
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...files], {
+    stdio: 'inherit',
+    env,
+  });
   return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
@@ -46,6 +52,7 @@ async function main(): Promise<number> {
   // As root this runs in a user namespace on root's files, like Berth: a 0700 checkout works too.
   const port = 15432 + Math.floor(Math.random() * 1000);
   const server = await startEmbeddedPostgres(dir, { tcpPort: port, settings: { fsync: 'off', max_connections: '300' } });
+  const outcomesDir = await mkdtemp(path.join(tmpdir(), 'berth-test-outcomes-'));
   try {
     const adminUrl = `postgres://berth:berth@127.0.0.1:${port}/postgres`;
     const admin = new pg.Client(adminUrl);
@@ -73,15 +80,21 @@ async function main(): Promise<number> {
     for (const pass of passes) {
       console.log(`\n======== storage: ${pass.storage} (${pass.files.length} test files) ========\n`);
       const t0 = Date.now();
-      const code = await runTests(pass.files, { ...process.env, DATABASE_URL: adminUrl, BERTH_TEST_STORAGE: pass.storage });
-      failed ||= code !== 0;
-      results.push(`storage: ${pass.storage}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const outcomesPath = path.join(outcomesDir, `${pass.storage}.jsonl`);
+      const code = await runTests(pass.files, outcomesPath, { ...process.env, DATABASE_URL: adminUrl, BERTH_TEST_STORAGE: pass.storage });
+      const problems = await outcomeProblems(pass.files, outcomesPath, process.env.CI === 'true');
+      if (problems.length > 0) console.error(`\nstorage: ${pass.storage}: FAILED: ${problems.length} file(s) tested nothing:\n  ${problems.join('\n  ')}`);
+      failed ||= code !== 0 || problems.length > 0;
+      const why = [...(code !== 0 ? [`exit ${code}`] : []), ...(problems.length > 0 ? [`${problems.length} file(s) tested nothing`] : [])];
+      const verdict = why.length === 0 ? 'passed' : `FAILED (${why.join(', ')})`;
+      results.push(`storage: ${pass.storage}: ${verdict} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }
     if (passes.length > 1) console.log(`\n${results.join('\n')}`);
     return failed ? 1 : 0;
   } finally {
     await server.stop().catch(() => {});
     await rm(dir, { recursive: true, force: true });
+    await rm(outcomesDir, { recursive: true, force: true });
   }
 }
 
