@@ -1,6 +1,7 @@
 // What every kind of upload digest offers (node:crypto, the native module, hash-wasm on a worker),
 // and the one way an upload's bytes pass through one on their way to the store.
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { chunksAsRead } from '../memory/chunks-as-read.js';
 import { noteStreamedBytes } from '../memory/streamed-garbage.js';
 
 export interface RunningDigest {
@@ -17,12 +18,12 @@ export interface RunningDigest {
   dispose?(): void;
 }
 
-/** The bytes of `stream` as they come, each fed to `digest` (when there is one) before it is passed on. */
-export async function* hashing(stream: Readable, digest: RunningDigest | undefined): AsyncIterable<Buffer> {
-  for await (const chunk of stream) {
-    noteStreamedBytes((chunk as Buffer).length);
-    const behind = digest?.update(chunk as Buffer);
+/** The bytes of `body` as they come, each fed to `digest` (when there is one) before it is passed on. */
+export async function* hashing(body: Readable | AsyncIterable<Buffer>, digest: RunningDigest | undefined): AsyncIterable<Buffer> {
+  for await (const chunk of body instanceof Readable ? chunksAsRead(body) : body) {
+    noteStreamedBytes(chunk.length);
+    const behind = digest?.update(chunk);
     if (behind) await behind;
-    yield chunk as Buffer;
+    yield chunk;
   }
 }

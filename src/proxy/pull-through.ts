@@ -8,7 +8,7 @@
 // - what is fetched goes through the normal manifest and upload paths (digest verified, nothing
 //   half-visible, quotas, history, webhooks), the first client of a blob streaming it while it is
 //   stored; concurrent pulls share one fetch (src/proxy/single-flight.ts).
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from 'koa';
 import type pg from 'pg';
@@ -19,22 +19,19 @@ import { findRepositoryId } from '../db/repositories.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { CONTENT_DIGEST } from '../http/headers.js';
 import { parseDigest } from '../registry/digest.js';
+import { chunksAsRead } from '../memory/chunks-as-read.js';
 import { bareMediaType } from '../registry/media-types.js';
 import type { BlobService } from '../services/blobs.js';
 import { MAX_MANIFEST_BYTES, parseReference, type ManifestService } from '../services/manifests.js';
 import type { UploadService } from '../services/uploads.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import type { ProxyConfig } from './settings.js';
+import { BlobDownload, LiveClient, type StagedReads } from './blob-download.js';
 import { SingleFlight, underReplicaLock } from './single-flight.js';
 import { MANIFEST_ACCEPT, UpstreamClient, UpstreamError } from './upstream-client.js';
 
 /** Local repositories remembered as such (mirror requests under their own name); bounded. */
 const KNOWN_LOCAL_MAX = 10_000;
-/**
- * What each copy of a blob being fetched (to the store, to the first client) may hold: enough that
- * one reader's hiccup does not stall the other, small enough that memory stays flat.
- */
-const COPY_BUFFER_BYTES = 1024 * 1024;
 /** A pull is recorded at most this often per repository and process (keep periods are days). */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -84,11 +81,6 @@ interface Cache {
   client: UpstreamClient;
 }
 
-interface Handed {
-  stream: Readable;
-  size: number | undefined;
-}
-
 export function createPullThrough(proxies: ProxyConfig[], deps: PullThroughDeps): PullThrough {
   if (proxies.length === 0) return NO_PULL_THROUGH;
   const cached = new CachedPulls(proxies, deps);
@@ -107,7 +99,8 @@ class CachedPulls {
   private readonly knownLocal = new Set<string>();
   private readonly touched = new Map<string, number>();
   private readonly manifestFlights = new SingleFlight<void>();
-  private readonly blobFlights = new SingleFlight<void>();
+  /** Blob downloads running in this process, by `<repository>@<digest>`. */
+  private readonly downloads = new Map<string, BlobDownload>();
 
   constructor(
     proxies: ProxyConfig[],
@@ -231,61 +224,111 @@ class CachedPulls {
     // Stored already (another image or prefix has the layer): a link will do.
     if (await this.deps.uploads.mount(name, digest, undefined, 'all')) return this.deps.blobs.stat(name, digest);
     const key = `${name}@${digest}`;
-    // The first GET of the whole blob streams it while it is stored; HEADs, ranges and
-    // followers wait until it is stored and are then served from the store.
-    const streamHere = ctx.method === 'GET' && !ctx.get('Range') && !this.blobFlights.has(key);
-    let handOff: ((h: Handed) => void) | undefined;
-    const handed = streamHere ? new Promise<Handed>((resolve) => (handOff = resolve)) : undefined;
-    const flight = this.blobFlights.run(key, () =>
-      underReplicaLock(this.deps.lockPool, `blob:${key}`, () => this.fetchBlob(cache, name, digest, handOff)),
-    );
-    let stream: Handed | undefined;
+    // A whole-blob GET streams: the one that starts the download as the bytes come, later ones from
+    // the staged bytes where the store can read them while they are written (fs). HEADs, ranges,
+    // followers on S3 and clients on other replicas are answered from the store once it holds the blob.
+    const wholeGet = ctx.method === 'GET' && !ctx.get('Range');
+    let download = this.downloads.get(key);
+    let live: LiveClient | undefined;
+    if (!download) {
+      download = this.startDownload(cache, name, digest, key);
+      if (wholeGet) download.client = live = new LiveClient(ctx.res);
+    }
     try {
-      stream = await (handed ? Promise.race([handed, flight.then(() => undefined)]) : flight.then(() => undefined));
+      const streams = wholeGet && (await download.started) && (live !== undefined || this.deps.uploads.canReadStaged);
+      if (!streams) {
+        await download.stored();
+        return this.deps.blobs.stat(name, digest);
+      }
     } catch (err) {
       // A follower whose leader's download broke off asks once more, as a download of its own.
-      if (!handed && err instanceof UpstreamError && err.brokeOff && retry) return this.blobMissed(ctx, name, digestParam, missed, false);
+      if (!live && err instanceof UpstreamError && err.brokeOff && retry) return this.blobMissed(ctx, name, digestParam, missed, false);
       throw this.clientError(cache, err, 'BLOB_UNKNOWN', { digest });
     }
-    if (!stream) return this.deps.blobs.stat(name, digest);
-    flight.catch((err: unknown) => this.deps.logger.warn({ err, repository: name, digest, upstream: cache.config.upstream }, 'pull-through blob was not stored'));
+    const size = download.size!;
     ctx.status = 200;
     ctx.set(CONTENT_DIGEST, digest);
     ctx.set('Content-Type', 'application/octet-stream');
     ctx.set('Docker-Distribution-API-Version', 'registry/2.0');
-    if (stream.size !== undefined) ctx.set('Content-Length', String(stream.size));
-    // Past this point Koa writes nothing; a broken upstream cuts the response short.
+    ctx.set('Content-Length', String(size));
+    // Past this point Koa writes nothing; a failed download cuts the response short.
     ctx.respond = false;
-    await pipeline(stream.stream, ctx.res).catch(() => {});
+    if (live) {
+      await download.stored().then(
+        () => live.finish(),
+        (err: unknown) => live.finish(err),
+      );
+      return undefined;
+    }
+    const reads: StagedReads = {
+      staged: (uploadId, start) => this.deps.uploads.readStaged(uploadId, start),
+      stored: async (start) => (await this.deps.blobs.read(digest, { range: { start, end: size - 1 }, size })).stream(),
+    };
+    await pipeline(download.follow(reads), ctx.res).catch((err: unknown) =>
+      this.deps.logger.debug({ err, repository: name, digest }, 'a client following a pull-through download was cut short'),
+    );
     return undefined;
   }
 
-  /** Under the blob's lock: downloads it unless someone stored it meanwhile; `handOff` gets a copy of the bytes. */
-  private async fetchBlob(cache: Cache, name: string, digest: string, handOff: ((h: Handed) => void) | undefined): Promise<void> {
+  /** Runs the download of a blob (once per process, under the replica lock); it is known here until it ends. */
+  private startDownload(cache: Cache, name: string, digest: string, key: string): BlobDownload {
+    const download = new BlobDownload();
+    this.downloads.set(key, download);
+    // Forgotten before its clients hear the outcome: one that asks again starts a new download.
+    const forget = () => {
+      if (this.downloads.get(key) === download) this.downloads.delete(key);
+    };
+    underReplicaLock(this.deps.lockPool, `blob:${key}`, () => this.fetchBlob(cache, name, digest, download)).then(
+      () => {
+        forget();
+        download.end();
+      },
+      (err: unknown) => {
+        forget();
+        download.end(err);
+        this.deps.logger.warn({ err, repository: name, digest, upstream: cache.config.upstream }, 'pull-through blob was not stored');
+      },
+    );
+    return download;
+  }
+
+  /**
+   * Under the blob's lock: downloads it unless someone stored it meanwhile. The bytes go to the
+   * store and, as they come, to the client that started the download (`download.client`).
+   */
+  private async fetchBlob(cache: Cache, name: string, digest: string, download: BlobDownload): Promise<void> {
     if (await orMissing(() => this.deps.blobs.stat(name, digest))) return;
     const answer = await this.upstreamRequest(cache, 'GET', name, `blobs/${digest}`);
     const length = answer.headers.get('content-length');
     const size = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
     const source = answer.body!;
-    // A break upstream destroys both copies. Their readers see the error when they read (the
-    // upload refuses the blob, the response is cut); until a reader is attached (the upload
-    // starts with database work) an 'error' event must find a listener, or it would be thrown.
-    const toStore = new PassThrough({ highWaterMark: COPY_BUFFER_BYTES }).on('error', () => {});
-    source.on('error', (err) => toStore.destroy(err));
-    if (handOff) {
-      const toClient = new PassThrough({ highWaterMark: COPY_BUFFER_BYTES }).on('error', () => {});
-      source.on('error', (err) => toClient.destroy(err));
-      // Readable.pipe paces the source to the slower reader and drops a reader that closes (a
-      // client that went away): the store still gets every byte.
-      source.pipe(toClient);
-      handOff({ stream: toClient, size });
-    }
-    source.pipe(toStore);
+    // Without a length nobody can be told how much comes: clients wait for the store.
+    const client = size !== undefined ? download.client : undefined;
+    let received = 0;
     let broken: unknown;
-    source.once('error', (err) => (broken = err));
+    async function* toStore(): AsyncGenerator<Buffer> {
+      try {
+        for await (const chunk of chunksAsRead(source)) {
+          received += chunk.length;
+          download.progressed();
+          // The client that started the download sets its pace, as a pipe would.
+          // More than announced goes to the store only, which refuses it; the client is then cut short.
+          if (client && received <= size!) await client.send(chunk, received === size);
+          yield chunk;
+        }
+      } catch (err) {
+        broken = err;
+        throw err;
+      }
+    }
     try {
-      await this.deps.uploads.uploadWhole(name, digest, { stream: toStore, length: size });
+      await this.deps.uploads.uploadWhole(name, digest, { stream: toStore(), length: size }, (uploadId) => download.begin(size, uploadId));
     } catch (err) {
+      // Refused before reading it all (or at all): the upstream connection goes.
+      source.on('error', () => {}).destroy();
+      if (err instanceof RegistryError && err.code === 'DIGEST_INVALID') {
+        throw new UpstreamError(cache.config.upstream, undefined, `${cache.config.upstream} sent bytes that do not match ${digest}`);
+      }
       if (broken === undefined) throw err;
       throw new UpstreamError(cache.config.upstream, undefined, `${cache.config.upstream} broke off the blob download: ${String((broken as Error).message ?? broken)}`, undefined, true);
     }

@@ -35,7 +35,8 @@ export interface ChunkRange {
 }
 
 export interface ChunkBody {
-  stream: Readable;
+  /** A request body, or the chunks of a download (the pull-through cache). */
+  stream: Readable | AsyncIterable<Buffer>;
   /** From `Content-Range`, when the client sent one. */
   range?: ChunkRange | undefined;
   /** From `Content-Length`, when the client sent one. */
@@ -170,16 +171,31 @@ export class UploadService {
     return expected.digest;
   }
 
-  /** end-4b: POST ?digest= with the whole blob as body. */
-  async uploadWhole(repository: string, digestParam: string, body: ChunkBody): Promise<string> {
+  /**
+   * end-4b: POST ?digest= with the whole blob as body. `started` hears the upload's id before the
+   * first byte is staged (the pull-through cache lets late clients read the staged bytes).
+   */
+  async uploadWhole(repository: string, digestParam: string, body: ChunkBody, started?: (uploadId: string) => void): Promise<string> {
     const expected = parseDigest(digestParam);
     const { id } = await this.start(repository, expected.algorithm);
+    started?.(id);
     try {
       return await this.complete(repository, id, digestParam, body);
     } catch (err) {
       await this.cancel(repository, id).catch(() => {});
       throw err;
     }
+  }
+
+  /** Whether readStaged works here: the store reads staged bytes cheaply while they are written (fs). */
+  get canReadStaged(): boolean {
+    return this.store.readStaged !== undefined;
+  }
+
+  /** The staged bytes of upload `id` from `start`, while a request writes them (see BlobStore.readStaged). */
+  readStaged(id: string, start: number): Promise<Readable> {
+    if (!this.store.readStaged) return Promise.reject(new Error('this blob store cannot read staged bytes while they are written'));
+    return this.store.readStaged(id, start);
   }
 
   /** Cancels at once, even while another request writes: that request then fails to record. */

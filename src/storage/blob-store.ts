@@ -95,6 +95,13 @@ export interface BlobStore {
   ): Promise<{ written: number; state: UploadBackendState }>;
   /** Streams the first `length` staged bytes of an upload (to hash them when no saved state fits). */
   readUpload(uploadId: string, options: { length: number; state: UploadBackendState }): Promise<Readable>;
+  /**
+   * Optional (fs): the staged bytes of an upload from `start` to what the staging area holds now,
+   * readable while another request still writes them (the pull-through cache streams a layer to
+   * late clients this way). Rejects with BlobNotFoundError once the upload is gone (committed or
+   * cancelled); a staging area that was emptied (a failed write) reads as empty.
+   */
+  readStaged?(uploadId: string, start: number): Promise<Readable>;
   /** Moves a finished upload under its content address atomically; an existing copy is kept. */
   commitUpload(uploadId: string, digest: string, options: { size: number; state: UploadBackendState }): Promise<void>;
   abortUpload(uploadId: string, state: UploadBackendState): Promise<void>;

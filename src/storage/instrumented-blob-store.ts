@@ -45,6 +45,10 @@ export function instrumentBlobStore(inner: BlobStore, metrics: Metrics): BlobSto
     const presignGet = inner.presignGet.bind(inner);
     store.presignGet = (digest, options) => timed('presign_get', () => presignGet(digest, options));
   }
+  if (inner.readStaged) {
+    const readStaged = inner.readStaged.bind(inner);
+    store.readStaged = (id, start) => timed('read_staged', () => readStaged(id, start));
+  }
   if (inner.putBlob && inner.canPutBlob) {
     const putBlob = inner.putBlob.bind(inner);
     const canPutBlob = inner.canPutBlob.bind(inner);

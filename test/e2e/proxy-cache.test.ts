@@ -5,15 +5,38 @@
 // Run: npm test -- test/e2e/proxy-cache.test.ts
 // Needs: docker-registry and htpasswd (scripts/install-test-deps.sh), DATABASE_URL (npm test sets it).
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getBlob, getManifest, headBlob, headManifest, listTags, registryRequest, startRegistry, type RegistryInstance } from '../helpers/berth-process.js';
 import { buildImage, imageOf, sha256, type TestImage } from '../helpers/oci.js';
 import { runCli } from '../helpers/berth-cli.js';
 import { assertTools, describeRun, suiteSkip } from '../helpers/system-tools.js';
-import { startUpstream, UPSTREAM_TOOLS, type Upstream } from '../helpers/upstream-registry.js';
+import { testStorage } from '../helpers/registry.js';
+import { waitFor } from '../helpers/uploads.js';
+import { CUT_AFTER_BYTES, startUpstream, UPSTREAM_TOOLS, type Upstream } from '../helpers/upstream-registry.js';
 
 const TAG_TTL_MS = 2000;
+
+/** A blob GET whose bytes can be watched as they arrive. */
+function openBlob(from: RegistryInstance, repo: string, digest: string): { received: () => number; done: Promise<{ status: number; body: Buffer; complete: boolean }> } {
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const done = new Promise<{ status: number; body: Buffer; complete: boolean }>((resolve) => {
+    const req = http.get(`${from.url}/v2/${repo}/blobs/${digest}`, (res) => {
+      res.on('data', (c: Buffer) => {
+        chunks.push(c);
+        received += c.length;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), complete: res.complete }));
+      // A response cut short: what came, marked incomplete.
+      res.on('error', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), complete: false }));
+    });
+    req.on('error', () => resolve({ status: 0, body: Buffer.concat(chunks), complete: false }));
+  });
+  return { received: () => received, done };
+}
 
 describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREAM_TOOLS) }, () => {
   let upstream: Upstream;
@@ -228,6 +251,60 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
     assert.equal(again.status, 200, `${again.describe}\n${explain()}`);
     assert.ok(again.body.equals(layer), 'the blob served after the break is whole');
     assert.equal(upstream.count('GET', `/blobs/${sha256(layer)}`), 1, 'nothing of the broken download was kept as the blob');
+    assert.equal(berth.running(), true);
+  });
+
+  it('a client asking for a layer while its download runs gets its first bytes before the download ends (fs), one upstream GET', { timeout: 60_000 }, async () => {
+    const layer = randomBytes(4 * 1024 * 1024);
+    const image = imageOf(buildImage({ layers: 0 }).config, [layer]);
+    await upstream.push('team/follow', 'v1', image);
+    assert.equal((await getManifest(berth, 'hub/team/follow', 'v1')).status, 200);
+    upstream.clearLog();
+    upstream.mode = 'hold';
+    let second: ReturnType<typeof openBlob>;
+    try {
+      const first = openBlob(berth, 'hub/team/follow', sha256(layer));
+      await waitFor(async () => first.received() > 0, 'the first client to get bytes while the upstream holds the rest');
+      second = openBlob(berth, 'hub/team/follow', sha256(layer));
+      if (testStorage() === 'fs') {
+        // The upstream still holds all but its first 256 KiB: these bytes came from the staged file.
+        await waitFor(async () => second.received() > 0, 'the second client to get bytes before the download ended');
+        assert.ok(second.received() <= CUT_AFTER_BYTES, `${second.received()} bytes before the upstream sent more than ${CUT_AFTER_BYTES}`);
+      }
+      upstream.mode = 'pass';
+      const [a, b] = await Promise.all([first.done, second.done]);
+      assert.equal(a.status, 200);
+      assert.ok(a.complete && a.body.equals(layer), 'the first client got the layer whole');
+      assert.equal(b.status, 200);
+      assert.ok(b.complete && b.body.equals(layer), 'the second client got the layer whole');
+    } finally {
+      upstream.mode = 'pass';
+    }
+    assert.equal(upstream.count('GET', `/blobs/${sha256(layer)}`), 1, JSON.stringify(upstream.log));
+  });
+
+  it('a layer whose bytes do not match its digest reaches no client whole, is not stored, and the next pull fetches it again', { timeout: 60_000 }, async () => {
+    const layer = randomBytes(3 * 1024 * 1024);
+    const image = imageOf(buildImage({ layers: 0 }).config, [layer]);
+    await upstream.push('team/corrupt', 'v1', image);
+    assert.equal((await getManifest(berth, 'hub/team/corrupt', 'v1')).status, 200);
+    upstream.clearLog();
+    let first: Awaited<ReturnType<typeof openBlob>['done']>;
+    let follower: Awaited<ReturnType<typeof openBlob>['done']>;
+    try {
+      upstream.mode = 'corrupt';
+      const leader = openBlob(berth, 'hub/team/corrupt', sha256(layer));
+      const other = openBlob(berth, 'hub/team/corrupt', sha256(layer));
+      [first, follower] = await Promise.all([leader.done, other.done]);
+    } finally {
+      upstream.mode = 'pass';
+    }
+    for (const [who, got] of [['the client that started the download', first], ['a client that joined it', follower]] as const) {
+      assert.ok(!(got.status === 200 && got.complete && got.body.length === layer.length), `${who} must not receive a whole blob of wrong bytes (status ${got.status}, ${got.body.length} bytes)`);
+    }
+    const again = await getBlob(berth, 'hub/team/corrupt', sha256(layer));
+    assert.equal(again.status, 200, `${again.describe}\n${explain()}`);
+    assert.ok(again.body.equals(layer));
     assert.equal(berth.running(), true);
   });
 

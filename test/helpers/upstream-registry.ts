@@ -17,9 +17,13 @@ import { runOk, toolPath } from './system-tools.js';
 
 export const UPSTREAM_TOOLS = ['docker-registry', 'htpasswd'];
 
-export type FrontMode = 'pass' | '429' | '503' | 'hang' | 'down' | 'cut';
+export type FrontMode = 'pass' | '429' | '503' | 'hang' | 'down' | 'cut' | 'hold' | 'corrupt';
 
-/** Bytes of a blob body the front forwards in `cut` mode before it resets the connection. */
+/**
+ * Bytes of a blob body the front forwards in `cut` mode before it resets the connection, and in
+ * `hold` mode before it holds the rest until release() (or another mode). `corrupt` flips a byte
+ * of every blob body it forwards.
+ */
 export const CUT_AFTER_BYTES = 256 * 1024;
 
 export interface LoggedRequest {
@@ -44,6 +48,8 @@ export interface Upstream {
   /** The Authorization header a client of directUrl sends. */
   authorization(): string;
   push(repo: string, tag: string, image: TestImage, mediaType?: string): Promise<void>;
+  /** In `hold` mode: lets the held blob bodies go on. */
+  release(): void;
   /** Stops the Distribution process (the front keeps answering: connections then fail). */
   stopRegistry(): Promise<void>;
   startRegistry(): Promise<void>;
@@ -115,6 +121,13 @@ export async function startUpstream(options: { username?: string; password?: str
   const log: LoggedRequest[] = [];
   const state = { mode: 'pass' as FrontMode };
   const held = new Set<http.ServerResponse>();
+  /** Blob bodies paused in `hold` mode: each goes on when called. */
+  const holding = new Set<() => void>();
+  const release = (): void => {
+    const waiting = [...holding];
+    holding.clear();
+    for (const go of waiting) go();
+  };
   const sockets = new Set<Socket>();
   const front = http.createServer((req, res) => {
     const entry = { method: req.method ?? '', path: req.url ?? '', status: 0 };
@@ -149,6 +162,40 @@ export async function startUpstream(options: { username?: string; password?: str
             res.socket?.resetAndDestroy();
           }
         });
+        return;
+      }
+      const blobGet = req.method === 'GET' && req.url?.includes('/blobs/') && answer.statusCode === 200;
+      if (blobGet && state.mode === 'hold') {
+        let sent = 0;
+        let held = false;
+        const onData = (chunk: Buffer): void => {
+          const now = chunk.subarray(0, Math.max(0, CUT_AFTER_BYTES - sent));
+          sent += chunk.length;
+          if (now.length > 0) res.write(now);
+          if (now.length === chunk.length) return;
+          held = true;
+          answer.off('data', onData);
+          answer.pause();
+          const rest = chunk.subarray(now.length);
+          holding.add(() => {
+            res.write(rest);
+            answer.pipe(res);
+          });
+        };
+        answer.on('data', onData);
+        answer.on('end', () => {
+          if (!held) res.end();
+        });
+        return;
+      }
+      if (blobGet && state.mode === 'corrupt') {
+        let first = true;
+        answer.on('data', (chunk: Buffer) => {
+          if (first) chunk[0] = chunk[0]! ^ 0xff;
+          first = false;
+          res.write(chunk);
+        });
+        answer.on('end', () => res.end());
         return;
       }
       answer.pipe(res);
@@ -189,9 +236,11 @@ export async function startUpstream(options: { username?: string; password?: str
         for (const r of held) r.socket?.destroy();
         held.clear();
       }
+      if (m !== 'hold') release();
     },
     log,
     clearLog: () => void log.splice(0),
+    release,
     count: (method, pathPart) => log.filter((l) => l.method === method && l.path.includes(pathPart) && l.status !== 401).length,
     authorization,
     async push(repo, tag, image, mediaType) {

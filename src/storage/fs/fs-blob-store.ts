@@ -168,6 +168,14 @@ export class FsBlobStore implements BlobStore {
     return createReadStream(file, { start: 0, end: options.length - 1, highWaterMark: READ_CHUNK });
   }
 
+  async readStaged(uploadId: string, start: number): Promise<Readable> {
+    const handle = await open(this.uploadPath(uploadId), 'r').catch((err: unknown) => {
+      throw isNotFound(err) ? new BlobNotFoundError(`upload ${uploadId}`) : err;
+    });
+    // Read on the handle, the bytes stay readable after a commit renames the file.
+    return handle.createReadStream({ start, highWaterMark: READ_CHUNK });
+  }
+
   async commitUpload(uploadId: string, digest: string, options: { size: number }): Promise<void> {
     const staged = this.uploadPath(uploadId);
     const target = this.blobPath(digest);

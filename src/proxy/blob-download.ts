@@ -1,0 +1,172 @@
+// One upstream download of a blob in this process, and the clients it serves while it runs. The
+// bytes go to the store (digest checked there); the client whose GET started the download gets
+// them as they come; clients asking meanwhile follow the staged bytes the store is writing (fs:
+// the staging file), so nobody waits for a whole layer before its first byte. Every client's last
+// bytes wait for the store's verdict: a blob the store refuses (wrong digest, a break upstream)
+// ends every response short, never complete with bad content.
+import type { Writable, Readable } from 'node:stream';
+import { BlobNotFoundError } from '../storage/blob-store.js';
+
+/** Followers look for new staged bytes at least this often (writes lag the upstream reads slightly). */
+const FOLLOW_POLL_MS = 20;
+
+/** What a follower reads from. */
+export interface StagedReads {
+  /** The staged bytes of `uploadId` from `start`; BlobNotFoundError once the upload is gone. */
+  staged(uploadId: string, start: number): Promise<Readable>;
+  /** The committed blob from `start` to its end. */
+  stored(start: number): Promise<AsyncIterable<Buffer>>;
+}
+
+type Outcome = { ok: true } | { ok: false; err: unknown };
+
+export class BlobDownload {
+  /** Bytes the upstream announced; undefined until its answer came (or when it sent no length). */
+  size: number | undefined;
+  /** The client whose GET started the download, fed as the bytes come. */
+  client: LiveClient | undefined;
+  private uploadId: string | undefined;
+  private outcome: Outcome | undefined;
+  private waiting: (() => void)[] = [];
+  private markStarted!: (streaming: boolean) => void;
+  /** true once bytes flow and followers can join; false when this download ended without (or cannot be followed). */
+  readonly started = new Promise<boolean>((resolve) => (this.markStarted = resolve));
+
+  /** The upstream answered with `size` bytes, which the store stages as upload `uploadId`. */
+  begin(size: number | undefined, uploadId: string): void {
+    this.size = size;
+    this.uploadId = uploadId;
+    this.markStarted(size !== undefined);
+  }
+
+  /** More bytes came from the upstream (followers look at the staged file again). */
+  progressed(): void {
+    this.wakeAll();
+  }
+
+  /** The store committed the blob (or refused it: `err`). */
+  end(err?: unknown): void {
+    if (this.outcome) return;
+    this.outcome = err === undefined ? { ok: true } : { ok: false, err };
+    this.markStarted(false);
+    this.wakeAll();
+  }
+
+  /** Settles with the store's verdict: resolves once the blob is stored, rejects with why not. */
+  async stored(): Promise<void> {
+    while (!this.outcome) await this.changed(60_000);
+    if (!this.outcome.ok) throw this.outcome.err;
+  }
+
+  /**
+   * The whole blob for a client that joined after the download started: staged bytes as the store
+   * writes them, then (after the commit moved them) the stored blob. The last chunk comes only
+   * once the store accepted the blob; a refusal throws.
+   */
+  async *follow(reads: StagedReads): AsyncGenerator<Buffer> {
+    const size = this.size!;
+    const uploadId = this.uploadId!;
+    let position = 0;
+    let held: Buffer | undefined;
+    const take = (chunk: Buffer): Buffer | undefined => {
+      const part = chunk.length > size - position ? chunk.subarray(0, size - position) : chunk;
+      position += part.length;
+      return part.length > 0 ? part : undefined;
+    };
+    while (position < size) {
+      let stream: Readable | undefined;
+      try {
+        stream = await reads.staged(uploadId, position);
+      } catch (err) {
+        if (!(err instanceof BlobNotFoundError)) throw err;
+      }
+      if (stream) {
+        try {
+          for await (const chunk of stream) {
+            const part = take(chunk as Buffer);
+            if (!part) break;
+            if (position === size) held = part;
+            else yield part;
+          }
+        } finally {
+          stream.destroy();
+        }
+        if (position === size) break;
+      }
+      if (this.outcome) {
+        if (!this.outcome.ok) throw this.outcome.err;
+        // Committed: the staged bytes moved under the blob's address.
+        if (!stream || position < size) {
+          for await (const chunk of await reads.stored(position)) {
+            const part = take(chunk);
+            if (!part) break;
+            if (position === size) held = part;
+            else yield part;
+          }
+        }
+        if (position < size) throw new Error(`the stored blob ended at ${position} of ${size} bytes`);
+        break;
+      }
+      // Caught up with the store (or its file is being moved into place): wait for more.
+      await this.changed(FOLLOW_POLL_MS);
+    }
+    await this.stored();
+    if (held) yield held;
+  }
+
+  /** Resolves on the next progress or end, or after `ms`. */
+  private changed(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.waiting.push(done);
+    });
+  }
+
+  private wakeAll(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w();
+  }
+}
+
+/**
+ * The response of the client whose GET started the download: bytes written as they come, paced to
+ * the client (as a pipe would be), dropped if the client leaves; the last chunk held until the
+ * store's verdict.
+ */
+export class LiveClient {
+  private gone = false;
+  private held: Buffer | undefined;
+  private readonly closed: Promise<void>;
+
+  constructor(private readonly res: Writable) {
+    this.closed = new Promise((resolve) => res.once('close', () => {
+      this.gone = true;
+      resolve();
+    }));
+  }
+
+  /** Writes `chunk` (the last one is held back); resolves when the client can take more. */
+  async send(chunk: Buffer, last: boolean): Promise<void> {
+    if (this.gone) return;
+    if (last) {
+      this.held = chunk;
+      return;
+    }
+    if (this.res.write(chunk)) return;
+    await Promise.race([new Promise((resolve) => this.res.once('drain', resolve)), this.closed]);
+  }
+
+  /** The store accepted the blob: the held bytes and the end. Refused (`err`): the response is cut short. */
+  finish(err?: unknown): Promise<void> {
+    if (!this.gone) {
+      if (err === undefined) this.res.end(this.held);
+      else this.res.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+    return this.closed;
+  }
+}
