@@ -78,6 +78,8 @@ export interface AppDeps {
   freeSpace?: FreeSpaceGuard;
   /** Pull-through caches (BERTH_PROXIES); none when absent. */
   proxies?: ProxyConfig[];
+  /** Where pull-through downloads are spooled for clients joining them, when the store cannot read staged bytes (S3). */
+  proxySpoolDir?: string | undefined;
   /** Connections holding the caches' cross-replica fetch locks; apart from `lockPool`, which their uploads use. */
   proxyLockPool?: pg.Pool | undefined;
 }
@@ -101,6 +103,7 @@ export function buildApp(deps: AppDeps): Koa {
     uploads,
     logger: deps.logger,
     metrics: proxyMetrics(metrics.registry),
+    spoolDir: deps.proxySpoolDir,
   });
   const router = createRegistryRouter({
     blobs,

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import path from 'node:path';
 import type Koa from 'koa';
 import { buildApp, buildOperationsApp } from './app.js';
 import type { Config } from './config.js';
@@ -77,6 +78,7 @@ export async function serve(config: Config): Promise<void> {
     immutableTags: config.immutableTags,
     quotas: config.quotas,
     proxies: config.proxies,
+    proxySpoolDir: path.join(config.dataDir, 'proxy-spool'),
     blobRedirect: config.storage.driver === 's3' && config.storage.redirect,
     auth,
     metrics,

@@ -1,7 +1,8 @@
 // One upstream download of a blob in this process, and the clients it serves while it runs. The
 // bytes go to the store (digest checked there); the client whose GET started the download gets
-// them as they come; clients asking meanwhile follow the staged bytes the store is writing (fs:
-// the staging file), so nobody waits for a whole layer before its first byte. Every client's last
+// them as they come; clients asking meanwhile follow the bytes that went by (fs: the store's
+// staging file; S3: a local spool, download-spool.ts), so nobody waits for a whole layer before
+// its first byte. Every client's last
 // bytes wait for the store's verdict: a blob the store refuses (wrong digest, a break upstream)
 // ends every response short, never complete with bad content.
 import type { Writable, Readable } from 'node:stream';
@@ -10,13 +11,10 @@ import { BlobNotFoundError } from '../storage/blob-store.js';
 /** Followers look for new staged bytes at least this often (writes lag the upstream reads slightly). */
 const FOLLOW_POLL_MS = 20;
 
-/** What a follower reads from. */
-export interface StagedReads {
-  /** The staged bytes of `uploadId` from `start`; BlobNotFoundError once the upload is gone. */
-  staged(uploadId: string, start: number): Promise<Readable>;
-  /** The committed blob from `start` to its end. */
-  stored(start: number): Promise<AsyncIterable<Buffer>>;
-}
+/** The bytes that went by so far, from `start`: BlobNotFoundError once they moved (the blob is stored). */
+export type StagedBytes = (start: number) => Promise<Readable>;
+/** The stored blob from `start` to its end. */
+export type StoredBytes = (start: number) => Promise<AsyncIterable<Buffer>>;
 
 type Outcome = { ok: true } | { ok: false; err: unknown };
 
@@ -25,18 +23,23 @@ export class BlobDownload {
   size: number | undefined;
   /** The client whose GET started the download, fed as the bytes come. */
   client: LiveClient | undefined;
-  private uploadId: string | undefined;
+  private staged: StagedBytes | undefined;
   private outcome: Outcome | undefined;
   private waiting: (() => void)[] = [];
   private markStarted!: (streaming: boolean) => void;
-  /** true once bytes flow and followers can join; false when this download ended without (or cannot be followed). */
+  /** true once bytes of a known size flow; false when this download ended without. */
   readonly started = new Promise<boolean>((resolve) => (this.markStarted = resolve));
 
-  /** The upstream answered with `size` bytes, which the store stages as upload `uploadId`. */
-  begin(size: number | undefined, uploadId: string): void {
+  /** The upstream answered with `size` bytes; clients can join if the bytes that went by are readable (`staged`). */
+  begin(size: number | undefined, staged: StagedBytes | undefined): void {
     this.size = size;
-    this.uploadId = uploadId;
+    this.staged = staged;
     this.markStarted(size !== undefined);
+  }
+
+  /** Whether a client can join: the bytes that went by are readable. */
+  get followable(): boolean {
+    return this.staged !== undefined;
   }
 
   /** More bytes came from the upstream (followers look at the staged file again). */
@@ -63,9 +66,9 @@ export class BlobDownload {
    * writes them, then (after the commit moved them) the stored blob. The last chunk comes only
    * once the store accepted the blob; a refusal throws.
    */
-  async *follow(reads: StagedReads): AsyncGenerator<Buffer> {
+  async *follow(storedBytes: StoredBytes): AsyncGenerator<Buffer> {
     const size = this.size!;
-    const uploadId = this.uploadId!;
+    const staged = this.staged!;
     let position = 0;
     let held: Buffer | undefined;
     const take = (chunk: Buffer): Buffer | undefined => {
@@ -76,7 +79,7 @@ export class BlobDownload {
     while (position < size) {
       let stream: Readable | undefined;
       try {
-        stream = await reads.staged(uploadId, position);
+        stream = await staged(position);
       } catch (err) {
         if (!(err instanceof BlobNotFoundError)) throw err;
       }
@@ -97,7 +100,7 @@ export class BlobDownload {
         if (!this.outcome.ok) throw this.outcome.err;
         // Committed: the staged bytes moved under the blob's address.
         if (!stream || position < size) {
-          for await (const chunk of await reads.stored(position)) {
+          for await (const chunk of await storedBytes(position)) {
             const part = take(chunk);
             if (!part) break;
             if (position === size) held = part;

@@ -17,6 +17,7 @@ import type { ManifestHead, StoredManifest } from '../db/manifests.js';
 import { findTagCheck, isReferencedInRepository, markCachedRepository, recordTagCheck, touchCachedRepository } from '../db/proxy-cache.js';
 import { findRepositoryId } from '../db/repositories.js';
 import { RegistryError } from '../errors/registry-error.js';
+import { BlobNotFoundError } from '../storage/blob-store.js';
 import { CONTENT_DIGEST } from '../http/headers.js';
 import { parseDigest } from '../registry/digest.js';
 import { chunksAsRead } from '../memory/chunks-as-read.js';
@@ -26,7 +27,8 @@ import { MAX_MANIFEST_BYTES, parseReference, type ManifestService } from '../ser
 import type { UploadService } from '../services/uploads.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import type { ProxyConfig } from './settings.js';
-import { BlobDownload, LiveClient, type StagedReads } from './blob-download.js';
+import { BlobDownload, LiveClient, type StagedBytes } from './blob-download.js';
+import { DownloadSpool } from './download-spool.js';
 import { SingleFlight, underReplicaLock } from './single-flight.js';
 import { MANIFEST_ACCEPT, UpstreamClient, UpstreamError } from './upstream-client.js';
 
@@ -74,6 +76,11 @@ export interface PullThroughDeps {
   uploads: UploadService;
   logger: Logger;
   metrics: ProxyMetrics;
+  /**
+   * Where downloads are spooled for clients that join them, when the store cannot read its staged
+   * bytes (S3); unset, those clients wait until the blob is stored.
+   */
+  spoolDir?: string | undefined;
 }
 
 interface Cache {
@@ -235,7 +242,7 @@ class CachedPulls {
       if (wholeGet) download.client = live = new LiveClient(ctx.res);
     }
     try {
-      const streams = wholeGet && (await download.started) && (live !== undefined || this.deps.uploads.canReadStaged);
+      const streams = wholeGet && (await download.started) && (live !== undefined || download.followable);
       if (!streams) {
         await download.stored();
         return this.deps.blobs.stat(name, digest);
@@ -260,11 +267,8 @@ class CachedPulls {
       );
       return undefined;
     }
-    const reads: StagedReads = {
-      staged: (uploadId, start) => this.deps.uploads.readStaged(uploadId, start),
-      stored: async (start) => (await this.deps.blobs.read(digest, { range: { start, end: size - 1 }, size })).stream(),
-    };
-    await pipeline(download.follow(reads), ctx.res).catch((err: unknown) =>
+    const stored = async (start: number) => (await this.deps.blobs.read(digest, { range: { start, end: size - 1 }, size })).stream();
+    await pipeline(download.follow(stored), ctx.res).catch((err: unknown) =>
       this.deps.logger.debug({ err, repository: name, digest }, 'a client following a pull-through download was cut short'),
     );
     return undefined;
@@ -294,7 +298,8 @@ class CachedPulls {
 
   /**
    * Under the blob's lock: downloads it unless someone stored it meanwhile. The bytes go to the
-   * store and, as they come, to the client that started the download (`download.client`).
+   * store and, as they come, to the client that started the download (`download.client`); where
+   * the store cannot read its staged bytes, also to a spool for clients that join.
    */
   private async fetchBlob(cache: Cache, name: string, digest: string, download: BlobDownload): Promise<void> {
     if (await orMissing(() => this.deps.blobs.stat(name, digest))) return;
@@ -304,15 +309,17 @@ class CachedPulls {
     const source = answer.body!;
     // Without a length nobody can be told how much comes: clients wait for the store.
     const client = size !== undefined ? download.client : undefined;
+    const spool = size !== undefined && !this.deps.uploads.canReadStaged ? await this.openSpool() : undefined;
     let received = 0;
     let broken: unknown;
     async function* toStore(): AsyncGenerator<Buffer> {
       try {
         for await (const chunk of chunksAsRead(source)) {
           received += chunk.length;
+          await spool?.add(chunk);
           download.progressed();
-          // The client that started the download sets its pace, as a pipe would.
-          // More than announced goes to the store only, which refuses it; the client is then cut short.
+          // The client that started the download sets its pace, as a pipe would. More than
+          // announced goes to the store only, which refuses it; the client is then cut short.
           if (client && received <= size!) await client.send(chunk, received === size);
           yield chunk;
         }
@@ -321,8 +328,12 @@ class CachedPulls {
         throw err;
       }
     }
+    const staged = (uploadId: string): StagedBytes | undefined => {
+      if (spool) return (start) => (spool.broken === undefined ? spool.read(start) : Promise.reject(new BlobNotFoundError('spool')));
+      return this.deps.uploads.canReadStaged ? (start) => this.deps.uploads.readStaged(uploadId, start) : undefined;
+    };
     try {
-      await this.deps.uploads.uploadWhole(name, digest, { stream: toStore(), length: size }, (uploadId) => download.begin(size, uploadId));
+      await this.deps.uploads.uploadWhole(name, digest, { stream: toStore(), length: size }, (uploadId) => download.begin(size, staged(uploadId)));
     } catch (err) {
       // Refused before reading it all (or at all): the upstream connection goes.
       source.on('error', () => {}).destroy();
@@ -331,8 +342,21 @@ class CachedPulls {
       }
       if (broken === undefined) throw err;
       throw new UpstreamError(cache.config.upstream, undefined, `${cache.config.upstream} broke off the blob download: ${String((broken as Error).message ?? broken)}`, undefined, true);
+    } finally {
+      await spool?.remove();
     }
     this.deps.metrics.cached.inc({ prefix: cache.config.prefix, kind: 'blob' });
+  }
+
+  /** A spool for clients joining a download, or undefined (they then wait for the store). */
+  private async openSpool(): Promise<DownloadSpool | undefined> {
+    if (!this.deps.spoolDir) return undefined;
+    try {
+      return await DownloadSpool.create(this.deps.spoolDir);
+    } catch (err) {
+      this.deps.logger.warn({ err, dir: this.deps.spoolDir }, 'no spool for a pull-through download: clients joining it wait until it is stored');
+      return undefined;
+    }
   }
 
   private async upstreamRequest(cache: Cache, method: 'GET' | 'HEAD', name: string, path: string, accept?: string) {

@@ -5,7 +5,7 @@ import { access, constants, mkdir, open, rename, rm, stat, truncate, unlink, typ
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { tryParseDigest } from '../../registry/digest.js';
-import { writeInBatches } from './batched-write.js';
+import { writeInBatches } from '../batched-write.js';
 import { listFsBlobs } from './list-blobs.js';
 import { BlobNotFoundError, isNoSpace, StorageFullError, StorageUnavailableError, type BlobContent, type BlobStore, type PutBlobOptions, type ReadOptions, type StoredObject, type UploadBackendState } from '../blob-store.js';
 import { sendFile } from './send-file.js';

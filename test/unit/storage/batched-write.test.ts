@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { WRITE_BATCH, writeInBatches } from '../../../../src/storage/fs/batched-write.js';
+import { WRITE_BATCH, writeInBatches } from '../../../src/storage/batched-write.js';
 
 async function* chunksOf(bytes: Buffer, sizes: number[]): AsyncIterable<Buffer> {
   let at = 0;

@@ -40,7 +40,11 @@ export async function writeInBatches(
   }
 }
 
-class BatchWriter {
+/**
+ * The same, fed chunk by chunk: add() resolves when the next chunk may come (at most one batch in
+ * flight and one gathering), finish() once every byte is written; stop() abandons what is not.
+ */
+export class BatchWriter {
   private batch: Buffer[] = [];
   private batched = 0;
   private end: number;
@@ -51,7 +55,7 @@ class BatchWriter {
   constructor(
     private readonly handle: FileHandle,
     private readonly position: number,
-    private readonly wrote: (end: number) => void,
+    private readonly wrote: (end: number) => void = () => {},
   ) {
     this.end = position;
   }
