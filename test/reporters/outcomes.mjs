@@ -4,7 +4,7 @@
 // Plain JavaScript: Node 20 loads reporters before `--import tsx` is in place.
 import path from 'node:path';
 
-/** @typedef {'pass' | 'fail' | 'skip' | 'todo'} Outcome */
+/** @typedef {'pass' | 'fail' | 'skip' | 'todo' | 'empty'} Outcome */
 
 /** @param {AsyncIterable<import('node:test/reporters').TestEvent>} source */
 export default async function* outcomes(source) {
@@ -22,8 +22,12 @@ export default async function* outcomes(source) {
     if (data.skip !== undefined && data.skip !== false) outcome = 'skip';
     else if (data.todo !== undefined && data.todo !== false) outcome = 'todo';
     else if (event.type === 'test:fail') outcome = 'fail';
+    // The stand-in passes only for a file that reported no test (a file whose tests ran reports
+    // none for itself): named by the test file, unlike tests declared in a module it imports
+    // (a shared contract), whose events carry that module's path.
+    else if (standIn) outcome = 'empty';
     // A passing suite is counted through its tests; a skipped or failed one stands for its own.
-    else if (standIn || suite) continue;
+    else if (suite) continue;
     else outcome = 'pass';
     yield `${JSON.stringify({ file: data.file, outcome })}\n`;
   }

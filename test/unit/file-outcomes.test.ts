@@ -21,6 +21,11 @@ const FIXTURES: Record<string, string> = {
   'passes-and-skips.test.mjs': `import { it } from 'node:test';\nit('passes', () => {});\nit.skip('skips', () => {});\n`,
   'fails.test.mjs': `import { it } from 'node:test';\nit('fails', () => { throw new Error('expected'); });\n`,
   'todo-only.test.mjs': `import { it } from 'node:test';\nit.todo('later');\n`,
+  // Tests declared in a module the file imports (as the BlobStore contract is) carry that module's path.
+  'takes-shared-tests.test.mjs': `import { shared } from './shared-tests.mjs';\nshared('here');\n`,
+};
+const MODULES: Record<string, string> = {
+  'shared-tests.mjs': `import { describe, it } from 'node:test';\nexport function shared(where) { describe(where, () => { it('runs', () => {}); }); }\n`,
 };
 
 describe('the test runner names files that tested nothing', () => {
@@ -30,7 +35,7 @@ describe('the test runner names files that tested nothing', () => {
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'berth-outcomes-'));
-    for (const [name, text] of Object.entries(FIXTURES)) await writeFile(path.join(dir, name), text);
+    for (const [name, text] of Object.entries({ ...FIXTURES, ...MODULES })) await writeFile(path.join(dir, name), text);
     outcomesPath = path.join(dir, 'outcomes.jsonl');
     // Without NODE_TEST_CONTEXT the nested runner reports to its own reporters, not to this one.
     const { NODE_TEST_CONTEXT: _context, ...env } = process.env;
