@@ -145,16 +145,27 @@ export class LiveClient {
   private gone = false;
   private held: Buffer | undefined;
   private readonly closed: Promise<void>;
+  private markOpen!: () => void;
+  /** Bytes wait until the response's status and headers are set. */
+  private readonly opened = new Promise<void>((resolve) => (this.markOpen = resolve));
 
   constructor(private readonly res: Writable) {
-    this.closed = new Promise((resolve) => res.once('close', () => {
-      this.gone = true;
-      resolve();
-    }));
+    this.closed = new Promise((resolve) =>
+      res.once('close', () => {
+        this.gone = true;
+        resolve();
+      }),
+    );
+  }
+
+  /** The response's status and headers are set: bytes may go. */
+  open(): void {
+    this.markOpen();
   }
 
   /** Writes `chunk` (the last one is held back); resolves when the client can take more. */
   async send(chunk: Buffer, last: boolean): Promise<void> {
+    await this.opened;
     if (this.gone) return;
     if (last) {
       this.held = chunk;

@@ -261,6 +261,7 @@ class CachedPulls {
     // Past this point Koa writes nothing; a failed download cuts the response short.
     ctx.respond = false;
     if (live) {
+      live.open();
       await download.stored().then(
         () => live.finish(),
         (err: unknown) => live.finish(err),
