@@ -6,8 +6,9 @@
 // - when the upstream is away (unreachable, timed out, 429, 5xx) a cached copy is served with a
 //   `Warning` header; only what was never cached fails, naming the upstream and its answer;
 // - what is fetched goes through the normal manifest and upload paths (digest verified, nothing
-//   half-visible, quotas, history, webhooks), the first client of a blob streaming it while it is
-//   stored; concurrent pulls share one fetch (src/proxy/single-flight.ts).
+//   half-visible, quotas, history, webhooks), clients of a blob streaming it while it is stored
+//   (blob-download.ts); concurrent pulls share one fetch (single-flight.ts for manifests, one
+//   download per blob and process, and an advisory lock across replicas).
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from 'koa';
@@ -17,14 +18,14 @@ import type { ManifestHead, StoredManifest } from '../db/manifests.js';
 import { findTagCheck, isReferencedInRepository, markCachedRepository, recordTagCheck, touchCachedRepository } from '../db/proxy-cache.js';
 import { findRepositoryId } from '../db/repositories.js';
 import { RegistryError } from '../errors/registry-error.js';
-import { BlobNotFoundError } from '../storage/blob-store.js';
 import { CONTENT_DIGEST } from '../http/headers.js';
-import { parseDigest } from '../registry/digest.js';
 import { chunksAsRead } from '../memory/chunks-as-read.js';
+import { parseDigest } from '../registry/digest.js';
 import { bareMediaType } from '../registry/media-types.js';
 import type { BlobService } from '../services/blobs.js';
 import { MAX_MANIFEST_BYTES, parseReference, type ManifestService } from '../services/manifests.js';
 import type { UploadService } from '../services/uploads.js';
+import { BlobNotFoundError } from '../storage/blob-store.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import type { ProxyConfig } from './settings.js';
 import { BlobDownload, LiveClient, type StagedBytes } from './blob-download.js';
@@ -232,8 +233,8 @@ class CachedPulls {
     if (await this.deps.uploads.mount(name, digest, undefined, 'all')) return this.deps.blobs.stat(name, digest);
     const key = `${name}@${digest}`;
     // A whole-blob GET streams: the one that starts the download as the bytes come, later ones from
-    // the staged bytes where the store can read them while they are written (fs). HEADs, ranges,
-    // followers on S3 and clients on other replicas are answered from the store once it holds the blob.
+    // the bytes that went by (the staged file on fs, a spool on S3). HEADs, ranges and clients of
+    // other replicas are answered from the store once it holds the blob.
     const wholeGet = ctx.method === 'GET' && !ctx.get('Range');
     let download = this.downloads.get(key);
     let live: LiveClient | undefined;
