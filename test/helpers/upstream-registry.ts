@@ -2,7 +2,10 @@
 // (Debian's docker-registry) with htpasswd (Basic) authentication, behind a small HTTP front on
 // 127.0.0.1 that logs every request it forwards (the upstream's request log as Berth causes it)
 // and can inject faults: answer 429 or 503, hold requests unanswered, refuse connections, or cut
-// blob bodies short.
+// blob bodies short. With a `link` set, the front also stands in for the network between a site
+// and a remote registry (the benchmark's question is whether a cache in the middle slows a pull
+// down, which loopback cannot answer): each request waits one round trip before it is forwarded,
+// and every response body shares one paced uplink.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +13,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pipeline, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, killOnExit } from './child-processes.js';
 import { sha256, type TestImage } from './oci.js';
@@ -21,6 +25,65 @@ export type FrontMode = 'pass' | '429' | '503' | 'hang' | 'down' | 'cut';
 
 /** Bytes of a blob body the front forwards in `cut` mode before it resets the connection. */
 export const CUT_AFTER_BYTES = 256 * 1024;
+
+/** An emulated network link between the front's clients and the registry behind it. */
+export interface Link {
+  /** The rate of all the front's response bodies together (one shared uplink). */
+  mibPerSecond: number;
+  /** Each request waits this long before it is forwarded: one round trip before the answer's first byte. */
+  rttMs: number;
+}
+
+/** Bytes the link may send ahead of its rate after an idle moment; also the size of each paced piece. */
+const LINK_BURST_BYTES = 64 * 1024;
+/** Node's timers fire no finer than ~1 ms: a burst shorter than that would cap the rate below the link's. */
+const LINK_TIMER_SLACK_MS = 2;
+
+/**
+ * A link's shared schedule (a token bucket kept as a clock): each piece of a body reserves its
+ * time on the link after everything reserved before it, and goes out once at most a burst is
+ * still ahead of it. Pieces are served in the order they asked, so parallel bodies share the rate.
+ */
+class PacedLink {
+  private readonly bytesPerMs: number;
+  private readonly burstMs: number;
+  /** When the link will have sent every piece reserved so far. */
+  private busyUntil = 0;
+
+  constructor(readonly link: Link) {
+    this.bytesPerMs = (link.mibPerSecond * 1024 * 1024) / 1000;
+    this.burstMs = Math.max(LINK_BURST_BYTES / this.bytesPerMs, LINK_TIMER_SLACK_MS);
+  }
+
+  /** Milliseconds to wait before sending `bytes` (at most LINK_BURST_BYTES). */
+  private reserve(bytes: number): number {
+    const now = performance.now();
+    this.busyUntil = Math.max(this.busyUntil, now) + bytes / this.bytesPerMs;
+    return this.busyUntil - this.burstMs - now;
+  }
+
+  /** A pass-through stream that releases bytes at the link's pace; `pipe` carries backpressure both ways. */
+  body(): Transform {
+    const paced: Transform = new Transform({
+      // Read ahead of the link like a sender's socket buffer, so the upstream's socket is not
+      // paused and resumed for every piece (that churn cost the front CPU and rate).
+      writableHighWaterMark: 1024 * 1024,
+      transform: (chunk: Buffer, _encoding, done) => {
+        this.release(chunk, (piece) => paced.push(piece)).then(() => done(), done);
+      },
+    });
+    return paced;
+  }
+
+  private async release(chunk: Buffer, send: (piece: Buffer) => void): Promise<void> {
+    for (let at = 0; at < chunk.length; at += LINK_BURST_BYTES) {
+      const piece = chunk.subarray(at, at + LINK_BURST_BYTES);
+      const wait = this.reserve(piece.length);
+      if (wait > 0) await sleep(wait);
+      send(piece);
+    }
+  }
+}
 
 export interface LoggedRequest {
   method: string;
@@ -36,6 +99,8 @@ export interface Upstream {
   readonly credentials: { username: string; password: string };
   /** What the front does with the next requests. */
   mode: FrontMode;
+  /** The emulated link of the next requests (undefined: loopback as it is). Pacing applies in `pass` mode. */
+  link: Link | undefined;
   /** Requests forwarded or refused by the front since the last clearLog(). */
   readonly log: LoggedRequest[];
   clearLog(): void;
@@ -50,7 +115,7 @@ export interface Upstream {
   destroy(): Promise<void>;
 }
 
-export async function startUpstream(options: { username?: string; password?: string } = {}): Promise<Upstream> {
+export async function startUpstream(options: { username?: string; password?: string; link?: Link } = {}): Promise<Upstream> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-upstream-'));
   const credentials = { username: options.username ?? 'mirror', password: options.password ?? 'upstream-secret-1' };
   const htpasswd = await runOk(toolPath('htpasswd'), ['-Bbn', credentials.username, credentials.password]);
@@ -113,7 +178,7 @@ export async function startUpstream(options: { username?: string; password?: str
   await startRegistry();
 
   const log: LoggedRequest[] = [];
-  const state = { mode: 'pass' as FrontMode };
+  const state = { mode: 'pass' as FrontMode, link: options.link ? new PacedLink(options.link) : undefined };
   const held = new Set<http.ServerResponse>();
   const sockets = new Set<Socket>();
   const front = http.createServer((req, res) => {
@@ -134,7 +199,12 @@ export async function startUpstream(options: { username?: string; password?: str
       res.end(JSON.stringify({ errors: [{ code: state.mode === '429' ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', message: 'injected' }] }));
       return;
     }
-    const forward = http.request(`${directUrl}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+    const link = state.link;
+    if (link) void sleep(link.link.rttMs).then(() => forward(req, res, entry, link));
+    else forward(req, res, entry, undefined);
+  });
+  function forward(req: http.IncomingMessage, res: http.ServerResponse, entry: LoggedRequest, link: PacedLink | undefined): void {
+    const upstreamReq = http.request(`${directUrl}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
       entry.status = answer.statusCode ?? 0;
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       if (state.mode === 'cut' && req.method === 'GET' && req.url?.includes('/blobs/')) {
@@ -151,14 +221,15 @@ export async function startUpstream(options: { username?: string; password?: str
         });
         return;
       }
-      answer.pipe(res);
+      if (link) pipeline(answer, link.body(), res, () => undefined);
+      else answer.pipe(res);
     });
-    forward.on('error', () => {
+    upstreamReq.on('error', () => {
       entry.status = -1;
       res.socket?.destroy();
     });
-    req.pipe(forward);
-  });
+    req.pipe(upstreamReq);
+  }
   front.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -182,6 +253,12 @@ export async function startUpstream(options: { username?: string; password?: str
     credentials,
     get mode() {
       return state.mode;
+    },
+    get link() {
+      return state.link?.link;
+    },
+    set link(l: Link | undefined) {
+      state.link = l ? new PacedLink(l) : undefined;
     },
     set mode(m: FrontMode) {
       state.mode = m;
