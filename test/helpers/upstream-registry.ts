@@ -34,54 +34,71 @@ export interface Link {
   rttMs: number;
 }
 
-/** Bytes the link may send ahead of its rate after an idle moment; also the size of each paced piece. */
-const LINK_BURST_BYTES = 64 * 1024;
-/** Node's timers fire no finer than ~1 ms: a burst shorter than that would cap the rate below the link's. */
-const LINK_TIMER_SLACK_MS = 2;
+/** The smallest burst of the link: bytes it may send ahead of its rate. */
+const LINK_MIN_BURST_BYTES = 64 * 1024;
+/**
+ * Node's timers fire no finer than ~1 ms, and each wake-up costs the front CPU the bodies then
+ * lack: a burst is at least this much of the link's time.
+ */
+const LINK_MIN_BURST_MS = 2;
 
 /**
- * A link's shared schedule (a token bucket kept as a clock): each piece of a body reserves its
- * time on the link after everything reserved before it, and goes out once at most a burst is
- * still ahead of it. Pieces are served in the order they asked, so parallel bodies share the rate.
+ * A link's shared schedule (a token bucket kept as a clock): a body takes the link a burst at a
+ * time, each burst booked after everything booked before it, and sends it once its turn has come.
+ * Bursts are served in the order they were asked for, so parallel bodies share the rate.
  */
 class PacedLink {
   private readonly bytesPerMs: number;
-  private readonly burstMs: number;
-  /** When the link will have sent every piece reserved so far. */
+  private readonly burstBytes: number;
+  /** When the link will have sent every burst booked so far. */
   private busyUntil = 0;
 
   constructor(readonly link: Link) {
     this.bytesPerMs = (link.mibPerSecond * 1024 * 1024) / 1000;
-    this.burstMs = Math.max(LINK_BURST_BYTES / this.bytesPerMs, LINK_TIMER_SLACK_MS);
+    this.burstBytes = Math.ceil(Math.max(LINK_MIN_BURST_BYTES, this.bytesPerMs * LINK_MIN_BURST_MS));
   }
 
-  /** Milliseconds to wait before sending `bytes` (at most LINK_BURST_BYTES). */
-  private reserve(bytes: number): number {
+  /** Books a burst: milliseconds until its turn. */
+  private book(): number {
     const now = performance.now();
-    this.busyUntil = Math.max(this.busyUntil, now) + bytes / this.bytesPerMs;
-    return this.busyUntil - this.burstMs - now;
+    const turn = Math.max(this.busyUntil, now);
+    this.busyUntil = turn + this.burstBytes / this.bytesPerMs;
+    return turn - now;
+  }
+
+  /** Gives back what a body booked and did not send (it ended within its last burst). */
+  private unbook(bytes: number): void {
+    this.busyUntil -= bytes / this.bytesPerMs;
   }
 
   /** A pass-through stream that releases bytes at the link's pace; `pipe` carries backpressure both ways. */
   body(): Transform {
+    /** Bytes of this body's last booked burst not sent yet. */
+    let allowed = 0;
+    const release = async (chunk: Buffer): Promise<void> => {
+      for (let at = 0; at < chunk.length; ) {
+        if (allowed === 0) {
+          const wait = this.book();
+          if (wait > 0) await sleep(wait);
+          allowed = this.burstBytes;
+        }
+        const piece = chunk.subarray(at, at + allowed);
+        paced.push(piece);
+        at += piece.length;
+        allowed -= piece.length;
+      }
+    };
     const paced: Transform = new Transform({
-      // Read ahead of the link like a sender's socket buffer, so the upstream's socket is not
-      // paused and resumed for every piece (that churn cost the front CPU and rate).
+      // Read ahead of the link like a sender's socket buffer: a burst goes out of what is
+      // buffered, and the upstream's socket is not paused and resumed for every chunk.
       writableHighWaterMark: 1024 * 1024,
-      transform: (chunk: Buffer, _encoding, done) => {
-        this.release(chunk, (piece) => paced.push(piece)).then(() => done(), done);
+      transform: (chunk: Buffer, _encoding, done) => void release(chunk).then(() => done(), done),
+      flush: (done) => {
+        this.unbook(allowed);
+        done();
       },
     });
     return paced;
-  }
-
-  private async release(chunk: Buffer, send: (piece: Buffer) => void): Promise<void> {
-    for (let at = 0; at < chunk.length; at += LINK_BURST_BYTES) {
-      const piece = chunk.subarray(at, at + LINK_BURST_BYTES);
-      const wait = this.reserve(piece.length);
-      if (wait > 0) await sleep(wait);
-      send(piece);
-    }
   }
 }
 
