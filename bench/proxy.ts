@@ -49,8 +49,16 @@ interface Pulled {
   ms: number;
 }
 
-/** Pulls `repo:tag` as docker does; the bytes are counted, not kept. */
+/** Pulls `repo:tag` as docker does; the bytes are counted, not kept. A failure says which pull it was. */
 async function pull(c: Client, repo: string, tag: string, headers: Record<string, string>): Promise<Pulled> {
+  try {
+    return await pullOnce(c, repo, tag, headers);
+  } catch (e) {
+    throw new Error(`pulling ${c.base}/v2/${repo}:${tag}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+async function pullOnce(c: Client, repo: string, tag: string, headers: Record<string, string>): Promise<Pulled> {
   const t0 = performance.now();
   const m = await c.expect(200, 'GET', `/v2/${repo}/manifests/${tag}`, { headers: { ...headers, Accept: MANIFEST_ACCEPT } });
   const manifest = JSON.parse(m.body.toString('utf8')) as { config: { digest: string }; layers: { digest: string }[] };
@@ -141,6 +149,11 @@ async function measureSection(s: SectionSetup): Promise<SectionFigures> {
     const image = imageOf(Buffer.concat([config, Buffer.from(` ${s.name} ${run} ${Date.now()}`)]), layers);
     const repo = `bench/${s.name}-${run + 1}`;
     await upstream.push(repo, 'v1', image);
+    // The front closes a connection idle for 5 s (node's default) and node's agent ignores its
+    // Keep-Alive hint, so a request sent on one just as it closes fails with "socket hang up" (it
+    // did once in a run of the link section, where runs have no TTL wait). Each run's pulls start
+    // on new connections, as a pull after a pause does.
+    for (const c of [viaBerth, direct]) c.agent.destroy();
     const sides = run % 2 === 0 ? (['berth', 'direct'] as const) : (['direct', 'berth'] as const);
     const pullFrom = (side: 'berth' | 'direct') => (side === 'berth' ? pull(viaBerth, `up/${repo}`, 'v1', {}) : pull(direct, repo, 'v1', auth));
     const coldRun: Record<string, Pulled> = {};
