@@ -22,6 +22,9 @@
 //   --no-proxy     skip the pull-through cache section (bench/proxy.ts: Berth caching a Distribution upstream vs
 //                  pulling from it directly; on by default, after the fs figures); writes <date>-proxy.md
 //   --proxy-only   only the pull-through cache section
+//   --link-mibps N, --link-rtt-ms N  the emulated link of the pull-through section's second table (the upstream
+//                  as a remote registry: N MiB/s shared by all its response bodies, N ms before each request is
+//                  forwarded; default 119 MiB/s, about 1 Gbit/s, and 20 ms)
 //
 // Only 127.0.0.1 is ever contacted; every process the bench starts is stopped by its PID.
 import { execFileSync } from 'node:child_process';
@@ -54,8 +57,13 @@ function log(s: string): void {
   process.stderr.write(`[bench ${((performance.now() - t00) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
 }
 
+function checked(flag: string, n: number, ok: (n: number) => boolean): number {
+  if (!ok(n)) throw new Error(`${flag}: ${n} is out of range (see the head of bench/run.ts)`);
+  return n;
+}
+
 function parseArgs(argv: string[]) {
-  const o = { proxy: true, proxyOnly: false, s3: false, s3Only: false, head: false, runs: 5, seconds: 10, quick: false, skipBuild: false, clients: true, clientRuns: 3, keep: false, out: '', waitQuiet: 180 };
+  const o = { proxy: true, proxyOnly: false, s3: false, s3Only: false, head: false, runs: 5, seconds: 10, quick: false, skipBuild: false, clients: true, clientRuns: 3, keep: false, out: '', waitQuiet: 180, linkMibps: 119, linkRttMs: 20 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -78,6 +86,8 @@ function parseArgs(argv: string[]) {
     else if (a === '--no-proxy') o.proxy = false;
     else if (a === '--proxy-only') o.proxyOnly = o.proxy = true;
     else if (a === '--wait-quiet') o.waitQuiet = Math.max(0, Number.parseInt(val(), 10));
+    else if (a === '--link-mibps') o.linkMibps = checked(a, Number(val()), (n) => n > 0);
+    else if (a === '--link-rtt-ms') o.linkRttMs = checked(a, Number(val()), (n) => n >= 0);
     else throw new Error(`unknown argument ${a} (see the head of bench/run.ts)`);
   }
   return o;
@@ -247,6 +257,7 @@ async function main(): Promise<void> {
         runs: args.quick ? 2 : args.runs,
         layers: 4,
         layerBytes: (args.quick ? 16 : 64) * MiB,
+        link: { mibPerSecond: args.linkMibps, rttMs: args.linkRttMs },
         log,
         command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
       });

@@ -2,7 +2,10 @@
 // (Debian's docker-registry) with htpasswd (Basic) authentication, behind a small HTTP front on
 // 127.0.0.1 that logs every request it forwards (the upstream's request log as Berth causes it)
 // and can inject faults: answer 429 or 503, hold requests unanswered, refuse connections, or cut
-// blob bodies short.
+// blob bodies short. With a `link` set, the front also stands in for the network between a site
+// and a remote registry (the benchmark's question is whether a cache in the middle slows a pull
+// down, which loopback cannot answer): each request waits one round trip before it is forwarded,
+// and every response body shares one paced uplink.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +13,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pipeline, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, killOnExit } from './child-processes.js';
 import { sha256, type TestImage } from './oci.js';
@@ -26,6 +30,82 @@ export type FrontMode = 'pass' | '429' | '503' | 'hang' | 'down' | 'cut' | 'hold
  */
 export const CUT_AFTER_BYTES = 256 * 1024;
 
+/** An emulated network link between the front's clients and the registry behind it. */
+export interface Link {
+  /** The rate of all the front's response bodies together (one shared uplink). */
+  mibPerSecond: number;
+  /** Each request waits this long before it is forwarded: one round trip before the answer's first byte. */
+  rttMs: number;
+}
+
+/** The smallest burst of the link: bytes it may send ahead of its rate. */
+const LINK_MIN_BURST_BYTES = 64 * 1024;
+/**
+ * Node's timers fire no finer than ~1 ms, and each wake-up costs the front CPU the bodies then
+ * lack: a burst is at least this much of the link's time.
+ */
+const LINK_MIN_BURST_MS = 2;
+
+/**
+ * A link's shared schedule (a token bucket kept as a clock): a body takes the link a burst at a
+ * time, each burst booked after everything booked before it, and sends it once its turn has come.
+ * Bursts are served in the order they were asked for, so parallel bodies share the rate.
+ */
+class PacedLink {
+  private readonly bytesPerMs: number;
+  private readonly burstBytes: number;
+  /** When the link will have sent every burst booked so far. */
+  private busyUntil = 0;
+
+  constructor(readonly link: Link) {
+    this.bytesPerMs = (link.mibPerSecond * 1024 * 1024) / 1000;
+    this.burstBytes = Math.ceil(Math.max(LINK_MIN_BURST_BYTES, this.bytesPerMs * LINK_MIN_BURST_MS));
+  }
+
+  /** Books a burst: milliseconds until its turn. */
+  private book(): number {
+    const now = performance.now();
+    const turn = Math.max(this.busyUntil, now);
+    this.busyUntil = turn + this.burstBytes / this.bytesPerMs;
+    return turn - now;
+  }
+
+  /** Gives back what a body booked and did not send (it ended within its last burst). */
+  private unbook(bytes: number): void {
+    this.busyUntil -= bytes / this.bytesPerMs;
+  }
+
+  /** A pass-through stream that releases bytes at the link's pace; `pipe` carries backpressure both ways. */
+  body(): Transform {
+    /** Bytes of this body's last booked burst not sent yet. */
+    let allowed = 0;
+    const release = async (chunk: Buffer): Promise<void> => {
+      for (let at = 0; at < chunk.length; ) {
+        if (allowed === 0) {
+          const wait = this.book();
+          if (wait > 0) await sleep(wait);
+          allowed = this.burstBytes;
+        }
+        const piece = chunk.subarray(at, at + allowed);
+        paced.push(piece);
+        at += piece.length;
+        allowed -= piece.length;
+      }
+    };
+    const paced: Transform = new Transform({
+      // Read ahead of the link like a sender's socket buffer: a burst goes out of what is
+      // buffered, and the upstream's socket is not paused and resumed for every chunk.
+      writableHighWaterMark: 1024 * 1024,
+      transform: (chunk: Buffer, _encoding, done) => void release(chunk).then(() => done(), done),
+      flush: (done) => {
+        this.unbook(allowed);
+        done();
+      },
+    });
+    return paced;
+  }
+}
+
 export interface LoggedRequest {
   method: string;
   path: string;
@@ -40,6 +120,8 @@ export interface Upstream {
   readonly credentials: { username: string; password: string };
   /** What the front does with the next requests. */
   mode: FrontMode;
+  /** The emulated link of the next requests (undefined: loopback as it is). Pacing applies in `pass` mode. */
+  link: Link | undefined;
   /** Requests forwarded or refused by the front since the last clearLog(). */
   readonly log: LoggedRequest[];
   clearLog(): void;
@@ -56,7 +138,7 @@ export interface Upstream {
   destroy(): Promise<void>;
 }
 
-export async function startUpstream(options: { username?: string; password?: string } = {}): Promise<Upstream> {
+export async function startUpstream(options: { username?: string; password?: string; link?: Link } = {}): Promise<Upstream> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-upstream-'));
   const credentials = { username: options.username ?? 'mirror', password: options.password ?? 'upstream-secret-1' };
   const htpasswd = await runOk(toolPath('htpasswd'), ['-Bbn', credentials.username, credentials.password]);
@@ -119,7 +201,7 @@ export async function startUpstream(options: { username?: string; password?: str
   await startRegistry();
 
   const log: LoggedRequest[] = [];
-  const state = { mode: 'pass' as FrontMode };
+  const state = { mode: 'pass' as FrontMode, link: options.link ? new PacedLink(options.link) : undefined };
   const held = new Set<http.ServerResponse>();
   /** Blob bodies paused in `hold` mode: each goes on when called. */
   const holding = new Set<() => void>();
@@ -147,7 +229,12 @@ export async function startUpstream(options: { username?: string; password?: str
       res.end(JSON.stringify({ errors: [{ code: state.mode === '429' ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', message: 'injected' }] }));
       return;
     }
-    const forward = http.request(`${directUrl}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+    const link = state.link;
+    if (link) void sleep(link.link.rttMs).then(() => forward(req, res, entry, link));
+    else forward(req, res, entry, undefined);
+  });
+  function forward(req: http.IncomingMessage, res: http.ServerResponse, entry: LoggedRequest, link: PacedLink | undefined): void {
+    const upstreamReq = http.request(`${directUrl}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
       entry.status = answer.statusCode ?? 0;
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       if (state.mode === 'cut' && req.method === 'GET' && req.url?.includes('/blobs/')) {
@@ -179,7 +266,8 @@ export async function startUpstream(options: { username?: string; password?: str
           const rest = chunk.subarray(now.length);
           holding.add(() => {
             res.write(rest);
-            answer.pipe(res);
+            if (link) pipeline(answer, link.body(), res, () => undefined);
+      else answer.pipe(res);
           });
         };
         answer.on('data', onData);
@@ -198,14 +286,15 @@ export async function startUpstream(options: { username?: string; password?: str
         answer.on('end', () => res.end());
         return;
       }
-      answer.pipe(res);
+      if (link) pipeline(answer, link.body(), res, () => undefined);
+      else answer.pipe(res);
     });
-    forward.on('error', () => {
+    upstreamReq.on('error', () => {
       entry.status = -1;
       res.socket?.destroy();
     });
-    req.pipe(forward);
-  });
+    req.pipe(upstreamReq);
+  }
   front.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -229,6 +318,12 @@ export async function startUpstream(options: { username?: string; password?: str
     credentials,
     get mode() {
       return state.mode;
+    },
+    get link() {
+      return state.link?.link;
+    },
+    set link(l: Link | undefined) {
+      state.link = l ? new PacedLink(l) : undefined;
     },
     set mode(m: FrontMode) {
       state.mode = m;
