@@ -8,7 +8,9 @@ const QUEUE_BYTES = 1024 * 1024;
 
 /**
  * The chunks of `stream` in order, without copies; ends when the stream ends, throws its error (a
- * close before the end included). A consumer that stops early destroys the stream.
+ * close before the end included). A consumer that stops early leaves the stream paused, for its
+ * owner to end: a request body whose store write failed must stay connected so the client hears
+ * the 507 or 503 (destroying it reset the client's connection first).
  */
 export async function* chunksAsRead(stream: Readable): AsyncGenerator<Buffer> {
   const queue: Buffer[] = [];
@@ -50,6 +52,6 @@ export async function* chunksAsRead(stream: Readable): AsyncGenerator<Buffer> {
   } finally {
     stream.off('data', onData);
     stopWatching();
-    if (!ended) stream.on('error', () => {}).destroy();
+    if (!ended) stream.pause();
   }
 }

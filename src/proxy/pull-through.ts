@@ -319,7 +319,6 @@ class CachedPulls {
         for await (const chunk of chunksAsRead(source)) {
           received += chunk.length;
           await spool?.add(chunk);
-          download.progressed();
           // The client that started the download sets its pace, as a pipe would. More than
           // announced goes to the store only, which refuses it; the client is then cut short.
           if (client && received <= size!) await client.send(chunk, received === size);
