@@ -22,11 +22,16 @@ import { CUT_AFTER_BYTES, startUpstream, UPSTREAM_TOOLS, type Upstream } from '.
 const TAG_TTL_MS = 2000;
 
 /** A blob GET whose bytes can be watched as they arrive. */
-function openBlob(from: RegistryInstance, repo: string, digest: string): { received: () => number; done: Promise<{ status: number; body: Buffer; complete: boolean }> } {
+function openBlob(
+  from: RegistryInstance,
+  repo: string,
+  digest: string,
+): { received: () => number; cancel: () => void; done: Promise<{ status: number; body: Buffer; complete: boolean }> } {
   const chunks: Buffer[] = [];
   let received = 0;
+  let req: http.ClientRequest;
   const done = new Promise<{ status: number; body: Buffer; complete: boolean }>((resolve) => {
-    const req = http.get(`${from.url}/v2/${repo}/blobs/${digest}`, (res) => {
+    req = http.get(`${from.url}/v2/${repo}/blobs/${digest}`, (res) => {
       res.on('data', (c: Buffer) => {
         chunks.push(c);
         received += c.length;
@@ -37,7 +42,7 @@ function openBlob(from: RegistryInstance, repo: string, digest: string): { recei
     });
     req.on('error', () => resolve({ status: 0, body: Buffer.concat(chunks), complete: false }));
   });
-  return { received: () => received, done };
+  return { received: () => received, cancel: () => req.destroy(), done };
 }
 
 describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREAM_TOOLS) }, () => {
@@ -284,6 +289,35 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
     assert.equal(upstream.count('GET', `/blobs/${sha256(layer)}`), 1, JSON.stringify(upstream.log));
     const spool = join(berth.dataDir, 'proxy-spool');
     assert.deepEqual(existsSync(spool) ? readdirSync(spool) : [], [], 'no spool file is left');
+  });
+
+  it('the client that started a layer download going away does not stop it: a client that joined gets the layer whole, and it is stored', { timeout: 60_000 }, async () => {
+    const layer = randomBytes(4 * 1024 * 1024);
+    const image = imageOf(buildImage({ layers: 0 }).config, [layer]);
+    await upstream.push('team/gone', 'v1', image);
+    assert.equal((await getManifest(berth, 'hub/team/gone', 'v1')).status, 200);
+    upstream.clearLog();
+    upstream.mode = 'hold';
+    let joined: Awaited<ReturnType<typeof openBlob>['done']>;
+    try {
+      // A docker pull interrupted with Ctrl-C while a second node pulls the same layer.
+      const first = openBlob(berth, 'hub/team/gone', sha256(layer));
+      await waitFor(async () => first.received() > 0, 'the first client to get bytes');
+      const second = openBlob(berth, 'hub/team/gone', sha256(layer));
+      await waitFor(async () => second.received() > 0, 'the second client to get bytes');
+      first.cancel();
+      upstream.mode = 'pass';
+      joined = await second.done;
+      assert.equal((await first.done).complete, false);
+    } finally {
+      upstream.mode = 'pass';
+    }
+    assert.equal(joined.status, 200);
+    assert.ok(joined.complete && joined.body.equals(layer), 'the client that joined got the layer whole');
+    upstream.clearLog();
+    const again = await getBlob(berth, 'hub/team/gone', sha256(layer));
+    assert.ok(again.status === 200 && again.body.equals(layer));
+    assert.equal(upstream.count('GET', `/blobs/${sha256(layer)}`), 0, 'stored by the download the first client started');
   });
 
   it('a layer whose bytes do not match its digest reaches no client whole, is not stored, and the next pull fetches it again', { timeout: 60_000 }, async () => {
