@@ -2,9 +2,8 @@
 // bytes go to the store (digest checked there); the client whose GET started the download gets
 // them as they come; clients asking meanwhile follow the bytes that went by (fs: the store's
 // staging file; S3: a local spool, download-spool.ts), so nobody waits for a whole layer before
-// its first byte. Every client's last
-// bytes wait for the store's verdict: a blob the store refuses (wrong digest, a break upstream)
-// ends every response short, never complete with bad content.
+// its first byte. Every client's last bytes wait for the store's verdict: a blob the store refuses
+// (wrong digest, a break upstream) ends every response short, never complete with bad content.
 import type { Writable, Readable } from 'node:stream';
 import { BlobNotFoundError } from '../storage/blob-store.js';
 
