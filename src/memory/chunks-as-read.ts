@@ -10,7 +10,8 @@ const QUEUE_BYTES = 1024 * 1024;
  * The chunks of `stream` in order, without copies; ends when the stream ends, throws its error (a
  * close before the end included). A consumer that stops early leaves the stream paused, for its
  * owner to end: a request body whose store write failed must stay connected so the client hears
- * the 507 or 503 (destroying it reset the client's connection first).
+ * the 507 or 503 (destroying it reset the client's connection first). Errors after that are
+ * swallowed here (an upstream resetting a download Berth gave up on killed the process once).
  */
 export async function* chunksAsRead(stream: Readable): AsyncGenerator<Buffer> {
   const queue: Buffer[] = [];
@@ -52,6 +53,11 @@ export async function* chunksAsRead(stream: Readable): AsyncGenerator<Buffer> {
   } finally {
     stream.off('data', onData);
     stopWatching();
-    if (!ended) stream.pause();
+    if (!ended && failure === undefined) {
+      stream.pause();
+      // An error after this (the peer resetting the connection) is the owner's to handle; without a
+      // listener an HTTP client's body would throw it as an uncaught 'error' event.
+      stream.on('error', () => {});
+    }
   }
 }

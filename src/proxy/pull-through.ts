@@ -309,6 +309,10 @@ class CachedPulls {
     const length = answer.headers.get('content-length');
     const size = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
     const source = answer.body!;
+    // Reading starts only once the upload has done its database work; a break upstream before that
+    // (a reset after the first bytes) must find a listener or it is thrown as an uncaught 'error'
+    // and ends the process. The reader sees the error all the same (finished() reports it).
+    source.on('error', () => {});
     // Without a length nobody can be told how much comes: clients wait for the store.
     const client = size !== undefined ? download.client : undefined;
     const spool = size !== undefined && !this.deps.uploads.canReadStaged ? await this.openSpool() : undefined;
