@@ -78,6 +78,18 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
     await upstream?.destroy();
   });
 
+  /**
+   * An image of one new random layer of `bytes`, pushed upstream as `<repo>:v1`, whose manifest Berth
+   * has cached (the layer not yet): the upstream's log is cleared. Returns the layer.
+   */
+  async function cachedManifestOfNewLayer(repo: string, bytes: number): Promise<Buffer> {
+    const layer = randomBytes(bytes);
+    await upstream.push(repo, 'v1', imageOf(buildImage({ layers: 0 }).config, [layer]));
+    assert.equal((await getManifest(berth, `hub/${repo}`, 'v1')).status, 200);
+    upstream.clearLog();
+    return layer;
+  }
+
   const explain = () => `--- berth output (tail) ---\n${berth.output().slice(-3000)}`;
 
   /** Pulls manifest and every blob of `image` from Berth and checks the bytes. */
@@ -262,11 +274,7 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
   });
 
   it('a client asking for a layer while its download runs gets its first bytes before the download ends, one upstream GET', { timeout: 60_000 }, async () => {
-    const layer = randomBytes(4 * 1024 * 1024);
-    const image = imageOf(buildImage({ layers: 0 }).config, [layer]);
-    await upstream.push('team/follow', 'v1', image);
-    assert.equal((await getManifest(berth, 'hub/team/follow', 'v1')).status, 200);
-    upstream.clearLog();
+    const layer = await cachedManifestOfNewLayer('team/follow', 4 * 1024 * 1024);
     upstream.mode = 'hold';
     let second: ReturnType<typeof openBlob>;
     try {
@@ -292,11 +300,7 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
   });
 
   it('the client that started a layer download going away does not stop it: a client that joined gets the layer whole, and it is stored', { timeout: 60_000 }, async () => {
-    const layer = randomBytes(4 * 1024 * 1024);
-    const image = imageOf(buildImage({ layers: 0 }).config, [layer]);
-    await upstream.push('team/gone', 'v1', image);
-    assert.equal((await getManifest(berth, 'hub/team/gone', 'v1')).status, 200);
-    upstream.clearLog();
+    const layer = await cachedManifestOfNewLayer('team/gone', 4 * 1024 * 1024);
     upstream.mode = 'hold';
     let joined: Awaited<ReturnType<typeof openBlob>['done']>;
     try {
@@ -321,11 +325,7 @@ describe('pull-through cache against a real upstream', { skip: suiteSkip(UPSTREA
   });
 
   it('a layer whose bytes do not match its digest reaches no client whole, is not stored, and the next pull fetches it again', { timeout: 60_000 }, async () => {
-    const layer = randomBytes(3 * 1024 * 1024);
-    const image = imageOf(buildImage({ layers: 0 }).config, [layer]);
-    await upstream.push('team/corrupt', 'v1', image);
-    assert.equal((await getManifest(berth, 'hub/team/corrupt', 'v1')).status, 200);
-    upstream.clearLog();
+    const layer = await cachedManifestOfNewLayer('team/corrupt', 3 * 1024 * 1024);
     let first: Awaited<ReturnType<typeof openBlob>['done']>;
     let follower: Awaited<ReturnType<typeof openBlob>['done']>;
     try {
